@@ -1,0 +1,86 @@
+"""Where snapshot files go: a local archive folder or a gs:// prefix, never half-written.
+
+Each file is written completely under a temporary name first. Locally the temp file sits
+in the final folder and is renamed over the final name (atomic on POSIX); on GCS the
+finished temp file is uploaded, and GCS makes an object visible only once its upload has
+completed, so readers see the old object, the new one, or none: never a partial one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from replica_ledger.collector.errors import CollectorError
+
+GCS_SCHEME = "gs://"
+_WRITE_BUFFER_BYTES = 1 << 20
+
+WriteContent = Callable[[BinaryIO], None]
+
+
+class Destination(Protocol):
+    gzip_required: bool
+
+    def publish(self, relative_name: str, write_content: WriteContent) -> str:
+        """Write a file via `write_content`, then make it appear under its name; returns its URL."""
+        ...
+
+
+def open_destination(output: str) -> Destination:
+    if output.startswith(GCS_SCHEME):
+        from replica_ledger.collector.gcs import GcsDestination  # the GCS client is only needed here
+
+        return GcsDestination.from_url(output)
+    return LocalDestination(Path(output))
+
+
+class LocalDestination:
+    gzip_required = False
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def publish(self, relative_name: str, write_content: WriteContent) -> str:
+        final_path = self._root / relative_name
+        try:
+            final_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CollectorError(f"cannot create {final_path.parent}: {exc}") from exc
+        with staged_file(final_path.parent, final_path.name) as (file, temp_path):
+            write_content(file)
+            file.flush()
+            os.fsync(file.fileno())
+            # mkstemp creates 0600; archive readers (Airflow workers, people) need read access.
+            os.chmod(temp_path, 0o644)
+            os.replace(temp_path, final_path)
+        _fsync_directory(final_path.parent)
+        return str(final_path)
+
+
+@contextlib.contextmanager
+def staged_file(directory: Path, final_name: str):
+    """An open temp file in `directory`, deleted afterwards unless it was renamed away."""
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CollectorError(f"cannot write to {directory}: {exc}") from exc
+    temp_path = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER_BYTES) as file:
+            yield file, temp_path
+    finally:
+        temp_path.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself, so a crash right after cannot resurrect the old entry."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

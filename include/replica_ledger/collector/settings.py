@@ -1,0 +1,95 @@
+"""Tunables of the collector, read from the environment.
+
+The CLI arguments are fixed by the data contract (section 4), so everything operational
+(timeouts, retries, page size, compression) is an environment variable with a default
+that suits a real GKE API server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from replica_ledger.collector.errors import CollectorError
+
+ENV_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    # kubectl's own default chunk size; keeps one page around 1-3 MB of JSON.
+    page_size: int = 500
+    connect_timeout_s: float = 10.0
+    # Per socket read, not per page: a healthy server streams a 500-item page in well under this.
+    read_timeout_s: float = 60.0
+    # Retries after the first attempt, per page, for 429, 5xx, timeouts and dropped connections.
+    max_retries: int = 5
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 30.0
+    # A Retry-After above this is clipped, so one bad header cannot park the task for hours.
+    max_retry_after_s: float = 120.0
+    # How often one resource may be listed from scratch after 410 Gone (expired continue token).
+    max_list_restarts: int = 3
+    gzip_local: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CollectorSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            page_size=_positive_int(env, "PAGE_SIZE", cls.page_size),
+            connect_timeout_s=_positive_float(env, "CONNECT_TIMEOUT", cls.connect_timeout_s),
+            read_timeout_s=_positive_float(env, "READ_TIMEOUT", cls.read_timeout_s),
+            max_retries=_non_negative_int(env, "MAX_RETRIES", cls.max_retries),
+            backoff_base_s=_non_negative_float(env, "BACKOFF_BASE", cls.backoff_base_s),
+            backoff_cap_s=_non_negative_float(env, "BACKOFF_CAP", cls.backoff_cap_s),
+            max_retry_after_s=_non_negative_float(env, "MAX_RETRY_AFTER", cls.max_retry_after_s),
+            max_list_restarts=_non_negative_int(env, "MAX_LIST_RESTARTS", cls.max_list_restarts),
+            gzip_local=_flag(env, "GZIP"),
+        )
+
+
+def _raw(env: Mapping[str, str], suffix: str) -> str | None:
+    value = env.get(ENV_PREFIX + suffix, "").strip()
+    return value or None
+
+
+def _number(env: Mapping[str, str], suffix: str, default: float, kind: type, minimum: float) -> float:
+    raw = _raw(env, suffix)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} is not a valid {kind.__name__}") from None
+    if value < minimum:
+        raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], suffix: str, default: int) -> int:
+    return int(_number(env, suffix, default, int, 1))
+
+
+def _non_negative_int(env: Mapping[str, str], suffix: str, default: int) -> int:
+    return int(_number(env, suffix, default, int, 0))
+
+
+def _positive_float(env: Mapping[str, str], suffix: str, default: float) -> float:
+    value = _number(env, suffix, default, float, 0)
+    if value == 0:
+        raise CollectorError(f"{ENV_PREFIX}{suffix} must be > 0")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], suffix: str, default: float) -> float:
+    return _number(env, suffix, default, float, 0)
+
+
+def _flag(env: Mapping[str, str], suffix: str) -> bool:
+    raw = (_raw(env, suffix) or "0").lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} must be 1 or 0")

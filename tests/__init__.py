@@ -1,0 +1,1 @@
+"""Test suite of replica-ledger (a package so `tests.support` imports resolve here, not elsewhere)."""
