@@ -445,6 +445,10 @@ def validate_data(data, limits: Limits | None = None) -> tuple[PedDocument | Non
     )
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
 
@@ -459,11 +463,9 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         except TypeError:
             duplicate = False
         if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (first on line {seen[key] + 1})",
-                key_node.start_mark,
+            raise _DuplicateKey(
+                f"duplicate key {json.dumps(str(key))} on line {key_node.start_mark.line + 1} "
+                f"(first on line {seen[key] + 1})"
             )
         with contextlib.suppress(TypeError):
             seen[key] = key_node.start_mark.line
@@ -491,6 +493,10 @@ def parse_yaml(text: str | bytes):
         raise PedValidationError([f"document: not valid YAML: {exc.problem}{where}"]) from None
     except yaml.YAMLError as exc:
         raise PedValidationError([f"document: not valid YAML: {exc}"]) from None
+    except _DuplicateKey as exc:
+        raise PedValidationError([f"document: {exc}"]) from None
+    if not documents:
+        raise PedValidationError(["document: the file is empty"])
     if len(documents) != 1:
         raise PedValidationError([f"document: expected exactly one YAML document, found {len(documents)}"])
     return documents[0]
