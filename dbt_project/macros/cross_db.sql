@@ -1,0 +1,155 @@
+{#- SQL that differs between DuckDB (local, tests) and BigQuery (production).
+    Every model calls these; each has a default (DuckDB) and a BigQuery implementation. -#}
+
+{% macro ledger_date_add(date_expr, days) -%}
+    {{ return(adapter.dispatch('ledger_date_add', 'replica_ledger')(date_expr, days)) }}
+{%- endmacro %}
+{% macro default__ledger_date_add(date_expr, days) -%}
+    cast({{ date_expr }} + to_days(cast({{ days }} as integer)) as date)
+{%- endmacro %}
+{% macro bigquery__ledger_date_add(date_expr, days) -%}
+    date_add({{ date_expr }}, interval {{ days }} day)
+{%- endmacro %}
+
+
+{% macro ledger_month_add(date_expr, months) -%}
+    {{ return(adapter.dispatch('ledger_month_add', 'replica_ledger')(date_expr, months)) }}
+{%- endmacro %}
+{% macro default__ledger_month_add(date_expr, months) -%}
+    cast({{ date_expr }} + to_months(cast({{ months }} as integer)) as date)
+{%- endmacro %}
+{% macro bigquery__ledger_month_add(date_expr, months) -%}
+    date_add({{ date_expr }}, interval {{ months }} month)
+{%- endmacro %}
+
+
+{% macro ledger_month_start(date_expr) -%}
+    {{ return(adapter.dispatch('ledger_month_start', 'replica_ledger')(date_expr)) }}
+{%- endmacro %}
+{% macro default__ledger_month_start(date_expr) -%}
+    cast(date_trunc('month', {{ date_expr }}) as date)
+{%- endmacro %}
+{% macro bigquery__ledger_month_start(date_expr) -%}
+    date_trunc(cast({{ date_expr }} as date), month)
+{%- endmacro %}
+
+
+{#- Midnight UTC at the start of a date, as a timestamp. -#}
+{% macro ledger_day_start_ts(date_expr) -%}
+    {{ return(adapter.dispatch('ledger_day_start_ts', 'replica_ledger')(date_expr)) }}
+{%- endmacro %}
+{% macro default__ledger_day_start_ts(date_expr) -%}
+    cast({{ date_expr }} as timestamp)
+{%- endmacro %}
+{% macro bigquery__ledger_day_start_ts(date_expr) -%}
+    timestamp({{ date_expr }}, 'UTC')
+{%- endmacro %}
+
+
+{% macro ledger_days_in_month(month_start_expr) -%}
+    {{ return(adapter.dispatch('ledger_days_in_month', 'replica_ledger')(month_start_expr)) }}
+{%- endmacro %}
+{% macro default__ledger_days_in_month(month_start_expr) -%}
+    datediff('day', {{ month_start_expr }}, {{ ledger_month_add(month_start_expr, 1) }})
+{%- endmacro %}
+{% macro bigquery__ledger_days_in_month(month_start_expr) -%}
+    date_diff({{ ledger_month_add(month_start_expr, 1) }}, {{ month_start_expr }}, day)
+{%- endmacro %}
+
+
+{#- One row per day from start_col to end_col (inclusive) for each row of `relation`:
+    `select <relation columns>, <alias> from ...`. -#}
+{% macro ledger_expand_days(relation, start_col, end_col, alias) -%}
+    {{ return(adapter.dispatch('ledger_expand_days', 'replica_ledger')(relation, start_col, end_col, alias)) }}
+{%- endmacro %}
+{% macro default__ledger_expand_days(relation, start_col, end_col, alias) -%}
+    select
+        r.*,
+        cast(unnest(generate_series(
+            cast(r.{{ start_col }} as date), cast(r.{{ end_col }} as date), interval 1 day
+        )) as date) as {{ alias }}
+    from {{ relation }} as r
+{%- endmacro %}
+{% macro bigquery__ledger_expand_days(relation, start_col, end_col, alias) -%}
+    select r.*, {{ alias }}
+    from {{ relation }} as r
+    cross join unnest(generate_date_array(r.{{ start_col }}, r.{{ end_col }})) as {{ alias }}
+{%- endmacro %}
+
+
+{#- Lenient casts: a value that does not fit becomes null, and validation reports it. -#}
+{% macro ledger_safe_cast(expr, sql_type) -%}
+    {{ return(adapter.dispatch('ledger_safe_cast', 'replica_ledger')(expr, sql_type)) }}
+{%- endmacro %}
+{% macro default__ledger_safe_cast(expr, sql_type) -%}
+    try_cast({{ expr }} as {{ sql_type }})
+{%- endmacro %}
+{% macro bigquery__ledger_safe_cast(expr, sql_type) -%}
+    safe_cast({{ expr }} as {{ sql_type }})
+{%- endmacro %}
+
+
+{#- RFC 3339 text to a UTC timestamp; null when it does not parse or has no zone. -#}
+{% macro ledger_parse_utc_timestamp(expr) -%}
+    {{ return(adapter.dispatch('ledger_parse_utc_timestamp', 'replica_ledger')(expr)) }}
+{%- endmacro %}
+{% macro default__ledger_parse_utc_timestamp(expr) -%}
+    case
+        when regexp_matches({{ expr }}, '(Z|[+-][0-9]{2}:?[0-9]{2})$')
+            then cast(try_cast({{ expr }} as timestamptz) at time zone 'UTC' as timestamp)
+    end
+{%- endmacro %}
+{% macro bigquery__ledger_parse_utc_timestamp(expr) -%}
+    case
+        when regexp_contains({{ expr }}, r'(Z|[+-][0-9]{2}:?[0-9]{2})$')
+            then safe_cast({{ expr }} as timestamp)
+    end
+{%- endmacro %}
+
+
+{#- A stable fingerprint of several text expressions (nulls are distinct from ''). -#}
+{% macro ledger_fingerprint(exprs) -%}
+    {{ return(adapter.dispatch('ledger_fingerprint', 'replica_ledger')(exprs)) }}
+{%- endmacro %}
+{% macro default__ledger_fingerprint(exprs) -%}
+    md5(concat_ws('|'{% for e in exprs %}, coalesce(cast({{ e }} as varchar), '<null>'){% endfor %}))
+{%- endmacro %}
+{% macro bigquery__ledger_fingerprint(exprs) -%}
+    to_hex(md5(concat(''{% for e in exprs %}, '|', coalesce(cast({{ e }} as string), '<null>'){% endfor %})))
+{%- endmacro %}
+
+
+{% macro ledger_type_string() -%}
+    {{ return(adapter.dispatch('ledger_type_string', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_type_string() -%} varchar {%- endmacro %}
+{% macro bigquery__ledger_type_string() -%} string {%- endmacro %}
+
+
+{% macro ledger_type_int() -%}
+    {{ return(adapter.dispatch('ledger_type_int', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_type_int() -%} bigint {%- endmacro %}
+{% macro bigquery__ledger_type_int() -%} int64 {%- endmacro %}
+
+
+{% macro ledger_type_float() -%}
+    {{ return(adapter.dispatch('ledger_type_float', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_type_float() -%} double {%- endmacro %}
+{% macro bigquery__ledger_type_float() -%} float64 {%- endmacro %}
+
+
+{#- Namespace scope: excluded names and glob patterns come from the excluded_namespaces var. -#}
+{% macro ledger_namespace_in_scope(column) -%}
+    not (
+        false
+        {%- for pattern in var('excluded_namespaces') %}
+        {%- if '*' in pattern %}
+        or {{ column }} like '{{ pattern | replace("'", "") | replace('*', '%') }}'
+        {%- else %}
+        or {{ column }} = '{{ pattern | replace("'", "") }}'
+        {%- endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

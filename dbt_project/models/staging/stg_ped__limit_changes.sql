@@ -1,0 +1,32 @@
+-- Typed view of the change log. Casts are lenient: a value that does not fit becomes
+-- null here, and int_limit_changes__validated turns that into a quarantine reason.
+with source as (
+    select * from {{ source('ped', 'ped_limit_changes') }}
+)
+
+select
+    arrival_seq,
+    nullif(trim(cast(change_id as {{ ledger_type_string() }})), '') as change_id,
+    nullif(trim(cast(namespace as {{ ledger_type_string() }})), '') as namespace,
+    nullif(trim(cast(deployment as {{ ledger_type_string() }})), '') as deployment,
+    nullif(trim(cast(team as {{ ledger_type_string() }})), '') as team_raw,
+    cast(min_replicas as {{ ledger_type_string() }}) as min_replicas_raw,
+    cast(max_replicas as {{ ledger_type_string() }}) as max_replicas_raw,
+    cast(cpu as {{ ledger_type_string() }}) as cpu_raw,
+    cast(memory_gb as {{ ledger_type_string() }}) as memory_gb_raw,
+    cast(changed_at as {{ ledger_type_string() }}) as changed_at_raw,
+    {{ ledger_safe_cast('cast(min_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }} as min_replicas_value,
+    {{ ledger_safe_cast('cast(max_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }} as max_replicas_value,
+    {{ ledger_safe_cast('cast(cpu as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as cpu_value,
+    {{ ledger_safe_cast('cast(memory_gb as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as memory_gb_value,
+    {{ ledger_parse_utc_timestamp('cast(changed_at as ' ~ ledger_type_string() ~ ')') }} as changed_at,
+    coalesce(nullif(trim(cast(changed_by as {{ ledger_type_string() }})), ''), 'unknown') as changed_by,
+    lower(trim(cast(action as {{ ledger_type_string() }}))) as action,
+    cast(reason as {{ ledger_type_string() }}) as reason,
+    parse_error,
+    raw_line,
+    {{ ledger_fingerprint([
+        'namespace', 'deployment', 'team', 'min_replicas', 'max_replicas', 'cpu',
+        'memory_gb', 'changed_at', 'changed_by', 'action', 'reason'
+    ]) }} as content_fingerprint
+from source

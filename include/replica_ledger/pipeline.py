@@ -1,0 +1,264 @@
+"""The steps of the daily pipeline, as plain functions the DAG's tasks call.
+
+Each step takes the snapshot day and Settings, does its work, and returns a small
+JSON-serializable summary (it goes to XCom and to the task log). Keeping the steps here,
+not in the DAG file, means the DAG stays thin and cheap to parse, and the steps can be
+tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+from replica_ledger import archive
+from replica_ledger.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def is_current_day(day: date, tolerance_days: int, today: date | None = None) -> bool:
+    """The run for day D normally happens on D+1; tolerate a late run by a few days."""
+    today = today or datetime.now(UTC).date()
+    return 0 <= (today - day).days <= tolerance_days
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+def expected_clusters(settings: Settings, day: date) -> list[str]:
+    """Configured clusters, plus every cluster the archive has shown on or before `day`."""
+    return sorted(set(settings.clusters) | archive.clusters_seen_until(settings.archive_dir, day))
+
+
+def take_snapshot(settings: Settings, day: date, *, live_allowed: bool) -> dict:
+    """Make sure the archive holds what exists for `day`, and say which clusters are missing.
+
+    A live capture happens only when the run is for the current day and a cluster
+    connection is configured; a past day only ever reads the archive.
+    """
+    captured: list[str] = []
+    if live_allowed and settings.kubeconfig and settings.clusters:
+        captured = capture_live(settings, day)
+    files = archive.snapshot_files(settings.archive_dir, day)
+    clusters = expected_clusters(settings, day)
+    summary = {
+        "snapshot_date": day.isoformat(),
+        "live_capture": bool(captured),
+        "clusters_expected": clusters,
+        "clusters_found": sorted(files),
+        "clusters_missing": [cluster for cluster in clusters if cluster not in files],
+    }
+    log.info("snapshot %s: %s", day, summary)
+    return summary
+
+
+def capture_live(settings: Settings, day: date) -> list[str]:
+    """Run the collector once per configured cluster (kubeconfig context = cluster name)."""
+    from replica_ledger.collector.__main__ import main as collect
+
+    captured = []
+    for cluster in settings.clusters:
+        argv = [
+            "--cluster", cluster,
+            "--output", str(settings.archive_dir),
+            "--kubeconfig", settings.kubeconfig,
+            "--context", cluster,
+            "--date", day.isoformat(),
+        ]
+        if collect(argv) != 0:
+            raise RuntimeError(f"collector failed for cluster {cluster}")
+        captured.append(cluster)
+    return captured
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _manifest_row(day: date, cluster: str, status: str, **fields) -> dict:
+    row = {
+        "snapshot_date": day,
+        "cluster": cluster,
+        "status": status,
+        "captured_at": None,
+        "source_uri": None,
+        "source_sha256": None,
+        "deployment_count": 0,
+        "hpa_count": 0,
+        "rejected_count": 0,
+        "error": None,
+    }
+    row.update(fields)
+    return row
+
+
+def _stamp(rows: list[dict], snapshot: archive.ParsedSnapshot, with_capture: bool = True) -> list[dict]:
+    extra = {"snapshot_date": snapshot.snapshot_date, "cluster": snapshot.cluster}
+    if with_capture:
+        extra["captured_at"] = _naive_utc(snapshot.captured_at)
+    return [{**row, **extra} for row in rows]
+
+
+def collect_day_rows(settings: Settings, day: date) -> dict[str, list[dict]]:
+    """Parse every snapshot of `day` into raw rows; missing or unreadable files become manifest rows."""
+    rows: dict[str, list[dict]] = {table: [] for table in ("k8s_deployments", "k8s_hpas", "k8s_rejects")}
+    manifest: list[dict] = []
+    files = archive.snapshot_files(settings.archive_dir, day)
+    for cluster in expected_clusters(settings, day):
+        path = files.get(cluster)
+        if path is None:
+            manifest.append(_manifest_row(day, cluster, "missing"))
+            continue
+        relative = str(path.relative_to(settings.archive_dir))
+        try:
+            snapshot = archive.parse_snapshot(path, cluster, day)
+        except archive.SnapshotUnreadable as exc:
+            log.error("snapshot %s unreadable: %s", relative, exc)
+            manifest.append(_manifest_row(day, cluster, "unreadable", source_uri=relative, error=str(exc)))
+            continue
+        rows["k8s_deployments"] += _stamp(snapshot.deployments, snapshot)
+        rows["k8s_hpas"] += _stamp(snapshot.hpas, snapshot)
+        rows["k8s_rejects"] += _stamp(snapshot.rejects, snapshot, with_capture=False)
+        manifest.append(
+            _manifest_row(
+                day,
+                cluster,
+                "loaded",
+                captured_at=_naive_utc(snapshot.captured_at),
+                source_uri=relative,
+                source_sha256=snapshot.source_sha256,
+                deployment_count=len(snapshot.deployments),
+                hpa_count=len(snapshot.hpas),
+                rejected_count=len(snapshot.rejects),
+            )
+        )
+    rows["snapshot_manifest"] = manifest
+    return rows
+
+
+def load_day(settings: Settings, day: date) -> dict:
+    """Replace `day` in the raw tables and reload the change log; idempotent."""
+    from replica_ledger import changelog, warehouse
+
+    rows = collect_day_rows(settings, day)
+    change_rows = list(changelog.read_change_log(settings.ped_changes))
+    with warehouse.connect(settings.duckdb_path) as con:
+        warehouse.ensure_raw_schema(con)
+        counts = warehouse.replace_day(con, day, rows)
+        counts["ped_limit_changes"] = warehouse.replace_change_log(con, change_rows)
+    summary = {
+        "snapshot_date": day.isoformat(),
+        "rows": counts,
+        "clusters": {row["cluster"]: row["status"] for row in rows["snapshot_manifest"]},
+        "rejected_objects": len(rows["k8s_rejects"]),
+        "unparseable_change_rows": sum(1 for row in change_rows if row["parse_error"]),
+    }
+    log.info("load %s: %s", day, summary)
+    return summary
+
+
+# --------------------------------------------------------------------------- transform
+
+
+def build_day(settings: Settings, day: date) -> dict:
+    """dbt build of everything but the billing mart, for the run's day."""
+    from replica_ledger.dbt_runner import build_vars, run_dbt
+
+    run_dbt(
+        settings,
+        [
+            "build",
+            "--exclude", "mart_monthly_billing",
+            "--exclude-resource-type", "unit_test",
+            "--vars", build_vars(settings, snapshot_date=day.isoformat()),
+        ],
+    )
+    return run_summary(settings, day)
+
+
+def build_billing(settings: Settings, day: date) -> dict:
+    """Close the month that `day` ends: build its billing mart rows and summarize them."""
+    from replica_ledger.dbt_runner import build_vars, run_dbt
+
+    month = month_start(day)
+    run_dbt(
+        settings,
+        [
+            "build",
+            "--select", "mart_monthly_billing",
+            "--exclude-resource-type", "unit_test",
+            "--vars", build_vars(settings, snapshot_date=day.isoformat(), billing_month=month.isoformat()),
+        ],
+    )
+    return billing_summary(settings, month)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _query(settings: Settings, sql: str, params: list | None = None) -> list[dict]:
+    from replica_ledger import warehouse
+
+    with warehouse.connect(settings.duckdb_path) as con:
+        cursor = con.execute(sql, params or [])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_summary(settings: Settings, day: date) -> dict:
+    """What the day's build found: counts the run log and the operator care about."""
+    breaches = _query(
+        settings,
+        "select breach_type, count(*) as breaches, count(*) filter (where is_new_episode) as new_episodes "
+        "from fct_replica_breaches where snapshot_date = ? group by breach_type order by breach_type",
+        [day],
+    )
+    quarantine = _query(
+        settings,
+        "select quarantine_reason, count(*) as rows from fct_limit_change_quarantine "
+        "group by quarantine_reason order by quarantine_reason",
+    )
+    gaps = _query(settings, "select cluster, gap_reason from fct_snapshot_gaps where snapshot_date = ?", [day])
+    summary = {
+        "snapshot_date": day.isoformat(),
+        "breaches": breaches,
+        "new_episodes": sum(row["new_episodes"] for row in breaches),
+        "gaps": gaps,
+        "quarantined_change_rows": sum(row["rows"] for row in quarantine),
+        "quarantine_reasons": quarantine,
+    }
+    log.info("build %s: %s", day, summary)
+    return summary
+
+
+def billing_summary(settings: Settings, month: date) -> dict:
+    rows = _query(
+        settings,
+        "select namespace, deployment, team, billed_max_replicas, cpu, memory_gb, amount, prorated_amount "
+        "from mart_monthly_billing where billing_month = ? order by namespace, deployment",
+        [month],
+    )
+    for row in rows:
+        log.info(
+            "bill %s %s/%s (%s): max %s, %s vCPU, %s GB -> %.2f (prorated %.2f)",
+            month, row["namespace"], row["deployment"], row["team"], row["billed_max_replicas"],
+            row["cpu"], row["memory_gb"], row["amount"], row["prorated_amount"],
+        )
+    return {
+        "billing_month": month.isoformat(),
+        "apis": len(rows),
+        "total_amount": round(sum(row["amount"] for row in rows), 2),
+        "bills": [{**row, "amount": float(row["amount"])} for row in rows],
+    }
