@@ -35,9 +35,7 @@ def ped():
 
     def run(*argv, env=None, now=FIXED_NOW, **kwargs) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        code = main(
-            [str(arg) for arg in argv], env={} if env is None else env, now=now, out=out, err=err, **kwargs
-        )
+        code = main([str(arg) for arg in argv], env={} if env is None else env, now=now, out=out, err=err, **kwargs)
         return Result(code, out.getvalue(), err.getvalue())
 
     return run

@@ -15,10 +15,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"
 GOOD = FIXTURES / "good"
 
-NS_RULE = (
-    "it must be a DNS-1123 label "
-    "(lowercase letters, digits and '-', starting and ending with a letter or digit)"
-)
+NS_RULE = "it must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)"
 NAME_RULE = (
     "it must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
     "each dot-separated part starting and ending with a letter or digit)"
@@ -46,14 +43,10 @@ EXPECTED = {
     "missing_metadata": ["metadata: required field is missing"],
     "namespace_uppercase": [f'metadata.namespace: "Pricing" is not a valid namespace: {NS_RULE}'],
     "namespace_underscore": [f'metadata.namespace: "pricing_team" is not a valid namespace: {NS_RULE}'],
-    "namespace_too_long": [
-        "metadata.namespace: is 64 characters long; a namespace (DNS-1123 label) is at most 63"
-    ],
+    "namespace_too_long": ["metadata.namespace: is 64 characters long; a namespace (DNS-1123 label) is at most 63"],
     "namespace_empty": ["metadata.namespace: must not be empty"],
     "namespace_boolean": ["metadata.namespace: expected a string, got a boolean (false)"],
-    "name_too_long": [
-        "metadata.name: is 254 characters long; a Deployment name (DNS-1123 subdomain) is at most 253"
-    ],
+    "name_too_long": ["metadata.name: is 254 characters long; a Deployment name (DNS-1123 subdomain) is at most 253"],
     "name_trailing_dash": [f'metadata.name: "quote-api-" is not a valid Deployment name: {NAME_RULE}'],
     "unknown_action": ['action: "remove" is not a valid action; expected one of "upsert", "delete"'],
     "typo_field": [
@@ -73,9 +66,7 @@ EXPECTED = {
         "colour: unknown field",
     ],
     "list": ["document: expected a mapping (the PED document), got a list"],
-    "scalar": [
-        'document: expected a mapping (the PED document), got the string "just some text, not a PED document"'
-    ],
+    "scalar": ['document: expected a mapping (the PED document), got the string "just some text, not a PED document"'],
     "not_yaml": ["document: not valid YAML: mapping values are not allowed here (line 1, column 20)"],
     "empty": ["document: the file is empty"],
     "two_documents": ["document: expected exactly one YAML document, found 2"],
@@ -131,23 +122,17 @@ def test_validate_reports_each_file_and_counts(ped):
     result = ped("validate", GOOD / "quote-api.yaml", BAD / "max_12.yaml", GOOD / "minimal.yaml")
     assert result.code == 2
     assert result.out_lines == [
-        f"{GOOD / 'quote-api.yaml'}: ok: pricing/quote-api upsert (team pricing): "
-        "replicas 2..4, cpu 2, memory 4 GB",
-        f"{GOOD / 'minimal.yaml'}: ok: search/suggest.v2 upsert (team search): "
-        "replicas 2..3, cpu 0.5, memory 1.5 GB",
+        f"{GOOD / 'quote-api.yaml'}: ok: pricing/quote-api upsert (team pricing): replicas 2..4, cpu 2, memory 4 GB",
+        f"{GOOD / 'minimal.yaml'}: ok: search/suggest.v2 upsert (team search): replicas 2..3, cpu 0.5, memory 1.5 GB",
         "summary: valid=2 invalid=1",
     ]
-    assert result.err_lines == [
-        f"{BAD / 'max_12.yaml'}: spec.maxReplicas: 12 is above the platform maximum 8"
-    ]
+    assert result.err_lines == [f"{BAD / 'max_12.yaml'}: spec.maxReplicas: 12 is above the platform maximum 8"]
 
 
 def test_missing_file(ped, tmp_path):
     result = ped("validate", tmp_path / "nope.yaml")
     assert result.code == 2
-    assert result.err_lines == [
-        f"{tmp_path / 'nope.yaml'}: document: cannot read the file: No such file or directory"
-    ]
+    assert result.err_lines == [f"{tmp_path / 'nope.yaml'}: document: cannot read the file: No such file or directory"]
 
 
 def test_delete_ignores_spec(tmp_path):
@@ -171,9 +156,7 @@ def test_bad_bounds_are_refused(ped):
     result = ped("validate", GOOD / "minimal.yaml", "--cpu-min", "4", "--cpu-max", "2")
     assert (result.code, result.err_lines) == (2, ["error: resource bounds: cpu_min: 4 is above cpu_max 2"])
     result = ped("validate", GOOD / "minimal.yaml", env={"REPLICA_LEDGER_PED_MEMORY_GB_MAX": "lots"})
-    assert result.err_lines == [
-        "error: resource bounds: REPLICA_LEDGER_PED_MEMORY_GB_MAX: 'lots' is not a number"
-    ]
+    assert result.err_lines == ["error: resource bounds: REPLICA_LEDGER_PED_MEMORY_GB_MAX: 'lots' is not a number"]
     with pytest.raises(PedConfigError):
         Limits(cpu_min=0)
 

@@ -149,9 +149,7 @@ def test_changed_at_defaults_to_now_utc_and_can_be_given(ped, tmp_path):
     ped("record", QUOTE, "--log", log, now=datetime(2026, 11, 1, 12, 0, 0, 999, tzinfo=UTC))
     ped("record", GOOD / "minimal.yaml", "--log", log, "--changed-at", "2026-10-31T23:30:00.250-01:00")
     assert [row["changed_at"] for row in rows(log)] == ["2026-11-01T12:00:00Z", "2026-11-01T00:30:00.250000Z"]
-    real_now = ped(
-        "record", QUOTE, "--log", tmp_path / "now.jsonl", "--changed-at", "2026-01-01T00:00:00Z", now=None
-    )
+    real_now = ped("record", QUOTE, "--log", tmp_path / "now.jsonl", "--changed-at", "2026-01-01T00:00:00Z", now=None)
     assert real_now.code == 0
 
 
@@ -160,10 +158,7 @@ def test_bad_changed_at_and_change_id_are_refused(ped, tmp_path):
     result = ped("record", QUOTE, "--log", log, "--changed-at", "2026-10-11 08:40")
     assert (result.code, result.err_lines) == (
         2,
-        [
-            "error: '2026-10-11 08:40' is not an RFC3339 timestamp with a UTC offset "
-            "(e.g. 2026-10-11T08:40:00Z)"
-        ],
+        ["error: '2026-10-11 08:40' is not an RFC3339 timestamp with a UTC offset (e.g. 2026-10-11T08:40:00Z)"],
     )
     result = ped("record", QUOTE, "--log", log, "--change-id", "two words")
     assert (result.code, result.err_lines) == (
@@ -191,9 +186,7 @@ def test_delete_from_a_file_and_from_flags(ped, tmp_path):
     log = tmp_path / "changes.jsonl"
     ped("record", QUOTE, "--log", log, "--changed-at", "2026-09-14T13:02:00Z")
     by_action = ped("record", GOOD / "delete.yaml", "--log", log, "--changed-at", "2026-12-01T00:00:00Z")
-    by_command = ped(
-        "delete", QUOTE, "--log", log, "--changed-at", "2026-12-02T00:00:00Z", "--changed-by", "ops"
-    )
+    by_command = ped("delete", QUOTE, "--log", log, "--changed-at", "2026-12-02T00:00:00Z", "--changed-by", "ops")
     by_flags = ped(
         "delete", "--namespace", "search", "--deployment", "suggest.v2", "--team", "search-team",
         "--reason", "sunset", "--log", log, "--changed-at", "2026-12-03T00:00:00Z",
@@ -239,8 +232,7 @@ def test_concurrent_appends_lose_nothing_and_keep_one_row_per_id(tmp_path):
     log = JsonlChangeLog(tmp_path / "changes.jsonl")
     document = load_document(QUOTE)
     changes = [
-        build_change(document, change_id=f"c{i % 10}", changed_at="2026-09-14T13:02:00Z", env={})
-        for i in range(40)
+        build_change(document, change_id=f"c{i % 10}", changed_at="2026-09-14T13:02:00Z", env={}) for i in range(40)
     ]
     outcomes = []
 
