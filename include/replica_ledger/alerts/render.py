@@ -351,7 +351,8 @@ _LINK_RE = re.compile(r"<([^|<>]+)\|([^<>]+)>")
 
 def _plain(mrkdwn: str) -> str:
     text = _LINK_RE.sub(lambda m: f"{m.group(2)} ({m.group(1)})", mrkdwn)
-    text = re.sub(r"(?<!\w)[*_](\S(?:.*?\S)?)[*_](?!\w)", r"\1", text)
+    text = re.sub(r"\*([^*\n]+)\*", r"\1", text)
+    text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
     text = text.replace("`", "")
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 

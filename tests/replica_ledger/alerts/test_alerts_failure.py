@@ -1,0 +1,106 @@
+"""on_failure_callback: one short message via the provider's notifier, or the outbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from replica_ledger.alerts import failure_fields, failure_notifier
+
+from .conftest import Scripted, secrets_in
+
+LOG_URL = "http://localhost:8080/dags/replica_ledger_daily/runs/scheduled__2024-05-03/tasks/build_models?try_number=2"
+LOGICAL = datetime(2024, 5, 3, tzinfo=UTC)
+
+
+def af2_context():
+    """Shape of an Airflow 2.11 failure context (the parts we read)."""
+    ti = SimpleNamespace(
+        dag_id="replica_ledger_daily",
+        task_id="build_models",
+        run_id="scheduled__2024-05-03T00:00:00+00:00",
+        try_number=2,
+        log_url=LOG_URL,
+        execution_date=LOGICAL,
+    )
+    return {
+        "ti": ti,
+        "task_instance": ti,
+        "dag": SimpleNamespace(dag_id="replica_ledger_daily"),
+        "dag_run": SimpleNamespace(
+            run_type="scheduled", run_id=ti.run_id, execution_date=LOGICAL, logical_date=LOGICAL
+        ),
+        "logical_date": LOGICAL,
+        "execution_date": LOGICAL,
+        "exception": RuntimeError("dbt failed: {{ not a template }}\nsecond line"),
+    }
+
+
+def af3_context(logical=LOGICAL):
+    """Shape of an Airflow 3.x failure context: RuntimeTaskInstance, no execution_date."""
+    ti = SimpleNamespace(
+        dag_id="replica_ledger_daily",
+        task_id="build_models",
+        run_id="manual__2024-05-03T00:00:00+00:00",
+        try_number=1,
+        log_url=LOG_URL,
+    )
+    return {
+        "ti": ti,
+        "task_instance": ti,
+        "dag_run": SimpleNamespace(run_type="manual", run_id=ti.run_id, logical_date=logical),
+        "logical_date": logical,
+        "exception": ValueError("boom"),
+    }
+
+
+@pytest.mark.parametrize("make_context", [af2_context, af3_context])
+def test_failure_callback_posts_one_short_message(slack, all_logs, make_context, tmp_path):
+    callback = failure_notifier("slack_default_webhook", outbox_dir=tmp_path)
+    callback(make_context())
+    (post,) = slack.posts("slack_default_webhook")
+    assert len(slack.requests()) == 1
+    body = json.dumps(post.body)
+    for needle in ("replica_ledger_daily", "build_models", "2024-05-03T00:00:00+00:00", LOG_URL):
+        assert needle in post.body["text"]
+        assert needle in body
+    assert len(post.body["blocks"]) == 1 and len(post.body["blocks"][0]["text"]["text"]) < 800
+    assert list(tmp_path.iterdir()) == []
+    assert secrets_in(all_logs.text) == []
+    assert "Slack failure notification sent" in all_logs.text
+
+
+def test_failure_message_keeps_braces_literal(slack, tmp_path):
+    failure_notifier(outbox_dir=tmp_path)(af2_context())
+    (post,) = slack.posts()
+    assert "RuntimeError: dbt failed: {{ not a template }}" in post.body["blocks"][0]["text"]["text"]
+    assert "second line" not in json.dumps(post.body)
+
+
+def test_failure_callback_without_connection_writes_outbox(no_slack_connections, tmp_path, all_logs):
+    failure_notifier("slack_default_webhook", outbox_dir=tmp_path)(af3_context())
+    (js,) = tmp_path.glob("*.json")
+    (txt,) = tmp_path.glob("*.txt")
+    assert (
+        js.name
+        == "2024-05-03__manual__2024-05-03T00_00_00_00_00__failure__replica_ledger_daily.build_models__try1.json"
+    )
+    payload = json.loads(js.read_text())
+    assert set(payload) == {"text", "blocks"}
+    assert "build_models" in txt.read_text() and LOG_URL in txt.read_text()
+
+
+def test_failure_callback_never_raises(slack, all_logs, tmp_path):
+    slack.queue(*[Scripted(500, body="nope")] * 5)
+    failure_notifier(outbox_dir=tmp_path)(af2_context())  # does not raise
+    assert "Failure notification not sent" in all_logs.text
+    assert slack.posts() == []
+    assert secrets_in(all_logs.text) == []
+
+
+def test_failure_fields_without_logical_date():
+    fields = failure_fields(af3_context(logical=None))
+    assert fields["logical_date"] is None
+    assert (fields["dag_id"], fields["task_id"], fields["try_number"]) == ("replica_ledger_daily", "build_models", 1)
