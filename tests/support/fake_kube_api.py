@@ -45,6 +45,8 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 LOOPBACK = "127.0.0.1"
+# How often serve_forever checks for shutdown; the default 0.5 s would add to every test.
+_SHUTDOWN_POLL_S = 0.02
 DEFAULT_TOKEN = "fake-token-for-tests"  # a test credential, only for the loopback fake
 ALWAYS = -1  # Fault.times for a fault that never wears off
 _ITEMS_PER_CHUNK = 100
@@ -451,14 +453,14 @@ class _ListHandler(BaseHTTPRequestHandler):
             self._send_json(401, status_body(401, route))
             return
         fault = state.take_fault(route.plural, page)
+        # Recorded on arrival, so a slow answer the client gave up on still shows up.
+        record(fault.status if fault is not None and fault.status else 200, fault)
         if fault is not None and fault.delay_s and state.stopping.wait(fault.delay_s):
             return
         if fault is not None and fault.status is not None:
-            record(fault.status, fault)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._send_json(fault.status, status_body(fault.status, route), headers)
             return
-        record(200, fault)
         list_id = position["list"] if position else state.new_list_id()
         offset = position["offset"] if position else 0
         self._send_page(route, state.counts[route.plural], offset, limit, page, list_id, continue_token)
@@ -545,7 +547,12 @@ class FakeKubeApi:
     def start(self) -> FakeKubeApi:
         self._server = _Server((LOOPBACK, 0), _ListHandler)
         self._server.state = self._state
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-kube-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_S},
+            name="fake-kube-api",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -28,5 +28,11 @@ class AccessDenied(CollectorError):
     exit_code = EXIT_ACCESS_DENIED
 
 
+class SettingsError(CollectorError):
+    """A REPLICA_LEDGER_COLLECTOR_* variable that cannot be used: a usage error, like a bad flag."""
+
+    exit_code = EXIT_USAGE
+
+
 class ListExpired(Exception):
     """410 Gone: the continue token expired; the list must start again from the first page."""

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from replica_ledger.collector.errors import CollectorError
+from replica_ledger.collector.errors import SettingsError
 
 ENV_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
 
@@ -61,9 +61,9 @@ def _number(env: Mapping[str, str], suffix: str, default: float, kind: type, min
     try:
         value = kind(raw)
     except ValueError:
-        raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} is not a valid {kind.__name__}") from None
+        raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} is not a valid {kind.__name__}") from None
     if value < minimum:
-        raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} must be >= {minimum}")
+        raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} must be >= {minimum}")
     return value
 
 
@@ -78,7 +78,7 @@ def _non_negative_int(env: Mapping[str, str], suffix: str, default: int) -> int:
 def _positive_float(env: Mapping[str, str], suffix: str, default: float) -> float:
     value = _number(env, suffix, default, float, 0)
     if value == 0:
-        raise CollectorError(f"{ENV_PREFIX}{suffix} must be > 0")
+        raise SettingsError(f"{ENV_PREFIX}{suffix} must be > 0")
     return value
 
 
@@ -92,4 +92,4 @@ def _flag(env: Mapping[str, str], suffix: str) -> bool:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    raise CollectorError(f"{ENV_PREFIX}{suffix}={raw!r} must be 1 or 0")
+    raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} must be 1 or 0")

@@ -1,0 +1,46 @@
+"""Fixtures for collector tests: the real CLI against the fake API server, through the real client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from replica_ledger.collector.__main__ import main
+
+from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, CollectorRun
+from tests.support.fake_kube_api import FakeKubeApi
+
+
+@pytest.fixture(autouse=True)
+def collector_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Short backoffs so retry tests stay quick; everything else at its default unless a test says."""
+    for name in ("GZIP", "PAGE_SIZE", "READ_TIMEOUT", "MAX_RETRIES", "MAX_LIST_RESTARTS"):
+        monkeypatch.delenv(f"REPLICA_LEDGER_COLLECTOR_{name}", raising=False)
+    monkeypatch.setenv("REPLICA_LEDGER_COLLECTOR_BACKOFF_BASE", "0.01")
+    monkeypatch.setenv("REPLICA_LEDGER_COLLECTOR_BACKOFF_CAP", "0.05")
+    monkeypatch.setenv("REPLICA_LEDGER_COLLECTOR_CONNECT_TIMEOUT", "5")
+    return monkeypatch
+
+
+@pytest.fixture
+def run_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., CollectorRun]:
+    """Runs main(argv) in-process against `api`; extra CLI arguments replace the defaults."""
+
+    def run(
+        api: FakeKubeApi,
+        *extra: str,
+        cluster: str = CLUSTER,
+        date: str | None = SNAPSHOT_DATE,
+        output: Path | str | None = None,
+    ) -> CollectorRun:
+        output = output if output is not None else tmp_path / "archive"
+        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
+        argv = ["--cluster", cluster, "--output", str(output), "--kubeconfig", str(kubeconfig)]
+        if date is not None:
+            argv += ["--date", date]
+        capsys.readouterr()
+        exit_code = main([*argv, *extra])
+        return CollectorRun(exit_code, capsys.readouterr().err, Path(str(output)))
+
+    return run

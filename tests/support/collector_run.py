@@ -1,0 +1,38 @@
+"""Reading what a collector run left behind, for collector tests and the benchmark."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SNAPSHOT_DATE = "2026-10-11"
+CLUSTER = "gke-test"
+
+
+@dataclass(frozen=True)
+class CollectorRun:
+    exit_code: int
+    stderr: str
+    output: Path
+
+    @property
+    def last_stderr_line(self) -> str:
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else ""
+
+    def day_dir(self, date: str = SNAPSHOT_DATE) -> Path:
+        return self.output / f"dt={date}"
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
+def items_of_kind(snapshot: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [item for item in snapshot["items"] if item["kind"] == kind]
