@@ -68,9 +68,7 @@ def parse_time(text: str) -> datetime:
     """Parse RFC3339 (a UTC offset is required) to an aware UTC datetime (microseconds)."""
     match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ChangeError(
-            f"{text!r} is not an RFC3339 timestamp with a UTC offset (e.g. 2026-10-11T08:40:00Z)"
-        )
+        raise ChangeError(f"{text!r} is not an RFC3339 timestamp with a UTC offset (e.g. 2026-10-11T08:40:00Z)")
     day, clock, fraction, offset = match.groups()
     fraction = (fraction or "")[:7]  # '.' + at most 6 digits: nanoseconds are truncated
     offset = "+00:00" if offset in ("Z", "z") else offset

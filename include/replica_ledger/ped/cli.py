@@ -44,18 +44,10 @@ def _bounds(parser: argparse.ArgumentParser) -> None:
 
 
 def _change_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log", required=True, metavar="DEST", help="JSON Lines path or bq://project.dataset.table"
-    )
-    parser.add_argument(
-        "--change-id", help="default: <$GITHUB_SHA>:<namespace>/<deployment>, else a content hash"
-    )
-    parser.add_argument(
-        "--changed-at", metavar="RFC3339", help="when the approval takes effect (default: now, UTC)"
-    )
-    parser.add_argument(
-        "--changed-by", metavar="WHO", help="who approved it (default: $GITHUB_ACTOR, else unknown)"
-    )
+    parser.add_argument("--log", required=True, metavar="DEST", help="JSON Lines path or bq://project.dataset.table")
+    parser.add_argument("--change-id", help="default: <$GITHUB_SHA>:<namespace>/<deployment>, else a content hash")
+    parser.add_argument("--changed-at", metavar="RFC3339", help="when the approval takes effect (default: now, UTC)")
+    parser.add_argument("--changed-by", metavar="WHO", help="who approved it (default: $GITHUB_ACTOR, else unknown)")
     parser.add_argument(
         "--create-table", action="store_true", help="BigQuery: create the table first if it does not exist"
     )
@@ -78,14 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     _bounds(record)
 
     delete = commands.add_parser("delete", help="record that an API is decommissioned")
-    delete.add_argument(
-        "file", nargs="?", metavar="FILE", help="the API's PED file (its metadata names the API)"
-    )
+    delete.add_argument("file", nargs="?", metavar="FILE", help="the API's PED file (its metadata names the API)")
     delete.add_argument("--namespace", help="instead of FILE: the API's namespace")
     delete.add_argument("--deployment", help="instead of FILE: the API's Deployment name")
-    delete.add_argument(
-        "--team", help="with --namespace/--deployment: the owning team (default: the namespace)"
-    )
+    delete.add_argument("--team", help="with --namespace/--deployment: the owning team (default: the namespace)")
     delete.add_argument("--reason", help="why (default: the file's reason if it is a delete already)")
     _change_options(delete)
     _bounds(delete)

@@ -400,11 +400,7 @@ def validate_data(data, limits: Limits | None = None) -> tuple[PedDocument | Non
     by_path: dict[str, set[str]] = {}
     for path, keyword, _ in found:
         by_path.setdefault(path, set()).add(keyword)
-    found = [
-        item
-        for item in found
-        if not any(shadow in by_path[item[0]] for shadow in _SHADOWED_BY.get(item[1], ()))
-    ]
+    found = [item for item in found if not any(shadow in by_path[item[0]] for shadow in _SHADOWED_BY.get(item[1], ()))]
 
     spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
     failed = {path for path, _, _ in found}

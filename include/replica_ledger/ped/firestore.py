@@ -123,9 +123,7 @@ def list_documents(
             params["pageToken"] = token
         response = session.get(url, params=params, timeout=timeout)
         if response.status_code != 200:
-            raise FirestoreError(
-                f"GET {url} returned HTTP {response.status_code}: {response.text[:300].strip()}"
-            )
+            raise FirestoreError(f"GET {url} returned HTTP {response.status_code}: {response.text[:300].strip()}")
         try:
             body = response.json()
         except ValueError:
