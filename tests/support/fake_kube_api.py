@@ -534,6 +534,12 @@ class FakeKubeApi:
         self._thread: threading.Thread | None = None
 
     @property
+    def object_counts(self) -> dict[str, int]:
+        """How many objects each list serves, as {"deployments": N, "hpas": M}."""
+        counts = self._state.counts
+        return {"deployments": counts["deployments"], "hpas": counts["horizontalpodautoscalers"]}
+
+    @property
     def token(self) -> str | None:
         return self._state.token
 

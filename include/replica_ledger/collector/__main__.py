@@ -22,6 +22,7 @@ Environment (all optional; see settings.py):
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import re
 import sys
@@ -93,6 +94,10 @@ def _collect(args: argparse.Namespace) -> int:
     from replica_ledger.collector.collect import SnapshotRequest, collect_snapshot
     from replica_ledger.collector.settings import CollectorSettings
 
+    # The Kubernetes client leaves some 10^5 long-lived objects behind at import; parsing
+    # pages allocates millions more, and every full collection would walk the former again.
+    # Freezing them cuts parsing CPU by about a third (the pages hold no reference cycles).
+    gc.freeze()
     settings = CollectorSettings.from_env()
     request = SnapshotRequest(
         cluster=args.cluster,

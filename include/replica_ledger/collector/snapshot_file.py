@@ -24,6 +24,9 @@ LIST_HEAD = b'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""}
 LIST_TAIL = b"\n]}\n"
 GZIP_LEVEL = 6  # zlib's default: most of level 9's ratio at a fraction of its CPU
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip container rather than a raw zlib stream
+# One encoder for all items: json.dumps with options builds a new one per call. UTF-8 as is,
+# like kubectl, and compact, one item per line.
+_ITEM_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class Sink(Protocol):
@@ -132,4 +135,4 @@ def _encode_item(resource: ListedResource, item: dict[str, Any]) -> bytes:
     stamped.update(item)
     stamped["apiVersion"] = resource.api_version
     stamped["kind"] = resource.kind
-    return json.dumps(stamped, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ITEM_ENCODER.encode(stamped).encode()
