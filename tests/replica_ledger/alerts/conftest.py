@@ -8,9 +8,11 @@ Connections are real Airflow connections given through ``AIRFLOW_CONN_<ID>`` env
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -21,8 +23,12 @@ from pathlib import Path
 
 import pytest
 
-# Airflow is imported lazily by the code under test; give it a private, throw-away home.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="replica-ledger-alerts-airflow-"))
+# Airflow is imported lazily by the code under test; give it a private, throw-away home
+# (unless the suite already chose one).
+if "AIRFLOW_HOME" not in os.environ:
+    _home = tempfile.mkdtemp(prefix="replica-ledger-alerts-airflow-")
+    os.environ["AIRFLOW_HOME"] = _home
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 TOKENS = {
