@@ -51,9 +51,12 @@ def run_dbt(settings: Settings, command: Sequence[str]) -> object:
     project = str(settings.dbt_project_dir)
     args = [
         *command,
-        "--project-dir", project,
-        "--profiles-dir", project,
-        "--target", settings.dbt_target,
+        "--project-dir",
+        project,
+        "--profiles-dir",
+        project,
+        "--target",
+        settings.dbt_target,
     ]
     result = dbtRunner().invoke(args)
     if not result.success:

@@ -42,12 +42,23 @@ MISSING_DAYS = {"gke-demo-eu": {23}, "gke-demo-us": {5}}
 def _api(namespace, name, *, replicas, hpa_max, cpu, memory_gb, team=None, desired=None, surge=0, generation=1):
     return [
         deployment_object(
-            namespace, name, replicas=replicas, cpu=cpu, memory_gb=memory_gb, team=team,
-            rollout_surge=surge, generation=generation,
+            namespace,
+            name,
+            replicas=replicas,
+            cpu=cpu,
+            memory_gb=memory_gb,
+            team=team,
+            rollout_surge=surge,
+            generation=generation,
         ),
         hpa_object(
-            namespace, name, target=name, min_replicas=2, max_replicas=hpa_max,
-            current=replicas, desired=desired,
+            namespace,
+            name,
+            target=name,
+            min_replicas=2,
+            max_replicas=hpa_max,
+            current=replicas,
+            desired=desired,
         ),
     ]
 
@@ -67,8 +78,15 @@ def _orders(day: int) -> list[dict]:
 def _catalog(day: int) -> list[dict]:
     surge = 1 if day == 7 else 0
     return _api(
-        "catalog", "catalog-api", replicas=4, hpa_max=4, cpu=1, memory_gb=2, team="catalog",
-        surge=surge, generation=2 if day >= 7 else 1,
+        "catalog",
+        "catalog-api",
+        replicas=4,
+        hpa_max=4,
+        cpu=1,
+        memory_gb=2,
+        team="catalog",
+        surge=surge,
+        generation=2 if day >= 7 else 1,
     )
 
 
@@ -107,15 +125,32 @@ def us_items(day: int) -> list[dict]:
     return [
         deployment_object("search", "search-api", replicas=3, cpu=2, memory_gb=4, team="search"),
         hpa_object(
-            "search", "search-api", target="search-api", min_replicas=2, max_replicas=4,
-            current=3, api_version="autoscaling/v1",
+            "search",
+            "search-api",
+            target="search-api",
+            min_replicas=2,
+            max_replicas=4,
+            current=3,
+            api_version="autoscaling/v1",
         ),
         deployment_object("kube-system", "kube-dns", replicas=12, cpu=0.1, memory_gb=0.1),
     ]
 
 
-def _change(change_id, namespace, deployment, changed_at, *, max_replicas=None, cpu=None, memory_gb=None,
-            action="upsert", team=None, min_replicas=2, reason=None):
+def _change(
+    change_id,
+    namespace,
+    deployment,
+    changed_at,
+    *,
+    max_replicas=None,
+    cpu=None,
+    memory_gb=None,
+    action="upsert",
+    team=None,
+    min_replicas=2,
+    reason=None,
+):
     row = {
         "change_id": change_id,
         "namespace": namespace,
@@ -137,31 +172,72 @@ def _change(change_id, namespace, deployment, changed_at, *, max_replicas=None, 
 def change_log_lines() -> list[str]:
     """Arrival order, deliberately not effective order, with bad rows mixed in."""
     rows = [
-        _change("ped-0002", "payments", "payments-api", "2026-10-11T09:30:00Z",
-                max_replicas=6, cpu=2, memory_gb=4, reason="Black Friday load test"),
-        _change("ped-0001", "payments", "payments-api", "2026-09-15T10:00:00Z",
-                max_replicas=3, cpu=2, memory_gb=4, reason="onboarding"),
+        _change(
+            "ped-0002",
+            "payments",
+            "payments-api",
+            "2026-10-11T09:30:00Z",
+            max_replicas=6,
+            cpu=2,
+            memory_gb=4,
+            reason="Black Friday load test",
+        ),
+        _change(
+            "ped-0001",
+            "payments",
+            "payments-api",
+            "2026-09-15T10:00:00Z",
+            max_replicas=3,
+            cpu=2,
+            memory_gb=4,
+            reason="onboarding",
+        ),
         _change("ped-0003", "orders", "orders-api", "2026-09-01T08:00:00Z", max_replicas=4, cpu=2, memory_gb=4),
         _change("ped-0004", "catalog", "catalog-api", "2026-09-01T08:00:00Z", max_replicas=4, cpu=1, memory_gb=2),
         _change("ped-0005", "legacy", "legacy-api", "2026-08-01T08:00:00Z", max_replicas=2, cpu=1, memory_gb=1),
-        _change("ped-0007", "inventory", "inventory-api", "2026-09-01T08:00:00Z",
-                max_replicas=4, cpu=2, memory_gb=8),
-        _change("ped-0008", "inventory", "inventory-api", "2026-10-20T08:00:00Z",
-                max_replicas=4, cpu=2, memory_gb=4, reason="right-sizing"),
+        _change("ped-0007", "inventory", "inventory-api", "2026-09-01T08:00:00Z", max_replicas=4, cpu=2, memory_gb=8),
+        _change(
+            "ped-0008",
+            "inventory",
+            "inventory-api",
+            "2026-10-20T08:00:00Z",
+            max_replicas=4,
+            cpu=2,
+            memory_gb=4,
+            reason="right-sizing",
+        ),
         _change("ped-0009", "search", "search-api", "2026-09-01T08:00:00Z", max_replicas=4, cpu=2, memory_gb=4),
-        _change("ped-0006", "legacy", "legacy-api", "2026-10-15T12:00:00Z", action="delete",
-                reason="decommissioned"),
+        _change("ped-0006", "legacy", "legacy-api", "2026-10-15T12:00:00Z", action="delete", reason="decommissioned"),
         # Bad rows: each is quarantined with a reason, none is used.
         _change("ped-0010", "orders", "orders-api", "2026-10-14T09:00:00Z", max_replicas=12, cpu=2, memory_gb=4),
         _change("ped-0003", "orders", "orders-api", "2026-09-01T08:00:00Z", max_replicas=4, cpu=2, memory_gb=4),
         _change("ped-0004", "catalog", "catalog-api", "2026-09-01T08:00:00Z", max_replicas=8, cpu=1, memory_gb=2),
-        _change("ped-0011", "catalog", "catalog-api", "2026-10-02T08:00:00Z", max_replicas=5, cpu=1, memory_gb=2,
-                action="rename"),
+        _change(
+            "ped-0011",
+            "catalog",
+            "catalog-api",
+            "2026-10-02T08:00:00Z",
+            max_replicas=5,
+            cpu=1,
+            memory_gb=2,
+            action="rename",
+        ),
     ]
     lines = [json.dumps(row, sort_keys=True) for row in rows]
     lines.insert(9, '{"change_id": "ped-0012", "namespace": "orders", "deployment": "orders-api", "max_repl')
-    lines.append(json.dumps({"change_id": "ped-0013", "namespace": "search", "max_replicas": 4, "cpu": 2,
-                             "memory_gb": 4, "changed_at": "2026-10-03T08:00:00Z", "action": "upsert"}))
+    lines.append(
+        json.dumps(
+            {
+                "change_id": "ped-0013",
+                "namespace": "search",
+                "max_replicas": 4,
+                "cpu": 2,
+                "memory_gb": 4,
+                "changed_at": "2026-10-03T08:00:00Z",
+                "action": "upsert",
+            }
+        )
+    )
     return lines
 
 

@@ -68,11 +68,16 @@ def capture_live(settings: Settings, day: date) -> list[str]:
     captured = []
     for cluster in settings.clusters:
         argv = [
-            "--cluster", cluster,
-            "--output", str(settings.archive_dir),
-            "--kubeconfig", settings.kubeconfig,
-            "--context", cluster,
-            "--date", day.isoformat(),
+            "--cluster",
+            cluster,
+            "--output",
+            str(settings.archive_dir),
+            "--kubeconfig",
+            settings.kubeconfig,
+            "--context",
+            cluster,
+            "--date",
+            day.isoformat(),
         ]
         if collect(argv) != 0:
             raise RuntimeError(f"collector failed for cluster {cluster}")
@@ -180,9 +185,12 @@ def build_day(settings: Settings, day: date) -> dict:
         settings,
         [
             "build",
-            "--exclude", "mart_monthly_billing",
-            "--exclude-resource-type", "unit_test",
-            "--vars", build_vars(settings, snapshot_date=day.isoformat()),
+            "--exclude",
+            "mart_monthly_billing",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            build_vars(settings, snapshot_date=day.isoformat()),
         ],
     )
     return run_summary(settings, day)
@@ -197,9 +205,12 @@ def build_billing(settings: Settings, day: date) -> dict:
         settings,
         [
             "build",
-            "--select", "mart_monthly_billing",
-            "--exclude-resource-type", "unit_test",
-            "--vars", build_vars(settings, snapshot_date=day.isoformat(), billing_month=month.isoformat()),
+            "--select",
+            "mart_monthly_billing",
+            "--exclude-resource-type",
+            "unit_test",
+            "--vars",
+            build_vars(settings, snapshot_date=day.isoformat(), billing_month=month.isoformat()),
         ],
     )
     return billing_summary(settings, month)
@@ -253,8 +264,15 @@ def billing_summary(settings: Settings, month: date) -> dict:
     for row in rows:
         log.info(
             "bill %s %s/%s (%s): max %s, %s vCPU, %s GB -> %.2f (prorated %.2f)",
-            month, row["namespace"], row["deployment"], row["team"], row["billed_max_replicas"],
-            row["cpu"], row["memory_gb"], row["amount"], row["prorated_amount"],
+            month,
+            row["namespace"],
+            row["deployment"],
+            row["team"],
+            row["billed_max_replicas"],
+            row["cpu"],
+            row["memory_gb"],
+            row["amount"],
+            row["prorated_amount"],
         )
     return {
         "billing_month": month.isoformat(),

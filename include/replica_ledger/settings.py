@@ -79,9 +79,7 @@ def load_settings() -> Settings:
         dbt_target=os.environ.get("REPLICA_LEDGER_DBT_TARGET", defaults.dbt_target),
         dbt_docs_dir=_path_from_env("REPLICA_LEDGER_DBT_DOCS_DIR", local_dir / "dbt_docs"),
         clusters=_csv_from_env("REPLICA_LEDGER_CLUSTERS", ()),
-        excluded_namespaces=_csv_from_env(
-            "REPLICA_LEDGER_EXCLUDED_NAMESPACES", DEFAULT_EXCLUDED_NAMESPACES
-        ),
+        excluded_namespaces=_csv_from_env("REPLICA_LEDGER_EXCLUDED_NAMESPACES", DEFAULT_EXCLUDED_NAMESPACES),
         alert_max_age_days=_int_from_env("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", 2),
         live_snapshot_tolerance_days=_int_from_env("REPLICA_LEDGER_LIVE_TOLERANCE_DAYS", 1),
         kubeconfig=os.environ.get("REPLICA_LEDGER_KUBECONFIG") or None,

@@ -89,6 +89,7 @@ RAW_TABLES: dict[str, dict[str, str]] = {
 
 DAY_TABLES = ("k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest")
 
+
 def _arrow_type(sql_type: str):
     import pyarrow as pa
 
@@ -136,9 +137,7 @@ def insert_rows(con, table: str, rows: list[dict]) -> int:
     con.register("_replica_ledger_batch", batch)
     try:
         columns = ", ".join(RAW_TABLES[table])
-        con.execute(
-            f"INSERT INTO {RAW_SCHEMA}.{table} ({columns}) SELECT {columns} FROM _replica_ledger_batch"
-        )
+        con.execute(f"INSERT INTO {RAW_SCHEMA}.{table} ({columns}) SELECT {columns} FROM _replica_ledger_batch")
     finally:
         con.unregister("_replica_ledger_batch")
     return len(rows)

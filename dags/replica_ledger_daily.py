@@ -1,0 +1,129 @@
+"""replica_ledger_daily: snapshot -> load -> dbt -> alert -> bill, once per snapshot day.
+
+Kept thin on purpose: every step is a function in `replica_ledger` (include/), imported
+inside the task so that parsing this file stays cheap and touches no DB or network.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, task
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.timetables.interval import CronDataIntervalTimetable
+    from airflow.utils.task_group import TaskGroup
+
+from replica_ledger.alerts import failure_notifier
+
+DAG_ID = "replica_ledger_daily"
+# Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
+# single writing process.
+WAREHOUSE_POOL = os.environ.get("REPLICA_LEDGER_WAREHOUSE_POOL", "duckdb_writer")
+SLACK_CONN_ID = os.environ.get("REPLICA_LEDGER_SLACK_CONN_ID", "slack_default_webhook")
+
+DOC_MD = """
+### replica_ledger_daily
+
+One run per **snapshot day D** (logical date D 00:00 UTC, started just after midnight at
+the end of D on Airflow 2.11 and 3.x alike, through an explicit data-interval timetable).
+
+1. **snapshot** - the day's cluster snapshots: a live capture only for the current day;
+   a past day (backfill) only reads the archive. A missing file is recorded as a gap.
+2. **load** - replaces day D in the raw tables and reloads the PED change log (idempotent).
+3. **transform** - `dbt build` for D: SCD2 limits, daily fact, breaches, episodes, gaps.
+4. **alert** - new breach episodes go to Slack (or the outbox); backfills never post.
+5. **billing** - on the last day of a month, builds that month's billing mart.
+
+Runbook: see the repository README. Data contract: `shared/spec/CONTRACT.md`.
+"""
+
+default_args = {
+    "owner": "data-platform",
+    "retries": int(os.environ.get("REPLICA_LEDGER_RETRIES", "1")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("REPLICA_LEDGER_RETRY_DELAY_SECONDS", "300"))),
+    "on_failure_callback": failure_notifier(SLACK_CONN_ID),
+}
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Snapshot Deployments/HPAs, compare with PED limits, alert on breaches, bill monthly.",
+    doc_md=DOC_MD,
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    dagrun_timeout=timedelta(hours=3),
+    tags=["replica-ledger", "kubernetes", "billing"],
+) as dag:
+    with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):
+
+        @task(task_id="take_snapshot")
+        def take_snapshot(**context) -> dict:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.take_snapshot(context)
+
+        snapshot = take_snapshot()
+
+    with TaskGroup("load", tooltip="Replace the day in the raw tables; reload the change log"):
+
+        @task(task_id="load_day", pool=WAREHOUSE_POOL)
+        def load_day(**context) -> dict:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.load(context)
+
+        loaded = load_day()
+
+    with TaskGroup("transform", tooltip="dbt build for the day"):
+
+        @task(task_id="dbt_build", pool=WAREHOUSE_POOL)
+        def dbt_build(**context) -> dict:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.build(context)
+
+        built = dbt_build()
+
+    with TaskGroup("alert", tooltip="Slack for new breach episodes; silence for backfills"):
+
+        @task.branch(task_id="route_alerts", pool=WAREHOUSE_POOL)
+        def route_alerts(**context) -> str:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.choose_alert_branch(context, "alert.post_slack", "alert.no_alert")
+
+        @task(task_id="post_slack", pool=WAREHOUSE_POOL, retries=3)
+        def post_slack(**context) -> dict:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.post_alerts(context)
+
+        alert_branch = route_alerts()
+        alert_branch >> [post_slack(), EmptyOperator(task_id="no_alert")]
+
+    with TaskGroup("billing", tooltip="Close the month on its last day"):
+
+        @task.branch(task_id="route_billing")
+        def route_billing(**context) -> str:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.choose_billing_branch(context, "billing.close_month", "billing.not_month_end")
+
+        @task(task_id="close_month", pool=WAREHOUSE_POOL)
+        def close_month(**context) -> dict:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.close_billing_month(context)
+
+        billing_branch = route_billing()
+        billing_branch >> [close_month(), EmptyOperator(task_id="not_month_end")]
+
+    snapshot >> loaded >> built >> [alert_branch, billing_branch]
