@@ -1,0 +1,58 @@
+# replica-ledger: the two commands are `make demo` and `make test`.
+# Everything installs into .venv/ with pinned versions (requirements/*.lock.txt).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+AIRFLOW ?= 3
+UV_VERSION := 0.13.8
+BOOT := .venv/boot
+UV := $(BOOT)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: help venv venvs demo test lint backfill docs report bench clean deploy-composer
+
+help:
+	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
+	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
+	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
+	@echo "make report                    print breaches, gaps and bills from the local warehouse"
+	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
+
+$(UV):
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# One environment per Airflow major version, each from its own lock file.
+.venv/af%/.installed: requirements/airflow%.lock.txt pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv/af$*
+	VIRTUAL_ENV=.venv/af$* $(UV) pip install --quiet -r requirements/airflow$*.lock.txt
+	VIRTUAL_ENV=.venv/af$* $(UV) pip install --quiet --no-deps -e .
+	touch $@
+
+venv: .venv/af$(AIRFLOW)/.installed
+venvs: .venv/af3/.installed .venv/af2/.installed
+
+demo: venv
+	AIRFLOW=$(AIRFLOW) bash scripts/demo.sh
+
+test: venvs
+	bash scripts/test.sh
+
+lint: venv
+	bash scripts/lint.sh .venv/af$(AIRFLOW)
+
+backfill: venv
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [AIRFLOW=2|3]"; exit 2; }
+	AIRFLOW=$(AIRFLOW) bash scripts/backfill.sh $(FROM) $(TO)
+
+report: venv
+	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.report
+
+docs: venv
+	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.docs
+
+clean:
+	rm -rf .local dbt_project/target dbt_project/logs

@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Environment for a local Airflow of version $1 (2 or 3), sourced by the Makefile's scripts.
+# Everything lives under .local/ (gitignored); the contract's REPLICA_LEDGER_* variables
+# pass through untouched when the caller set them.
+AIRFLOW_MAJOR=${1:-3}
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export REPO_ROOT AIRFLOW_MAJOR
+export VENV="$REPO_ROOT/.venv/af$AIRFLOW_MAJOR"
+export PATH="$VENV/bin:$PATH"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$REPO_ROOT/.local/airflow$AIRFLOW_MAJOR}"
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO_ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO_ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+export AIRFLOW__CORE__UNIT_TEST_MODE=False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
+export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5
+export AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL=5
+export PYTHONPATH="$REPO_ROOT/include${PYTHONPATH:+:$PYTHONPATH}"
+export DBT_SEND_ANONYMOUS_USAGE_STATS=false DO_NOT_TRACK=1
+if [ "$AIRFLOW_MAJOR" = 3 ]; then
+  # Airflow 3 runs tasks through the execution API of its api-server.
+  export AIRFLOW_API_PORT="${AIRFLOW_API_PORT:-8793}"
+  export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+  export AIRFLOW__CORE__PARALLELISM=2
+  export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_API_PORT/execution/"
+  export AIRFLOW__API__PORT="$AIRFLOW_API_PORT"
+  export AIRFLOW__API__BASE_URL="http://127.0.0.1:$AIRFLOW_API_PORT"
+  # A local-only signing key, made once per AIRFLOW_HOME (never committed).
+  mkdir -p "$AIRFLOW_HOME"
+  [ -f "$AIRFLOW_HOME/.jwt_secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$AIRFLOW_HOME/.jwt_secret"
+  AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/.jwt_secret")
+  export AIRFLOW__API_AUTH__JWT_SECRET
+  export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
+else
+  export AIRFLOW__CORE__EXECUTOR=SequentialExecutor
+fi
