@@ -62,25 +62,33 @@ with DAG(
     dagrun_timeout=timedelta(hours=3),
     tags=["replica-ledger", "kubernetes", "billing"],
 ) as dag:
-    with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):
+    if os.environ.get("REPLICA_LEDGER_ENV", "local") == "gcp":
+        # Production (Composer): collector pods, GCS archive, BigQuery raw tables.
+        from replica_ledger.gcp.dag import build_gcp_snapshot_and_load
+        from replica_ledger.settings import load_settings
 
-        @task(task_id="take_snapshot")
-        def take_snapshot(**context) -> dict:
-            from replica_ledger import airflow_tasks
+        snapshot, loaded = build_gcp_snapshot_and_load(load_settings())
+    else:
+        with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):
 
-            return airflow_tasks.take_snapshot(context)
+            @task(task_id="take_snapshot")
+            def take_snapshot(**context) -> dict:
+                from replica_ledger import airflow_tasks
 
-        snapshot = take_snapshot()
+                return airflow_tasks.take_snapshot(context)
 
-    with TaskGroup("load", tooltip="Replace the day in the raw tables; reload the change log"):
+            snapshot = take_snapshot()
 
-        @task(task_id="load_day", pool=WAREHOUSE_POOL)
-        def load_day(**context) -> dict:
-            from replica_ledger import airflow_tasks
+        with TaskGroup("load", tooltip="Replace the day in the raw tables; reload the change log"):
 
-            return airflow_tasks.load(context)
+            @task(task_id="load_day", pool=WAREHOUSE_POOL)
+            def load_day(**context) -> dict:
+                from replica_ledger import airflow_tasks
 
-        loaded = load_day()
+                return airflow_tasks.load(context)
+
+            loaded = load_day()
+        snapshot >> loaded
 
     with TaskGroup("transform", tooltip="dbt build for the day"):
 
@@ -126,4 +134,4 @@ with DAG(
         billing_branch = route_billing()
         billing_branch >> [close_month(), EmptyOperator(task_id="not_month_end")]
 
-    snapshot >> loaded >> built >> [alert_branch, billing_branch]
+    loaded >> built >> [alert_branch, billing_branch]

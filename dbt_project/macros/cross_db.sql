@@ -153,3 +153,35 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+
+{#- The PED change log in the staging model's shape (every field as written, as text, plus
+    arrival_seq, raw_line and parse_error). Locally it is loaded that way from JSON Lines.
+    In BigQuery the PED pipeline's table is typed (ped/bigquery.py: INT64, FLOAT64,
+    TIMESTAMP) and has no raw_line/parse_error: values become text (changed_at as RFC 3339
+    UTC, which the staging parser accepts) and the two missing columns are null. -#}
+{% macro ledger_ped_change_rows(relation) -%}
+    {{ return(adapter.dispatch('ledger_ped_change_rows', 'replica_ledger')(relation)) }}
+{%- endmacro %}
+{% macro default__ledger_ped_change_rows(relation) -%}
+    select * from {{ relation }}
+{%- endmacro %}
+{% macro bigquery__ledger_ped_change_rows(relation) -%}
+    select
+        arrival_seq,
+        change_id,
+        namespace,
+        deployment,
+        team,
+        cast(min_replicas as string) as min_replicas,
+        cast(max_replicas as string) as max_replicas,
+        cast(cpu as string) as cpu,
+        cast(memory_gb as string) as memory_gb,
+        format_timestamp('%Y-%m-%dT%H:%M:%E*SZ', changed_at, 'UTC') as changed_at,
+        changed_by,
+        action,
+        reason,
+        to_json_string(t) as raw_line,
+        cast(null as string) as parse_error
+    from {{ relation }} as t
+{%- endmacro %}

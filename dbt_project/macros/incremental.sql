@@ -51,3 +51,64 @@
 {% macro bigquery__ledger_partition_by(field, granularity) -%}
     {{ return({'field': field, 'data_type': 'date', 'granularity': granularity}) }}
 {%- endmacro %}
+
+
+{#- BigQuery: the big facts refuse queries without a filter on their partition column, so
+    a forgotten filter fails instead of scanning every day. DuckDB has no such option. -#}
+{% macro ledger_require_partition_filter() -%}
+    {{ return(adapter.dispatch('ledger_require_partition_filter', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_require_partition_filter() -%}
+    {{ return(none) }}
+{%- endmacro %}
+{% macro bigquery__ledger_require_partition_filter() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+
+{#- "Every partition", said so that BigQuery accepts it on a require_partition_filter table
+    (a predicate on the partition column); plain `true` elsewhere. -#}
+{% macro ledger_all_partitions(column) -%}
+    {{ return(adapter.dispatch('ledger_all_partitions', 'replica_ledger')(column)) }}
+{%- endmacro %}
+{% macro default__ledger_all_partitions(column) -%}
+    true
+{%- endmacro %}
+{% macro bigquery__ledger_all_partitions(column) -%}
+    {{ column }} >= cast('1970-01-01' as date)
+{%- endmacro %}
+
+
+{#- Data tests on BigQuery: a test of a require_partition_filter model reads only the run's
+    partition (every partition on a full rebuild), on top of the test's own `where`.
+    Overrides dbt's get_where_subquery for BigQuery only; DuckDB keeps dbt's default. -#}
+{% macro bigquery__get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- set partition_column = ledger_required_partition_column(relation) -%}
+    {%- if partition_column -%}
+        {%- set partition_filter = ledger_day_filter(partition_column) -%}
+        {%- set where = '(' ~ where ~ ') and ' ~ partition_filter if where else partition_filter -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The partition column of the model behind `relation` if it requires a partition filter. -#}
+{% macro ledger_required_partition_column(relation) -%}
+    {%- if execute and relation is not string and relation.identifier -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.alias == relation.identifier
+                  and node.schema == relation.schema and node.config.get('require_partition_filter') -%}
+                {% do return((node.config.get('partition_by') or {}).get('field')) %}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {% do return(none) %}
+{%- endmacro %}

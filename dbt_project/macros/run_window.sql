@@ -28,7 +28,7 @@
 {#- A predicate restricting `column` to the run's day (or true for a full rebuild). -#}
 {% macro ledger_day_filter(column) -%}
     {%- set day = ledger_run_day() -%}
-    {%- if day is none -%} true {%- else -%} {{ column }} = {{ ledger_date_literal(day) }} {%- endif -%}
+    {%- if day is none -%} {{ ledger_all_partitions(column) }} {%- else -%} {{ column }} = {{ ledger_date_literal(day) }} {%- endif -%}
 {%- endmacro %}
 
 
@@ -36,7 +36,7 @@
     range so BigQuery prunes partitions. -#}
 {% macro ledger_lookback_filter(column) -%}
     {%- set day = ledger_run_day() -%}
-    {%- if day is none -%} true {%- else -%}
+    {%- if day is none -%} {{ ledger_all_partitions(column) }} {%- else -%}
         {{ column }} >= {{ ledger_date_add(ledger_date_literal(day), -var('episode_lookback_days')) }}
         and {{ column }} < {{ ledger_date_literal(day) }}
     {%- endif -%}

@@ -90,34 +90,40 @@ def parse_rfc3339(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def read_captured_at(snapshot_path: Path, cluster: str, day: date) -> datetime:
-    meta_path = snapshot_path.parent / f"{cluster}{META_SUFFIX}"
-    if not meta_path.exists():
+def captured_at_from_meta(meta_name: str, meta_bytes: bytes | None, day: date) -> datetime:
+    """`captured_at` of a meta file's content; without one, the end of the day (contract §1.1)."""
+    if meta_bytes is None:
         return default_captured_at(day)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_bytes)
         return parse_rfc3339(meta["captured_at"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise SnapshotUnreadable(f"{meta_path.name}: captured_at unreadable ({exc})") from exc
+        raise SnapshotUnreadable(f"{meta_name}: captured_at unreadable ({exc})") from exc
 
 
-def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
+def read_captured_at(snapshot_path: Path, cluster: str, day: date) -> datetime:
+    meta_path = snapshot_path.parent / f"{cluster}{META_SUFFIX}"
+    meta_bytes = meta_path.read_bytes() if meta_path.exists() else None
+    return captured_at_from_meta(meta_path.name, meta_bytes, day)
+
+
+def decode_snapshot_bytes(name: str, data: bytes) -> bytes:
+    """The JSON bytes of a snapshot file's content (gunzipped when the name ends in .gz)."""
+    if name.endswith(".gz"):
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise SnapshotUnreadable(f"{path.name}: not valid gzip ({exc})") from exc
+            raise SnapshotUnreadable(f"{name}: not valid gzip ({exc})") from exc
     return data
 
 
-def _load_list(path: Path, data: bytes) -> list:
+def _load_list(name: str, data: bytes) -> list:
     try:
         document = json.loads(data)
     except ValueError as exc:
-        raise SnapshotUnreadable(f"{path.name}: malformed JSON ({exc})") from exc
+        raise SnapshotUnreadable(f"{name}: malformed JSON ({exc})") from exc
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
-        raise SnapshotUnreadable(f"{path.name}: not a kubectl List (no 'items' array)")
+        raise SnapshotUnreadable(f"{name}: not a kubectl List (no 'items' array)")
     return document["items"]
 
 
@@ -222,15 +228,23 @@ def classify_items(items: Iterable, snapshot: ParsedSnapshot) -> None:
             snapshot.rejects.append(_reject(index, item, str(exc)))
 
 
-def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
-    """Parse one cluster's file for one day; raises SnapshotUnreadable if unusable as a whole."""
-    data = _read_bytes(path)
+def parse_snapshot_bytes(
+    name: str, data: bytes, cluster: str, day: date, captured_at: datetime, source_uri: str
+) -> ParsedSnapshot:
+    """Parse one snapshot file's content (read from disk or from GCS); `name` only decides gzip."""
+    data = decode_snapshot_bytes(name, data)
     snapshot = ParsedSnapshot(
         cluster=cluster,
         snapshot_date=day,
-        captured_at=read_captured_at(path, cluster, day),
-        source_uri=str(path),
+        captured_at=captured_at,
+        source_uri=source_uri,
         source_sha256=hashlib.sha256(data).hexdigest(),
     )
-    classify_items(_load_list(path, data), snapshot)
+    classify_items(_load_list(name, data), snapshot)
     return snapshot
+
+
+def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
+    """Parse one cluster's file for one day; raises SnapshotUnreadable if unusable as a whole."""
+    captured_at = read_captured_at(path, cluster, day)
+    return parse_snapshot_bytes(path.name, path.read_bytes(), cluster, day, captured_at, str(path))

@@ -220,6 +220,11 @@ def build_billing(settings: Settings, day: date) -> dict:
 
 
 def _query(settings: Settings, sql: str, params: list | None = None) -> list[dict]:
+    """Run a summary query (SQL both DuckDB and BigQuery accept, `?` parameters) on the dbt target."""
+    if settings.dbt_target == "bigquery":
+        from replica_ledger.gcp.bigquery import query_rows
+
+        return query_rows(sql, params)
     from replica_ledger import warehouse
 
     with warehouse.connect(settings.duckdb_path) as con:
@@ -232,15 +237,16 @@ def run_summary(settings: Settings, day: date) -> dict:
     """What the day's build found: counts the run log and the operator care about."""
     breaches = _query(
         settings,
-        "select breach_type, count(*) as breaches, count(*) filter (where is_new_episode) as new_episodes "
+        "select breach_type, count(*) as breaches, sum(case when is_new_episode then 1 else 0 end) as new_episodes "
         "from fct_replica_breaches where snapshot_date = ? group by breach_type order by breach_type",
         [day],
     )
     quarantine = _query(
         settings,
-        "select quarantine_reason, count(*) as rows from fct_limit_change_quarantine "
+        "select quarantine_reason, count(*) as row_count from fct_limit_change_quarantine "
         "group by quarantine_reason order by quarantine_reason",
     )
+    quarantine = [{"quarantine_reason": row["quarantine_reason"], "rows": row["row_count"]} for row in quarantine]
     gaps = _query(settings, "select cluster, gap_reason from fct_snapshot_gaps where snapshot_date = ?", [day])
     summary = {
         "snapshot_date": day.isoformat(),

@@ -3,6 +3,7 @@
 -- on the first later snapshot day of its cluster that does not show the breach.
 with breaches as (
     select * from {{ ref('fct_replica_breaches') }}
+    where {{ ledger_all_partitions('snapshot_date') }}
 ),
 
 numbered as (

@@ -4,6 +4,7 @@
     partition_by=ledger_partition_by('snapshot_date', 'day'),
     partitions=ledger_run_partitions('day'),
     cluster_by=['namespace', 'deployment'],
+    require_partition_filter=ledger_require_partition_filter(),
     on_schema_change='append_new_columns',
     pre_hook="{{ ledger_clear_run_window('snapshot_date', 'day') }}",
 ) }}

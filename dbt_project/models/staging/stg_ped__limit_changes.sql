@@ -1,7 +1,7 @@
 -- Typed view of the change log. Casts are lenient: a value that does not fit becomes
 -- null here, and int_limit_changes__validated turns that into a quarantine reason.
 with source as (
-    select * from {{ source('ped', 'ped_limit_changes') }}
+    {{ ledger_ped_change_rows(source('ped', 'ped_limit_changes')) }}
 )
 
 select

@@ -1,0 +1,155 @@
+"""Airflow task builders of the production path (imported by the DAG file only when REPLICA_LEDGER_ENV=gcp).
+
+    snapshot.route_snapshot  --(current day)-->  snapshot.capture[cluster]   (one collector pod per cluster)
+                             --(past day)----->  snapshot.archive_only
+    load.stage_raw_rows      (all_done: parses gs://<bucket>/snapshots/dt=<ds>/, writes NDJSON; missing = gap)
+    load.load_<table>        (BigQuery load job into <project>.<raw_dataset>.<table>$<ds_nodash>, WRITE_TRUNCATE)
+
+The provider imports live here, not in the DAG file, so the local DAG never pays for them.
+Nothing here touches a database or the network while the DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from replica_ledger.gcp.bigquery import DS, load_job_configuration
+from replica_ledger.gcp.settings import GcpSettings, load_gcp_settings
+from replica_ledger.settings import Settings
+from replica_ledger.warehouse import DAY_TABLES
+
+KUBECONFIG_DIR = "/var/run/replica-ledger"
+POD_LABELS = {"app.kubernetes.io/name": "replica-ledger-collector", "app.kubernetes.io/part-of": "replica-ledger"}
+
+
+def pod_name(cluster: str) -> str:
+    """A DNS-1123 pod name for the cluster's collector (the operator appends a random suffix)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", cluster.lower()).strip("-")[:40].strip("-") or "cluster"
+    return f"replica-ledger-snapshot-{slug}"
+
+
+def collector_arguments(gcp: GcpSettings, cluster: str, day: str = DS) -> list[str]:
+    """The collector's CLI (CONTRACT.md section 4) for one cluster; `day` is templated by default."""
+    arguments = ["--cluster", cluster, "--output", gcp.snapshot_root, "--date", day]
+    if gcp.uses_kubeconfig():
+        arguments += ["--kubeconfig", f"{KUBECONFIG_DIR}/{gcp.kubeconfig_secret_key}", "--context", cluster]
+    return arguments
+
+
+def container_resources(gcp: GcpSettings):
+    from kubernetes.client import models as k8s
+
+    # Requests = limits: a Guaranteed pod, and what Autopilot-style clusters (Composer 3) apply anyway.
+    amounts = {"cpu": gcp.pod_cpu, "memory": gcp.pod_memory, "ephemeral-storage": gcp.pod_ephemeral_storage}
+    return k8s.V1ResourceRequirements(requests=dict(amounts), limits=dict(amounts))
+
+
+def _pod_kwargs(gcp: GcpSettings) -> dict:
+    from kubernetes.client import models as k8s
+
+    kwargs = {
+        "image": gcp.collector_image,
+        "namespace": gcp.pod_namespace,
+        "service_account_name": gcp.pod_service_account,
+        "container_resources": container_resources(gcp),
+        "labels": dict(POD_LABELS),
+        "get_logs": True,
+        "on_finish_action": "delete_pod",
+        "startup_timeout_seconds": gcp.pod_startup_timeout_seconds,
+        "active_deadline_seconds": gcp.pod_timeout_seconds,
+        "execution_timeout": timedelta(seconds=gcp.pod_startup_timeout_seconds + gcp.pod_timeout_seconds),
+        "container_security_context": k8s.V1SecurityContext(
+            run_as_non_root=True,
+            allow_privilege_escalation=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+        "do_xcom_push": False,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+    }
+    if gcp.uses_kubeconfig():
+        from airflow.providers.cncf.kubernetes.secret import Secret
+
+        kwargs["secrets"] = [Secret("volume", KUBECONFIG_DIR, gcp.kubeconfig_secret)]
+    return kwargs
+
+
+def build_capture(gcp: GcpSettings):
+    """One collector pod per configured cluster, through dynamic task mapping."""
+    if gcp.pod_mode == "gke":
+        from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
+
+        return GKEStartPodOperator.partial(
+            task_id="capture",
+            project_id=gcp.gke_project,
+            location=gcp.gke_location,
+            gcp_conn_id=gcp.gcp_conn_id,
+            **_pod_kwargs(gcp),
+        ).expand_kwargs(
+            [
+                {"cluster_name": cluster, "name": pod_name(cluster), "arguments": collector_arguments(gcp, cluster)}
+                for cluster in gcp.clusters
+            ]
+        )
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator.partial(
+        task_id="capture",
+        config_file=gcp.kube_config_file,
+        in_cluster=False,
+        kubernetes_conn_id=None,
+        **_pod_kwargs(gcp),
+    ).expand_kwargs(
+        [{"name": pod_name(cluster), "arguments": collector_arguments(gcp, cluster)} for cluster in gcp.clusters]
+    )
+
+
+def build_gcp_snapshot_and_load(settings: Settings, gcp: GcpSettings | None = None):
+    """The snapshot and load task groups of the production path; returns (entry, exit)."""
+    from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    try:  # Airflow 3
+        from airflow.sdk import TaskGroup, task
+    except ImportError:  # Airflow 2.11
+        from airflow.decorators import task
+        from airflow.utils.task_group import TaskGroup
+
+    gcp = gcp or load_gcp_settings(settings)
+    tolerance = gcp.live_snapshot_tolerance_days
+
+    with TaskGroup("snapshot", tooltip="Collector pods for the current day; a past day only reads the archive"):
+
+        @task.branch(task_id="route_snapshot")
+        def route_snapshot(**context) -> str:
+            from replica_ledger.gcp.decide import choose_snapshot_branch
+
+            return choose_snapshot_branch(context, tolerance, "snapshot.capture", "snapshot.archive_only")
+
+        entry = route_snapshot()
+        capture_or_skip = [build_capture(gcp), EmptyOperator(task_id="archive_only")]
+        entry >> capture_or_skip
+
+    with TaskGroup("load", tooltip="Archive objects -> NDJSON -> day partitions of the BigQuery raw tables"):
+        # all_done: a cluster whose pod failed (after its retries) has no object, so it is
+        # recorded as a gap and the other clusters still load; a re-run fixes the day.
+        @task(task_id="stage_raw_rows", trigger_rule="all_done")
+        def stage_raw_rows(**context) -> dict:
+            from replica_ledger.gcp.raw_rows import stage_raw_rows
+
+            return stage_raw_rows(context)
+
+        staged = stage_raw_rows()
+        loads = [
+            BigQueryInsertJobOperator(
+                task_id=f"load_{table}",
+                configuration=load_job_configuration(gcp, table),
+                project_id=gcp.project,
+                location=gcp.location,
+                gcp_conn_id=gcp.gcp_conn_id,
+            )
+            for table in DAY_TABLES
+        ]
+        capture_or_skip >> staged >> loads
+    return entry, loads
