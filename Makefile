@@ -56,3 +56,12 @@ docs: venv
 
 clean:
 	rm -rf .local dbt_project/target dbt_project/logs
+
+# Deploy to Cloud Composer: make deploy-composer ENV=name LOCATION=region [BUCKET=bucket] [PROJECT=id]
+#   [ENV_FILE=path] [DRY_RUN=1]. `make deploy-composer ... --dry-run` (make -n) prints the deploy too:
+# the recipe is marked `+`, so it runs under -n and passes --dry-run on to the script.
+deploy-composer: .venv/af2/.installed
+	@test -n "$(ENV)" -a -n "$(LOCATION)" || { echo "usage: make deploy-composer ENV=name LOCATION=region [BUCKET=..] [PROJECT=..] [ENV_FILE=..] [--dry-run|DRY_RUN=1]"; exit 2; }
+	+@.venv/af2/bin/python scripts/deploy_composer.py --env "$(ENV)" --location "$(LOCATION)" \
+	  $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PROJECT),--project "$(PROJECT)") $(if $(ENV_FILE),--env-file "$(ENV_FILE)") \
+	  $(if $(or $(DRY_RUN),$(findstring n,$(firstword -$(MAKEFLAGS)))),--dry-run)

@@ -1,0 +1,368 @@
+"""Deploy replica-ledger to a Cloud Composer environment (composer-3-airflow-2.11.1).
+
+    python scripts/deploy_composer.py --env ENV --location LOCATION [--bucket BUCKET] [--dry-run]
+    make deploy-composer ENV=.. LOCATION=.. [BUCKET=..] --dry-run      (or DRY_RUN=1)
+
+What goes where in the environment's bucket (Composer mounts it at /home/airflow/gcs/):
+
+    dags/                   -> gs://BUCKET/dags/                  the DAG files and .airflowignore
+    include/replica_ledger/ -> gs://BUCKET/dags/replica_ledger/   importable: Composer puts dags/ on
+                                                                   sys.path; .airflowignore keeps the
+                                                                   DAG processor out of it
+    plugins/                -> gs://BUCKET/plugins/
+    dbt_project/            -> gs://BUCKET/data/dbt_project/      with target/manifest.json made here
+                                                                   by `dbt parse --target bigquery`, so
+                                                                   nothing parses dbt at DAG-parse time
+    requirements.txt        -> the environment's PyPI packages
+
+then the environment variables the code reads (this layout's, plus --env-file's: the
+environment's own REPLICA_LEDGER_* settings) and the [cosmos] options of the docs view.
+Each `gcloud composer environments update` is skipped when the environment already has those
+values (Composer refuses an update that changes nothing, and each one takes minutes).
+
+--dry-run prints the whole deploy as a shell script and runs nothing: no gcloud call, no dbt
+parse, no describe (without --bucket, the bucket is looked up by the printed script itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GCS_HOME = "/home/airflow/gcs"
+BUILD_DIR = REPO_ROOT / ".local" / "composer-deploy"
+# Never shipped: bytecode, local dbt output and installed dbt packages.
+PYCACHE_EXCLUDE = r".*__pycache__/.*|.*\.pyc$"
+DBT_EXCLUDE = r"^(target|logs|dbt_packages)/.*|.*\.duckdb$|.*__pycache__/.*"
+_PACKAGE_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*?)\s*$")
+
+
+@dataclass
+class Step:
+    """One command of the deploy; `local` ones run here, the others talk to Google Cloud."""
+
+    comment: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def shell(self) -> str:
+        prefix = " ".join(f"{key}={shlex.quote(value)}" for key, value in self.env.items())
+        command = " ".join(_quote(arg) for arg in self.argv)
+        return f"# {self.comment}\n{prefix + ' ' if prefix else ''}{command}"
+
+
+def _quote(arg: str) -> str:
+    # Keep "$BUCKET" expandable in the printed script; quote everything else as needed.
+    if "$BUCKET" in arg or "$(" in arg:
+        return '"' + arg.replace('"', '\\"') + '"'
+    return shlex.quote(arg)
+
+
+def read_requirements(path: Path) -> dict[str, str]:
+    """name (normalized) -> version specifier, the form Composer shows its PyPI packages in."""
+    packages = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        match = _PACKAGE_LINE.match(line)
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        packages[name + (match.group(2) or "")] = match.group(3)
+    return packages
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (comments and blank lines ignored): the environment's own settings."""
+    values = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key.strip()):
+            raise SystemExit(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def composer_env_variables(bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What the code reads in Composer, given where this deploy puts things.
+
+    The environment's own settings (REPLICA_LEDGER_ENV=gcp, project, clusters, image, ...;
+    docs/deploy-composer.md) come from --env-file and win over nothing here: the layout
+    below is this script's.
+    """
+    values = dict(extra or {})
+    values.update(
+        {
+            "REPLICA_LEDGER_DBT_PROJECT_DIR": f"{GCS_HOME}/data/dbt_project",
+            "REPLICA_LEDGER_DBT_TARGET": "bigquery",
+            "REPLICA_LEDGER_DOCS_GCS_URL": f"gs://{bucket}/dbt_docs",
+            # dbt's run artifacts and logs on local disk, not on the gcsfuse mount.
+            "DBT_TARGET_PATH": "/tmp/dbt/target",  # noqa: S108 - per-worker scratch space
+            "DBT_LOG_PATH": "/tmp/dbt/logs",  # noqa: S108
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    return values
+
+
+def _gcloud_dict(values: dict[str, str]) -> str:
+    """gcloud's KEY=VALUE list with '|' as the delimiter (values may hold commas, e.g. clusters)."""
+    return "^|^" + "|".join(f"{key}={value}" for key, value in values.items())
+
+
+def composer_airflow_configs(bucket: str) -> dict[str, str]:
+    """[cosmos] options for the dbt docs view in the Airflow UI (Browse > dbt Docs)."""
+    return {
+        "cosmos-dbt_docs_dir": f"gs://{bucket}/dbt_docs",
+        "cosmos-dbt_docs_conn_id": "google_cloud_default",
+        "cosmos-enable_telemetry": "False",
+    }
+
+
+def _environment_args(args) -> list[str]:
+    extra = ["--location", args.location]
+    if args.project:
+        extra += ["--project", args.project]
+    return extra
+
+
+def plan(args, bucket: str) -> list[Step]:
+    """Every command of the deploy, in order. `bucket` may be the shell variable $BUCKET."""
+    gcloud = args.gcloud
+    target = BUILD_DIR / "dbt_target"
+    steps = [
+        Step(
+            "precompile the dbt manifest for production (no connection needed); shipped as target/manifest.json",
+            [
+                args.dbt,
+                "parse",
+                "--project-dir",
+                str(REPO_ROOT / "dbt_project"),
+                "--profiles-dir",
+                str(REPO_ROOT / "dbt_project"),
+                "--target",
+                "bigquery",
+                "--target-path",
+                str(target),
+                "--log-path",
+                str(BUILD_DIR / "dbt_logs"),
+                "--no-partial-parse",
+            ],
+            env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        ),
+        Step(
+            "the shared package, importable as replica_ledger (dags/ is on sys.path in Composer)",
+            [
+                gcloud,
+                "storage",
+                "rsync",
+                "--recursive",
+                "--delete-unmatched-destination-objects",
+                "--exclude",
+                PYCACHE_EXCLUDE,
+                str(REPO_ROOT / "include" / "replica_ledger"),
+                f"gs://{bucket}/dags/replica_ledger",
+            ],
+        ),
+        Step(
+            "the DAG files and .airflowignore; dags/replica_ledger/ is excluded, so neither copied nor deleted",
+            [
+                gcloud,
+                "storage",
+                "rsync",
+                "--recursive",
+                "--delete-unmatched-destination-objects",
+                "--exclude",
+                rf"^replica_ledger/.*|{PYCACHE_EXCLUDE}",
+                str(REPO_ROOT / "dags"),
+                f"gs://{bucket}/dags",
+            ],
+        ),
+        Step(
+            "the Airflow plugins (dbt docs view for Airflow 3; Cosmos's own view serves 2.11)",
+            [
+                gcloud,
+                "storage",
+                "rsync",
+                "--recursive",
+                "--delete-unmatched-destination-objects",
+                "--exclude",
+                PYCACHE_EXCLUDE,
+                str(REPO_ROOT / "plugins"),
+                f"gs://{bucket}/plugins",
+            ],
+        ),
+        Step(
+            "the dbt project (without local target/, logs/, dbt_packages/), read by the tasks from "
+            f"{GCS_HOME}/data/dbt_project",
+            [
+                gcloud,
+                "storage",
+                "rsync",
+                "--recursive",
+                "--delete-unmatched-destination-objects",
+                "--exclude",
+                DBT_EXCLUDE,
+                str(REPO_ROOT / "dbt_project"),
+                f"gs://{bucket}/data/dbt_project",
+            ],
+        ),
+        Step(
+            "the precompiled manifest",
+            [
+                gcloud,
+                "storage",
+                "cp",
+                str(target / "manifest.json"),
+                f"gs://{bucket}/data/dbt_project/target/manifest.json",
+            ],
+        ),
+    ]
+    if not args.skip_config:
+        variables = _gcloud_dict(composer_env_variables(bucket, args.env_values))
+        configs = _gcloud_dict(composer_airflow_configs(bucket))
+        steps += [
+            Step(
+                "environment variables the code reads (skipped when already set: Composer rejects a no-op update)",
+                [
+                    gcloud,
+                    "composer",
+                    "environments",
+                    "update",
+                    args.env,
+                    *_environment_args(args),
+                    f"--update-env-variables={variables}",
+                ],
+            ),
+            Step(
+                "[cosmos] options: dbt docs in the Airflow UI from the bucket (skipped when already set)",
+                [
+                    gcloud,
+                    "composer",
+                    "environments",
+                    "update",
+                    args.env,
+                    *_environment_args(args),
+                    f"--update-airflow-configs={configs}",
+                ],
+            ),
+        ]
+    if not args.skip_pypi:
+        steps.append(
+            Step(
+                "PyPI packages on top of Composer's image (the deploy skips it when the environment already has them)",
+                [
+                    gcloud,
+                    "composer",
+                    "environments",
+                    "update",
+                    args.env,
+                    *_environment_args(args),
+                    "--update-pypi-packages-from-file",
+                    str(args.requirements),
+                ],
+            )
+        )
+    return steps
+
+
+def describe(args, value_format: str) -> str:
+    argv = [args.gcloud, "composer", "environments", "describe", args.env, *_environment_args(args)]
+    return subprocess.run([*argv, f"--format={value_format}"], check=True, capture_output=True, text=True).stdout
+
+
+def bucket_lookup(args) -> list[str]:
+    return [
+        args.gcloud,
+        "composer",
+        "environments",
+        "describe",
+        args.env,
+        *_environment_args(args),
+        "--format=value(config.dagGcsPrefix)",
+    ]
+
+
+def bucket_from_dag_prefix(prefix: str) -> str:
+    """gs://europe-west1-prod-1234-bucket/dags -> europe-west1-prod-1234-bucket."""
+    match = re.fullmatch(r"gs://([^/]+)/dags/?", prefix.strip())
+    if not match:
+        raise SystemExit(f"unexpected config.dagGcsPrefix {prefix.strip()!r}; pass --bucket")
+    return match.group(1)
+
+
+def already_applied(args, step: Step) -> bool:
+    """True when the environment already has what this `environments update` would set."""
+    flag = step.argv[-1] if step.argv[-2] != "--update-pypi-packages-from-file" else "--update-pypi-packages-from-file"
+    software = json.loads(describe(args, "json(config.softwareConfig)") or "{}").get("softwareConfig", {})
+    if flag == "--update-pypi-packages-from-file":
+        current = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in software.get("pypiPackages", {}).items()}
+        return current == read_requirements(Path(step.argv[-1]))
+    key, _, values = flag.partition("=")
+    wanted = dict(item.split("=", 1) for item in values.removeprefix("^|^").split("|"))
+    current = software.get("envVariables" if key == "--update-env-variables" else "airflowConfigOverrides", {})
+    return all(current.get(k) == v for k, v in wanted.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True, help="Composer environment name")
+    parser.add_argument("--location", required=True, help="its region, e.g. europe-west1")
+    parser.add_argument("--bucket", help="its bucket (default: from `gcloud composer environments describe`)")
+    parser.add_argument("--project", help="Google Cloud project (default: gcloud's configured project)")
+    parser.add_argument("--requirements", type=Path, default=REPO_ROOT / "requirements.txt")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="KEY=VALUE file of the environment's settings (REPLICA_LEDGER_ENV=gcp, ...; docs/deploy-composer.md)",
+    )
+    parser.add_argument("--skip-pypi", action="store_true", help="do not update the PyPI packages")
+    parser.add_argument("--skip-config", action="store_true", help="do not update env variables / Airflow options")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--gcloud", default="gcloud", help=argparse.SUPPRESS)
+    parser.add_argument("--dbt", default=str(Path(sys.executable).parent / "dbt"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.requirements = args.requirements.resolve()
+    if not args.requirements.is_file():
+        parser.error(f"{args.requirements} not found")
+    args.env_values = read_env_file(args.env_file) if args.env_file else {}
+
+    if args.dry_run:
+        print("#!/usr/bin/env bash")
+        print(f"# replica-ledger deploy to Composer environment {args.env} ({args.location}) -- dry run")
+        print("set -euo pipefail")
+        if args.bucket:
+            print(f"BUCKET={shlex.quote(args.bucket)}")
+        else:
+            lookup = " ".join(shlex.quote(a) for a in bucket_lookup(args))
+            print("# the environment's bucket, from its DAG folder gs://BUCKET/dags")
+            print(f"BUCKET=$({lookup} | sed -E 's#^gs://([^/]+)/dags/?$#\\1#')")
+        print(f"mkdir -p {shlex.quote(str(BUILD_DIR))}")
+        for step in plan(args, "$BUCKET"):
+            print(step.shell())
+        return 0
+
+    bucket = args.bucket or bucket_from_dag_prefix(describe(args, "value(config.dagGcsPrefix)"))
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    for step in plan(args, bucket):
+        if step.argv[:4] == [args.gcloud, "composer", "environments", "update"] and already_applied(args, step):
+            print(f"== skip ({step.comment}): already applied", flush=True)
+            continue
+        print(f"== {step.comment}\n   {' '.join(shlex.quote(a) for a in step.argv)}", flush=True)
+        subprocess.run(step.argv, check=True, env={**os.environ, **step.env})
+    print(f"deployed to gs://{bucket} (environment {args.env}, {args.location})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""scripts/deploy_composer.py and `make deploy-composer`: the dry run prints the whole deploy;
+a real run (against tests/support/fake_gcloud.py, buckets as folders) lays out a bucket in
+which Airflow finds only the DAG file and the DAG imports replica_ledger from the bucket."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "scripts" / "deploy_composer.py"
+FAKE_GCLOUD = REPO_ROOT / "tests" / "support" / "fake_gcloud.py"
+BUCKET = "europe-west1-prod-1a2b3c4d-bucket"
+MAKE_DEPLOY = ["make", "--no-print-directory", "deploy-composer", "ENV=prod", "LOCATION=europe-west1"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
+
+
+def _commands(script: str) -> list[list[str]]:
+    """The commands of the printed script, without comments and the preamble."""
+    lines = [line for line in script.splitlines() if line and not line.startswith("#")]
+    return [shlex.split(line) for line in lines if not line.startswith(("set ", "BUCKET=", "mkdir "))]
+
+
+@pytest.fixture
+def fake_gcloud(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "gcloud"
+    root.mkdir()
+    requirements = (REPO_ROOT / "requirements.txt").read_text()
+    pins = dict(line.split("==") for line in requirements.splitlines() if line and not line.startswith("#"))
+    (root / "environment.json").write_text(
+        json.dumps(
+            {
+                "config": {
+                    "dagGcsPrefix": f"gs://{BUCKET}/dags",
+                    # Composer already has these PyPI packages: the update must be skipped.
+                    "softwareConfig": {"pypiPackages": {name: f"=={v}" for name, v in pins.items()}},
+                }
+            }
+        )
+    )
+    gcloud = tmp_path / "bin" / "gcloud"
+    gcloud.parent.mkdir()
+    gcloud.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_GCLOUD))} \"$@\"\n")
+    gcloud.chmod(0o755)
+    return root, gcloud
+
+
+def test_dry_run_prints_the_complete_deploy_and_runs_nothing(fake_gcloud):
+    root, gcloud = fake_gcloud
+    done = _run(
+        "--env", "prod", "--location", "europe-west1", "--bucket", BUCKET, "--dry-run", "--gcloud", str(gcloud)
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (root / "calls.jsonl").exists(), "a dry run called gcloud"
+    assert f"BUCKET={BUCKET}" in done.stdout
+    commands = _commands(done.stdout.replace(str(gcloud), "gcloud"))
+    parse, *rest = commands
+    assert parse[0] == "DBT_SEND_ANONYMOUS_USAGE_STATS=false"
+    assert parse[1].endswith("/dbt") and parse[2] == "parse"
+    assert parse[parse.index("--target") + 1] == "bigquery"
+    target = parse[parse.index("--target-path") + 1]
+    rsync = ["gcloud", "storage", "rsync", "--recursive", "--delete-unmatched-destination-objects", "--exclude"]
+    by_destination = {cmd[-1]: cmd for cmd in rest if cmd[:3] == ["gcloud", "storage", "rsync"]}
+    assert set(by_destination) == {
+        "gs://$BUCKET/dags/replica_ledger",
+        "gs://$BUCKET/dags",
+        "gs://$BUCKET/plugins",
+        "gs://$BUCKET/data/dbt_project",
+    }
+    for destination, source in [
+        ("gs://$BUCKET/dags/replica_ledger", "include/replica_ledger"),
+        ("gs://$BUCKET/dags", "dags"),
+        ("gs://$BUCKET/plugins", "plugins"),
+        ("gs://$BUCKET/data/dbt_project", "dbt_project"),
+    ]:
+        command = by_destination[destination]
+        assert command[:6] == rsync
+        assert command[-2] == str(REPO_ROOT / source)
+    assert by_destination["gs://$BUCKET/dags"][6].startswith("^replica_ledger/")
+    # The package is synced before the DAG that imports it.
+    destinations = [cmd[-1] for cmd in rest]
+    assert destinations.index("gs://$BUCKET/dags/replica_ledger") < destinations.index("gs://$BUCKET/dags")
+    assert ["gcloud", "storage", "cp", f"{target}/manifest.json"] == rest[4][:4]
+    assert rest[4][4] == "gs://$BUCKET/data/dbt_project/target/manifest.json"
+    updates = [cmd for cmd in rest if cmd[:4] == ["gcloud", "composer", "environments", "update"]]
+    assert [cmd[4:7] for cmd in updates] == [["prod", "--location", "europe-west1"]] * 3
+    assert updates[0][7].startswith("--update-env-variables=^|^")
+    assert "REPLICA_LEDGER_DBT_PROJECT_DIR=/home/airflow/gcs/data/dbt_project" in updates[0][7]
+    assert "REPLICA_LEDGER_DOCS_GCS_URL=gs://$BUCKET/dbt_docs" in updates[0][7]
+    assert "cosmos-dbt_docs_dir=gs://$BUCKET/dbt_docs" in updates[1][7]
+    assert updates[2][7:] == ["--update-pypi-packages-from-file", str(REPO_ROOT / "requirements.txt")]
+    assert len(rest) == 8
+
+
+def test_dry_run_without_bucket_looks_it_up_in_the_script(fake_gcloud):
+    done = _run("--env", "prod", "--location", "europe-west1", "--project", "acme-data", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    lookup = next(line for line in done.stdout.splitlines() if line.startswith("BUCKET=$("))
+    assert (
+        "gcloud composer environments describe prod --location europe-west1 --project acme-data "
+        "'--format=value(config.dagGcsPrefix)'" in lookup
+    )
+    assert "--project acme-data" in done.stdout.split("update-pypi-packages")[0].splitlines()[-1]
+
+
+def test_make_target_dry_run():
+    if not (REPO_ROOT / ".venv" / "af2" / ".installed").exists():
+        pytest.skip("make deploy-composer runs from .venv/af2 (make venvs)")
+    done = subprocess.run(
+        [*MAKE_DEPLOY, f"BUCKET={BUCKET}", "--dry-run"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"BUCKET={BUCKET}" in done.stdout
+    assert "--update-pypi-packages-from-file" in done.stdout
+    usage = subprocess.run(["make", "deploy-composer"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert usage.returncode != 0 and "usage: make deploy-composer" in usage.stdout
+
+
+def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, tmp_path: Path):
+    root, gcloud = fake_gcloud
+    bucket = root / "buckets" / BUCKET
+    # Left over from an earlier deploy: a removed DAG goes, the package synced separately stays.
+    (bucket / "dags").mkdir(parents=True)
+    (bucket / "dags" / "old_dag.py").write_text("# removed since\n")
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("# production settings\nREPLICA_LEDGER_ENV=gcp\nREPLICA_LEDGER_CLUSTERS=gke-a,gke-b\n")
+    done = _run(
+        "--env", "prod", "--location", "europe-west1", "--env-file", str(env_file), "--gcloud", str(gcloud),
+        env={"FAKE_GCLOUD_ROOT": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"deployed to gs://{BUCKET}" in done.stdout
+    assert "skip (PyPI packages" in done.stdout
+
+    dags = bucket / "dags"
+    assert not (dags / "old_dag.py").exists()
+    assert (dags / "replica_ledger_daily.py").is_file() and (dags / ".airflowignore").is_file()
+    assert (dags / "replica_ledger" / "settings.py").is_file()
+    assert (bucket / "plugins" / "replica_ledger_dbt_docs.py").is_file()
+    assert (bucket / "data" / "dbt_project" / "dbt_project.yml").is_file()
+    assert not list(bucket.rglob("__pycache__")) and not list(bucket.rglob("*.duckdb"))
+    assert not (bucket / "data" / "dbt_project" / "logs").exists()
+    manifest = json.loads((bucket / "data" / "dbt_project" / "target" / "manifest.json").read_text())
+    assert "model.replica_ledger.fct_replica_breaches" in manifest["nodes"]
+    assert "exposure.replica_ledger.slack_breach_alert" in manifest["exposures"]
+
+    software = json.loads((root / "environment.json").read_text())["config"]["softwareConfig"]
+    assert software["envVariables"]["REPLICA_LEDGER_CLUSTERS"] == "gke-a,gke-b"
+    assert software["envVariables"]["REPLICA_LEDGER_ENV"] == "gcp"
+    assert software["envVariables"]["REPLICA_LEDGER_DOCS_GCS_URL"] == f"gs://{BUCKET}/dbt_docs"
+    assert software["airflowConfigOverrides"]["cosmos-dbt_docs_dir"] == f"gs://{BUCKET}/dbt_docs"
+    calls = [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
+    assert not any("--update-pypi-packages-from-file" in call for call in calls)
+
+    # A second deploy changes nothing in the environment: no `environments update` at all.
+    (root / "calls.jsonl").unlink()
+    again = _run(
+        "--env", "prod", "--location", "europe-west1", "--bucket", BUCKET, "--env-file", str(env_file),
+        "--gcloud", str(gcloud), "--skip-pypi", env={"FAKE_GCLOUD_ROOT": str(root)},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    calls = [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
+    assert not [call for call in calls if call[:3] == ["composer", "environments", "update"]]
+    assert not [call for call in calls if "--format=value(config.dagGcsPrefix)" in call]
+
+    # In the bucket's DAG folder, Airflow (this venv's) finds the DAG file and nothing else,
+    # whichever .airflowignore syntax is configured (regexp: 2.11's default; glob: 3.x's).
+    # A subprocess: the config must not leak into other tests.
+    for syntax in ("regexp", "glob"):
+        listing = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from airflow.utils.file import list_py_file_paths; "
+                "print('\\n'.join(sorted(map(str, list_py_file_paths(sys.argv[1])))))",
+                str(dags),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX": syntax, "AIRFLOW__CORE__LOAD_EXAMPLES": "0"},
+            timeout=120,
+        )
+        assert listing.returncode == 0, listing.stderr
+        assert listing.stdout.split() == [str(dags / "replica_ledger_daily.py")], syntax
+    # Composer puts dags/ and plugins/ on sys.path: replica_ledger comes from the bucket.
+    where = subprocess.run(
+        [sys.executable, "-c", "import replica_ledger.settings as s; print(s.__file__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{dags}:{bucket / 'plugins'}"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.strip() == str(dags / "replica_ledger" / "settings.py")
