@@ -56,16 +56,14 @@ def fake_gcloud(tmp_path: Path) -> tuple[Path, Path]:
     )
     gcloud = tmp_path / "bin" / "gcloud"
     gcloud.parent.mkdir()
-    gcloud.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_GCLOUD))} \"$@\"\n")
+    gcloud.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE_GCLOUD))} "$@"\n')
     gcloud.chmod(0o755)
     return root, gcloud
 
 
 def test_dry_run_prints_the_complete_deploy_and_runs_nothing(fake_gcloud):
     root, gcloud = fake_gcloud
-    done = _run(
-        "--env", "prod", "--location", "europe-west1", "--bucket", BUCKET, "--dry-run", "--gcloud", str(gcloud)
-    )
+    done = _run("--env", "prod", "--location", "europe-west1", "--bucket", BUCKET, "--dry-run", "--gcloud", str(gcloud))
     assert done.returncode == 0, done.stderr
     assert not (root / "calls.jsonl").exists(), "a dry run called gcloud"
     assert f"BUCKET={BUCKET}" in done.stdout
