@@ -1,0 +1,109 @@
+"""requirements.txt installs on Composer: it resolves together with the pinned set of
+composer-3-airflow-2.11.1 (apache-airflow 2.11.1, apache-airflow-providers-google 22.2.2).
+
+pip's own resolver decides, as Composer's PyPI update does:
+
+    pip install --dry-run --ignore-installed --report - -r requirements.txt \
+        apache-airflow==2.11.1 apache-airflow-providers-google==22.2.2
+
+with a Python 3.11 pip (.venv/boot, made by the Makefile, or python3.11 on PATH). It needs
+PyPI: the test is skipped, saying so, only when PyPI cannot be reached. Takes ~3 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = REPO_ROOT / "requirements.txt"
+COMPOSER_PINS = {"apache-airflow": "2.11.1", "apache-airflow-providers-google": "22.2.2"}
+_UNREACHABLE = re.compile(
+    r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|Could not fetch URL|"
+    r"Network is unreachable|ConnectTimeout|ProxyError"
+)
+
+pytestmark = pytest.mark.timeout(1200)
+
+
+def _pip_python() -> str:
+    candidates = [str(REPO_ROOT / ".venv" / "boot" / "bin" / "python"), shutil.which("python3.11") or ""]
+    for python in filter(None, candidates):
+        if not Path(python).exists():
+            continue
+        probe = subprocess.run(
+            [python, "-c", "import sys, pip; print(sys.version_info[:2] == (3, 11))"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.stdout.strip() == "True":
+            return python
+    pytest.fail("no Python 3.11 with pip: run `make venvs` (creates .venv/boot) or install python3.11")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_requirements_do_not_pin_what_composer_pins():
+    names = {
+        _normalize(re.split(r"[=<>!~\[; ]", line, maxsplit=1)[0])
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    }
+    assert names
+    assert not names & {"apache-airflow", "apache-airflow-providers-google", "apache-airflow-providers-cncf-kubernetes"}
+    # Every line is an exact pin: Composer installs the versions the test suite ran.
+    for line in REQUIREMENTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][0-9A-Za-z.+-]*", line.strip()), line
+
+
+def test_requirements_resolve_with_composer_pinned_set(tmp_path: Path):
+    if os.environ.get("REPLICA_LEDGER_SKIP_NETWORK_TESTS") == "1":
+        pytest.skip("REPLICA_LEDGER_SKIP_NETWORK_TESTS=1")
+    report = tmp_path / "report.json"
+    pins = [f"{name}=={version}" for name, version in COMPOSER_PINS.items()]
+    done = subprocess.run(
+        [
+            _pip_python(),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--report",
+            str(report),
+            "-r",
+            str(REQUIREMENTS),
+            *pins,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=1100,
+    )
+    output = done.stdout + done.stderr
+    if done.returncode != 0 and _UNREACHABLE.search(output):
+        pytest.skip(f"PyPI is unreachable: {_UNREACHABLE.search(output).group(0)}")
+    errors = "\n".join(line for line in output.splitlines() if not line.startswith("WARNING: Location"))
+    assert done.returncode == 0, f"pip could not resolve requirements.txt with Composer's pins:\n{errors[-5000:]}"
+
+    resolved = {
+        _normalize(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    for name, version in COMPOSER_PINS.items():
+        assert resolved[name] == version, f"{name} moved to {resolved[name]}"
+    for line in REQUIREMENTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.strip().split("==")
+            assert resolved[_normalize(name)] == version
