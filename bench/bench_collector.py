@@ -141,9 +141,7 @@ def import_baseline(env: dict[str, str]) -> tuple[float, float]:
 def print_table(results: list[SizeResult], baseline: tuple[float, float], runs: int) -> None:
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    print(
-        f"\ncollector benchmark: {cores} cores ({usable} usable), Python {sys.version.split()[0]}, ", end=""
-    )
+    print(f"\ncollector benchmark: {cores} cores ({usable} usable), Python {sys.version.split()[0]}, ", end="")
     print(f"median of {runs} run(s)")
     print(f"target: {TARGET}")
     print(f"baseline (start Python + import the client): {baseline[0]:.2f} s, {baseline[1]:.0f} MB RSS\n")
@@ -167,9 +165,7 @@ def print_table(results: list[SizeResult], baseline: tuple[float, float], runs: 
     print(f"\nflat in N: peak RSS spread across sizes {spread:.1f} MB ({min(rss):.0f}..{max(rss):.0f} MB)")
     if len(results) > 1:
         first, last = results[0], results[-1]
-        per_10k = (
-            (last.wall_s - first.wall_s) / (last.objects_per_resource - first.objects_per_resource) * 10_000
-        )
+        per_10k = (last.wall_s - first.wall_s) / (last.objects_per_resource - first.objects_per_resource) * 10_000
         print(f"marginal wall time: {per_10k:.2f} s per 10k+10k objects")
 
 
@@ -196,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": os.cpu_count(),
         "baseline_import": {"wall_s": baseline[0], "peak_rss_mb": baseline[1]},
         "results": [
-            {"objects_per_resource": r.objects_per_resource, "runs": [asdict(run) for run in r.runs]}
-            for r in results
+            {"objects_per_resource": r.objects_per_resource, "runs": [asdict(run) for run in r.runs]} for r in results
         ],
     }
     (OUT_DIR / "bench_collector.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -229,9 +229,7 @@ class _ResourceRoute:
 
 
 _ROUTES = {
-    "/apis/apps/v1/deployments": _ResourceRoute(
-        "deployments", "apps", "apps/v1", "DeploymentList", make_deployment
-    ),
+    "/apis/apps/v1/deployments": _ResourceRoute("deployments", "apps", "apps/v1", "DeploymentList", make_deployment),
     "/apis/autoscaling/v2/horizontalpodautoscalers": _ResourceRoute(
         "horizontalpodautoscalers", "autoscaling", "autoscaling/v2", "HorizontalPodAutoscalerList", make_hpa
     ),
@@ -377,13 +375,9 @@ class _State:
         with self.lock:
             while len(self.prefetched) >= _MAX_PREFETCHED_PAGES:
                 self.prefetched.pop(next(iter(self.prefetched))).cancel()
-            self.prefetched[continue_token] = self.prefetcher.submit(
-                lambda: b"".join(_item_chunks(route, start, end))
-            )
+            self.prefetched[continue_token] = self.prefetcher.submit(lambda: b"".join(_item_chunks(route, start, end)))
 
-    def page_chunks(
-        self, continue_token: str | None, route: _ResourceRoute, start: int, end: int
-    ) -> Iterable[bytes]:
+    def page_chunks(self, continue_token: str | None, route: _ResourceRoute, start: int, end: int) -> Iterable[bytes]:
         with self.lock:
             ready = self.prefetched.pop(continue_token, None) if continue_token else None
         if ready is not None and not ready.cancelled():
@@ -444,9 +438,7 @@ class _ListHandler(BaseHTTPRequestHandler):
         page = position["page"] if position else 0
 
         def record(status: int, fault: Fault | None = None) -> None:
-            state.record(
-                RecordedRequest(arrived_at, route.plural, page, limit, continue_token, status, fault)
-            )
+            state.record(RecordedRequest(arrived_at, route.plural, page, limit, continue_token, status, fault))
 
         if state.token is not None and self.headers.get("Authorization") != f"Bearer {state.token}":
             record(401)
@@ -600,9 +592,7 @@ def write_kubeconfig(path: Path, server_url: str, token: str | None, context: st
         "kind": "Config",
         "clusters": [{"name": f"{context}-cluster", "cluster": {"server": server_url}}],
         "users": [{"name": f"{context}-user", "user": user}],
-        "contexts": [
-            {"name": context, "context": {"cluster": f"{context}-cluster", "user": f"{context}-user"}}
-        ],
+        "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster", "user": f"{context}-user"}}],
         "current-context": context,
         "preferences": {},
     }

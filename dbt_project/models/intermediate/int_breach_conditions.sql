@@ -7,10 +7,17 @@ with daily as (
 
 replicas_over_limit as (
     select
-        snapshot_date, cluster, namespace, deployment, team,
+        snapshot_date,
+        cluster,
+        namespace,
+        deployment,
+        team,
         'replicas_over_limit' as breach_type,
         greatest(spec_replicas, coalesce(hpa_desired_replicas, spec_replicas)) as observed_value,
-        approved_max_replicas, cpu, memory_gb, limit_change_id
+        approved_max_replicas,
+        cpu,
+        memory_gb,
+        limit_change_id
     from daily
     where
         approved_max_replicas is not null
@@ -19,20 +26,34 @@ replicas_over_limit as (
 
 hpa_max_over_limit as (
     select
-        snapshot_date, cluster, namespace, deployment, team,
+        snapshot_date,
+        cluster,
+        namespace,
+        deployment,
+        team,
         'hpa_max_over_limit' as breach_type,
         hpa_max_replicas as observed_value,
-        approved_max_replicas, cpu, memory_gb, limit_change_id
+        approved_max_replicas,
+        cpu,
+        memory_gb,
+        limit_change_id
     from daily
     where approved_max_replicas is not null and hpa_max_replicas > approved_max_replicas
 ),
 
 unregistered_deployment as (
     select
-        snapshot_date, cluster, namespace, deployment, team,
+        snapshot_date,
+        cluster,
+        namespace,
+        deployment,
+        team,
         'unregistered_deployment' as breach_type,
         spec_replicas as observed_value,
-        approved_max_replicas, cpu, memory_gb, limit_change_id
+        approved_max_replicas,
+        cpu,
+        memory_gb,
+        limit_change_id
     from daily
     where approved_max_replicas is null
 )

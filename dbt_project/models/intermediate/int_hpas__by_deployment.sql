@@ -11,7 +11,7 @@ ranked as (
         *,
         row_number() over (
             partition by snapshot_date, cluster, namespace, target_name
-            order by max_replicas desc, hpa
+            order by max_replicas desc, hpa asc
         ) as hpa_rank,
         count(*) over (partition by snapshot_date, cluster, namespace, target_name) as hpa_count
     from hpas

@@ -79,7 +79,11 @@ select
         when 'malformed_json' then parse_error
         when 'max_replicas_out_of_range' then 'max_replicas ' || max_replicas_raw || ' is outside 2..8'
         when 'max_replicas_below_min_replicas'
-            then 'max_replicas ' || max_replicas_raw || ' is below min_replicas ' || cast(min_replicas as {{ ledger_type_string() }})
+            then
+                'max_replicas '
+                || max_replicas_raw
+                || ' is below min_replicas '
+                || cast(min_replicas as {{ ledger_type_string() }})
         when 'invalid_max_replicas' then 'max_replicas ' || max_replicas_raw || ' is not an integer'
         when 'invalid_min_replicas' then 'min_replicas ' || min_replicas_raw || ' is not an integer'
         when 'invalid_cpu' then 'cpu ' || coalesce(cpu_raw, 'null') || ' is not a positive number'

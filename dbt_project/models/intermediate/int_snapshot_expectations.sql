@@ -5,13 +5,19 @@ with manifest as (
     select * from {{ ref('stg_k8s__snapshot_manifest') }}
 ),
 
+last_run as (
+    select max(snapshot_date) as last_day
+    from manifest
+),
+
 cluster_spans as (
     select
-        cluster,
-        min(snapshot_date) as first_day,
-        (select max(snapshot_date) from manifest) as last_day
+        manifest.cluster,
+        min(manifest.snapshot_date) as first_day,
+        max(last_run.last_day) as last_day
     from manifest
-    group by cluster
+    cross join last_run
+    group by manifest.cluster
 ),
 
 days as (

@@ -33,7 +33,9 @@ episodes as (
 ),
 
 snapshot_days as (
-    select snapshot_date, cluster
+    select
+        snapshot_date,
+        cluster
     from {{ ref('stg_k8s__snapshot_manifest') }}
     where has_snapshot
 ),

@@ -24,9 +24,18 @@ earlier as (
 ),
 
 snapshot_days as (
-    select snapshot_date, cluster
+    select
+        snapshot_date,
+        cluster
     from {{ ref('stg_k8s__snapshot_manifest') }}
     where has_snapshot and {{ ledger_lookback_filter('snapshot_date') }}
+),
+
+run_days as (
+    select distinct
+        snapshot_date,
+        cluster
+    from todays
 ),
 
 previous_snapshot as (
@@ -34,7 +43,7 @@ previous_snapshot as (
         run_days.snapshot_date,
         run_days.cluster,
         max(snapshot_days.snapshot_date) as previous_snapshot_date
-    from (select distinct snapshot_date, cluster from todays) as run_days
+    from run_days
     inner join snapshot_days
         on
             run_days.cluster = snapshot_days.cluster

@@ -3,10 +3,7 @@
 select
     snapshot_date,
     cluster,
-    case
-        when status is null then 'not_processed'
-        else status
-    end as gap_reason,
+    coalesce(status, 'not_processed') as gap_reason,
     error as gap_detail
 from {{ ref('int_snapshot_expectations') }}
 where not has_snapshot

@@ -15,8 +15,10 @@ select
     cast(cpu as {{ ledger_type_string() }}) as cpu_raw,
     cast(memory_gb as {{ ledger_type_string() }}) as memory_gb_raw,
     cast(changed_at as {{ ledger_type_string() }}) as changed_at_raw,
-    {{ ledger_safe_cast('cast(min_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }} as min_replicas_value,
-    {{ ledger_safe_cast('cast(max_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }} as max_replicas_value,
+    {{ ledger_safe_cast('cast(min_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }}
+        as min_replicas_value,
+    {{ ledger_safe_cast('cast(max_replicas as ' ~ ledger_type_string() ~ ')', ledger_type_int()) }}
+        as max_replicas_value,
     {{ ledger_safe_cast('cast(cpu as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as cpu_value,
     {{ ledger_safe_cast('cast(memory_gb as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as memory_gb_value,
     {{ ledger_parse_utc_timestamp('cast(changed_at as ' ~ ledger_type_string() ~ ')') }} as changed_at,

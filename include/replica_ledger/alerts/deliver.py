@@ -149,9 +149,7 @@ def deliver(
             detail = f"{type(err).__name__}: {redact(err)}"
             if transport == "outbox" or _is_not_delivered(err):
                 ledger.release(msg.run_id, route.key)
-                log.error(
-                    "Route %s of run %s was not delivered, will retry: %s", route.key, msg.run_id, detail
-                )
+                log.error("Route %s of run %s was not delivered, will retry: %s", route.key, msg.run_id, detail)
                 results.append(DeliveryResult(route.key, msg.run_id, "failed", transport, detail=detail))
                 continue
             # Outcome unknown: keep the claim so that no retry can post a second copy.
@@ -174,8 +172,7 @@ def deliver(
     failed = [r for r in results if r.status == "failed" or (r.status == "unconfirmed" and r.detail)]
     if failed and raise_on_failure:
         raise AlertDeliveryError(
-            "Slack alerts not delivered for route(s): "
-            + "; ".join(f"{r.route} ({r.detail})" for r in failed),
+            "Slack alerts not delivered for route(s): " + "; ".join(f"{r.route} ({r.detail})" for r in failed),
             results,
         )
     return results

@@ -40,8 +40,6 @@ def write_outbox(outbox_dir: str | Path, stem: str, payload: dict[str, Any], tex
     outbox = Path(outbox_dir)
     json_path = outbox / f"{stem}.json"
     # redact() is a no-op for our own payloads; it guards against a secret in the data.
-    _atomic_write(
-        json_path, redact(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False)) + "\n"
-    )
+    _atomic_write(json_path, redact(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False)) + "\n")
     _atomic_write(outbox / f"{stem}.txt", redact(text))
     return json_path

@@ -73,9 +73,7 @@ def load_routes(path: str | Path, *, default_conn_id: str = DEFAULT_CONN_ID) -> 
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise ValueError(
-                f"{path}: missing column(s) {missing}; expected header {','.join(REQUIRED_COLUMNS)}"
-            )
+            raise ValueError(f"{path}: missing column(s) {missing}; expected header {','.join(REQUIRED_COLUMNS)}")
         rows = []
         for lineno, raw in enumerate(reader, start=2):
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}

@@ -121,9 +121,7 @@ def make_retry_handlers(
     ]
 
 
-def make_hook(
-    conn_id: str, *, timeout: int | None = DEFAULT_TIMEOUT, retry_handlers: list[Any] | None = None
-):
+def make_hook(conn_id: str, *, timeout: int | None = DEFAULT_TIMEOUT, retry_handlers: list[Any] | None = None):
     """A SlackWebhookHook whose client logs through a quiet, redacting logger.
 
     The connection's token and URL are registered for redaction before anything is sent.
@@ -192,9 +190,7 @@ def notify_via_provider(conn_id: str, payload: dict[str, Any], context: Any) -> 
 
         @cached_property
         def hook(self):
-            return make_hook(
-                self.slack_webhook_conn_id, timeout=self.timeout, retry_handlers=self.retry_handlers
-            )
+            return make_hook(self.slack_webhook_conn_id, timeout=self.timeout, retry_handlers=self.retry_handlers)
 
         def notify(self, context):
             resp = self.hook.send(text=self.text, blocks=self.blocks)

@@ -111,9 +111,7 @@ def _collect(args: argparse.Namespace) -> int:
     finally:
         gc.unfreeze()  # main() may run inside a longer-lived process (tests, a worker)
     counts = ", ".join(f"{count} {name}" for name, count in result.item_counts.items())
-    logging.getLogger("replica_ledger.collector").info(
-        "wrote %s (%s) and %s", result.data_url, counts, result.meta_url
-    )
+    logging.getLogger("replica_ledger.collector").info("wrote %s (%s) and %s", result.data_url, counts, result.meta_url)
     return EXIT_OK
 
 

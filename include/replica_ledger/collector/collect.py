@@ -26,8 +26,7 @@ _CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def validate_cluster_name(name: str) -> str:
     if not _CLUSTER_NAME.fullmatch(name) or name.endswith(".meta") or ".." in name:
         raise ValueError(
-            f"invalid cluster name {name!r}: use letters, digits, '.', '-' and '_', "
-            "starting with a letter or digit"
+            f"invalid cluster name {name!r}: use letters, digits, '.', '-' and '_', starting with a letter or digit"
         )
     return name
 
@@ -94,9 +93,7 @@ def collect_snapshot(
                 item_counts[resource.qualified_name] = _write_resource(writer, lister, resource, settings)
             writer.finish()
 
-        data_url = destination.publish(
-            snapshot_relative_name(snapshot_date, request.cluster, gzip), write_list
-        )
+        data_url = destination.publish(snapshot_relative_name(snapshot_date, request.cluster, gzip), write_list)
 
     # After the data file, so a meta file never announces a snapshot that is not there.
     meta_url = _publish_meta(destination, snapshot_date, request.cluster, captured_at)

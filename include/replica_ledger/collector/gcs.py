@@ -66,7 +66,5 @@ class GcsDestination:
             try:
                 self._client = storage.Client()
             except GoogleAuthError as exc:
-                raise CollectorError(
-                    f"no Google credentials for {GCS_SCHEME}{self._bucket_name}: {exc}"
-                ) from exc
+                raise CollectorError(f"no Google credentials for {GCS_SCHEME}{self._bucket_name}: {exc}") from exc
         return self._client.bucket(self._bucket_name)

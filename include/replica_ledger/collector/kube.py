@@ -105,8 +105,7 @@ class ResourceLister:
                 failure = _RetryableFailure(self._describe_transport_failure(exc))
             if attempt > self._settings.max_retries:
                 raise CollectorError(
-                    f"giving up listing {resource.qualified_name} after {attempt} attempts: "
-                    f"{failure.description}"
+                    f"giving up listing {resource.qualified_name} after {attempt} attempts: {failure.description}"
                 )
             delay = retry_delay_s(attempt, self._settings, failure.headers)
             log.warning(
@@ -140,10 +139,7 @@ class ResourceLister:
 
     def _describe_transport_failure(self, exc: Exception) -> str:
         if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-            return (
-                f"no response within {self._settings.read_timeout_s:g}s "
-                f"(read timeout, {ENV_PREFIX}READ_TIMEOUT)"
-            )
+            return f"no response within {self._settings.read_timeout_s:g}s (read timeout, {ENV_PREFIX}READ_TIMEOUT)"
         if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
             return (
                 f"no connection within {self._settings.connect_timeout_s:g}s "

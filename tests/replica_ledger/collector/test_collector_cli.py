@@ -117,9 +117,7 @@ def test_names_with_dots_and_dashes_in_cluster_and_objects(run_collector):
         f"{cluster}.meta.json",
     ]
     snapshot = read_snapshot(run.day_dir() / f"{cluster}.json")
-    assert {"checkout.v2-00001", "search.api-edge-00003", "auth.token-svc-00005"} <= set(
-        names(snapshot["items"])
-    )
+    assert {"checkout.v2-00001", "search.api-edge-00003", "auth.token-svc-00005"} <= set(names(snapshot["items"]))
     assert json.loads((run.day_dir() / f"{cluster}.meta.json").read_text())["cluster"] == cluster
 
 
@@ -141,9 +139,7 @@ def test_410_in_the_middle_lists_that_resource_again_without_duplicates(run_coll
         run = run_collector(api)
 
     assert run.exit_code == 0, run.stderr
-    assert pages_requested(api, "deployments") == [(0, 200), (1, 200), (2, 410)] + [
-        (p, 200) for p in range(5)
-    ]
+    assert pages_requested(api, "deployments") == [(0, 200), (1, 200), (2, 410)] + [(p, 200) for p in range(5)]
     restarted = api.recorded_requests("deployments")[3]
     assert restarted.continue_token is None  # a fresh list, not the expired token again
     snapshot = read_snapshot(run.day_dir() / f"{CLUSTER}.json")
@@ -174,9 +170,7 @@ def test_429_waits_at_least_retry_after_before_asking_again(run_collector):
     assert (throttled.status, retried.status) == (429, 200)
     # Times recorded by the server on arrival; the backoff alone (0.01 s here) would be far shorter.
     assert retried.arrived_at - throttled.arrived_at >= 1.0
-    assert (
-        len(items_of_kind(read_snapshot(run.day_dir() / f"{CLUSTER}.json"), "HorizontalPodAutoscaler")) == 5
-    )
+    assert len(items_of_kind(read_snapshot(run.day_dir() / f"{CLUSTER}.json"), "HorizontalPodAutoscaler")) == 5
 
 
 def test_500_then_success_retries_the_same_page(run_collector, collector_env):
@@ -221,9 +215,7 @@ def test_a_slow_answer_times_out_and_the_retry_succeeds(run_collector, collector
 def test_a_server_that_never_answers_in_time_fails_clearly(run_collector, collector_env):
     collector_env.setenv("REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT", "0.2")
     collector_env.setenv("REPLICA_LEDGER_COLLECTOR_MAX_RETRIES", "1")
-    with FakeKubeApi(
-        deployments=3, faults=[Fault.slow("deployments", page=0, delay_s=3, times=ALWAYS)]
-    ) as api:
+    with FakeKubeApi(deployments=3, faults=[Fault.slow("deployments", page=0, delay_s=3, times=ALWAYS)]) as api:
         run = run_collector(api)
 
     assert run.exit_code == 1

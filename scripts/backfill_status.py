@@ -1,0 +1,78 @@
+"""Wait for a backfill of replica_ledger_daily to finish and check every day succeeded.
+
+Reads the Airflow metadata DB (same AIRFLOW_HOME as the backfill). Exit 0 when there is
+one successful backfill run per snapshot day FROM..TO, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+
+FINISHED = {"success", "failed"}
+
+
+def wait_for_api(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(2)
+    raise SystemExit(f"api-server did not answer at {url} within {timeout:.0f}s")
+
+
+def backfill_runs(dag_id: str, first: date, last: date) -> dict[date, str]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(hours=23)
+    # The column is `logical_date` on Airflow 3 and `execution_date` on 2.11 (where
+    # `logical_date` is a plain Python property that SQLAlchemy cannot filter on).
+    column = DagRun.execution_date if hasattr(DagRun, "execution_date") else DagRun.logical_date
+    with create_session() as session:
+        runs = session.query(DagRun).filter(DagRun.dag_id == dag_id, column >= start, column <= end).all()
+        return {
+            (run.logical_date or run.run_after).date(): str(getattr(run.state, "value", run.state))
+            for run in runs
+            if str(getattr(run.run_type, "value", run.run_type)) == "backfill"
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dag_id", nargs="?")
+    parser.add_argument("first", nargs="?", type=date.fromisoformat)
+    parser.add_argument("last", nargs="?", type=date.fromisoformat)
+    parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the runs to finish")
+    parser.add_argument("--wait-for-api", metavar="URL")
+    args = parser.parse_args()
+    if args.wait_for_api:
+        wait_for_api(args.wait_for_api)
+        return 0
+    expected = {args.first + timedelta(days=n) for n in range((args.last - args.first).days + 1)}
+    deadline = time.monotonic() + args.wait
+    while True:
+        states = backfill_runs(args.dag_id, args.first, args.last)
+        done = set(states) >= expected and all(states[day] in FINISHED for day in expected)
+        if done or time.monotonic() >= deadline:
+            break
+        time.sleep(3)
+    failed = sorted(day for day in expected if states.get(day) != "success")
+    extra = sorted(set(states) - expected)
+    for day in sorted(expected):
+        print(f"[replica-ledger] backfill {day}: {states.get(day, 'not created')}")
+    if extra:
+        print(f"[replica-ledger] unexpected runs outside {args.first}..{args.last}: {extra}", file=sys.stderr)
+    return 1 if failed or extra else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
