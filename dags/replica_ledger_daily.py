@@ -39,6 +39,8 @@ the end of D on Airflow 2.11 and 3.x alike, through an explicit data-interval ti
 3. **transform** - `dbt build` for D: SCD2 limits, daily fact, breaches, episodes, gaps.
 4. **alert** - new breach episodes go to Slack (or the outbox); backfills never post.
 5. **billing** - on the last day of a month, builds that month's billing mart.
+6. **docs** - refreshes the dbt docs (lineage, Browse > dbt Docs) for the current day's
+   run and for each closed month; a failure here never holds back alerts or billing.
 
 Runbook: see the repository README. Data contract: `shared/spec/CONTRACT.md`.
 """
@@ -134,4 +136,21 @@ with DAG(
         billing_branch = route_billing()
         billing_branch >> [close_month(), EmptyOperator(task_id="not_month_end")]
 
-    loaded >> built >> [alert_branch, billing_branch]
+    with TaskGroup("docs", tooltip="dbt docs (lineage) for the Airflow UI"):
+
+        @task.short_circuit(task_id="docs_due", ignore_downstream_trigger_rules=False)
+        def docs_due(**context) -> bool:
+            from replica_ledger import airflow_tasks
+
+            return airflow_tasks.docs_due(context)
+
+        @task(task_id="generate_docs", pool=WAREHOUSE_POOL)
+        def generate_docs() -> dict:
+            from replica_ledger.docs import generate_and_publish
+
+            return generate_and_publish()
+
+        docs_gate = docs_due()
+        docs_gate >> generate_docs()
+
+    loaded >> built >> [alert_branch, billing_branch, docs_gate]

@@ -25,6 +25,15 @@ def load_dag(dags_folder: str):
     return bag.get_dag(DAG_ID)
 
 
+def test_run(dag, logical_date: datetime):
+    """`dag.test()` for one logical date: the keyword is `logical_date` on 3.x, `execution_date` on 2.11."""
+    import airflow
+
+    if airflow.__version__.startswith("2."):
+        return dag.test(execution_date=logical_date)
+    return dag.test(logical_date=logical_date)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("from_day", type=date.fromisoformat)
@@ -37,7 +46,7 @@ def main() -> int:
     while day <= args.to_day:
         started = time.monotonic()
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        run = dag.test(logical_date=logical_date)
+        run = test_run(dag, logical_date)
         state = str(getattr(run.state, "value", run.state))
         print(f"[replica-ledger] {day} {state} in {time.monotonic() - started:.1f}s", flush=True)
         if state != "success":

@@ -73,6 +73,18 @@ def close_billing_month(context: dict[str, Any]) -> dict:
     return pipeline.build_billing(load_settings(), snapshot_day(context))
 
 
+def docs_due(context: dict[str, Any]) -> bool:
+    """Refresh the dbt docs for the current day's run, and once per month otherwise.
+
+    The lineage only changes with a deploy; what a refresh adds is the catalog (row
+    counts, columns). Doing it on every day of a 30-day backfill would cost 30 dbt docs
+    runs for one useful result, so past days refresh only when they close a month.
+    """
+    settings, day = load_settings(), snapshot_day(context)
+    current = not is_backfill(context) and pipeline.is_current_day(day, settings.live_snapshot_tolerance_days)
+    return current or pipeline.is_month_end(day)
+
+
 # --------------------------------------------------------------------------- alerts
 
 _EPISODES_SQL = """

@@ -15,12 +15,17 @@ from typing import Any
 from replica_ledger.alerts.redact import redact
 
 OUTBOX_ENV = "REPLICA_LEDGER_SLACK_OUTBOX"
-DEFAULT_OUTBOX = ".local/outbox"
 
 
 def default_outbox_dir() -> Path:
-    """``$REPLICA_LEDGER_SLACK_OUTBOX`` or ``.local/outbox``."""
-    return Path(os.environ.get(OUTBOX_ENV, "").strip() or DEFAULT_OUTBOX)
+    """The configured outbox: ``$REPLICA_LEDGER_SLACK_OUTBOX``, else ``<local dir>/outbox``.
+
+    Same rule as the breach alerts (settings.py), so a failure notice lands in the same
+    folder whatever the task's working directory is.
+    """
+    from replica_ledger.settings import load_settings
+
+    return load_settings().slack_outbox
 
 
 def _atomic_write(path: Path, text: str) -> None:
