@@ -21,7 +21,9 @@ export PYTHONPATH="$REPO_ROOT/include${PYTHONPATH:+:$PYTHONPATH}"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false DO_NOT_TRACK=1
 if [ "$AIRFLOW_MAJOR" = 3 ]; then
   # Airflow 3 runs tasks through the execution API of its api-server.
-  export AIRFLOW_API_PORT="${AIRFLOW_API_PORT:-8793}"
+  export AIRFLOW_API_PORT="${AIRFLOW_API_PORT:-28080}"
+  # Not the default 8793: that is the log server of the scheduler (LocalExecutor task logs).
+  export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-28793}"
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
   export AIRFLOW__CORE__PARALLELISM=2
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_API_PORT/execution/"

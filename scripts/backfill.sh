@@ -4,7 +4,10 @@
 #   Airflow 2.11: `airflow dags backfill` (runs in-process, no scheduler needed).
 #   Airflow 3.x : `airflow backfill create`, which needs a scheduler, a dag-processor and an
 #                 api-server (tasks call its execution API); they are started here and
-#                 stopped on exit.
+#                 stopped on exit. Airflow 3's scheduler starts no run of a paused DAG,
+#                 backfill runs included, so the DAG is unpaused for the backfill and paused
+#                 again after; this scheduler runs with use_job_schedule off, so it starts
+#                 the backfill's runs and never a scheduled (live) one.
 # Backfill runs never take a live snapshot and never post to Slack.
 set -euo pipefail
 FROM=$1
@@ -25,13 +28,16 @@ else
   LOGS="$AIRFLOW_HOME/services"
   mkdir -p "$LOGS"
   pids=()
+  export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
+  # Serialize the DAG now, so the scheduler knows it before the first loop of the processor.
+  airflow dags reserialize > "$LOGS/reserialize.log" 2>&1 || { tail -40 "$LOGS/reserialize.log"; exit 1; }
+  airflow dags unpause "$DAG_ID" > "$LOGS/unpause.log" 2>&1 || { tail -20 "$LOGS/unpause.log"; exit 1; }
   stop_services() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    airflow dags pause "$DAG_ID" > "$LOGS/pause.log" 2>&1 || true
   }
   trap stop_services EXIT
-  # Serialize the DAG now, so the scheduler knows it before the first loop of the processor.
-  airflow dags reserialize > "$LOGS/reserialize.log" 2>&1 || { tail -40 "$LOGS/reserialize.log"; exit 1; }
   airflow api-server --port "$AIRFLOW_API_PORT" > "$LOGS/api-server.log" 2>&1 & pids+=($!)
   airflow scheduler > "$LOGS/scheduler.log" 2>&1 & pids+=($!)
   airflow dag-processor > "$LOGS/dag-processor.log" 2>&1 & pids+=($!)

@@ -30,7 +30,12 @@ def free_port() -> int:
 def backfill(tmp_path_factory) -> SimpleNamespace:
     local = tmp_path_factory.mktemp("backfill")
     # However wide the alert window, a backfill never posts: widen it to prove that.
-    env = local_env(local, REPLICA_LEDGER_ALERT_MAX_AGE_DAYS="36500", AIRFLOW_API_PORT=str(free_port()))
+    env = local_env(
+        local,
+        REPLICA_LEDGER_ALERT_MAX_AGE_DAYS="36500",
+        AIRFLOW_API_PORT=str(free_port()),
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+    )
     command = f"make --no-print-directory backfill FROM={FIRST} TO={LAST} AIRFLOW={AIRFLOW_MAJOR}"
     run_script(command, env, timeout=1800, log=local / "backfill-1.log")
     first = table_fingerprints(local / "warehouse.duckdb")
@@ -43,6 +48,16 @@ def test_backfill_reports_every_day(backfill):
     log = (backfill.local / "backfill-1.log").read_text()
     for day in ("2026-10-09", "2026-10-10", "2026-10-11"):
         assert f"[replica-ledger] backfill {day}: success" in log
+
+
+def test_backfill_creates_no_other_run(backfill):
+    """Only the backfill's runs: no scheduled (live) run appears while the DAG is unpaused."""
+    import sqlite3
+
+    db = backfill.local / f"airflow{AIRFLOW_MAJOR}" / "airflow.db"
+    with sqlite3.connect(db) as con:
+        run_types = con.execute("select distinct run_type from dag_run").fetchall()
+    assert run_types == [("backfill",)]
 
 
 def test_backfill_builds_the_days(backfill):

@@ -1,0 +1,105 @@
+"""The pipeline's load step on a real DuckDB file: idempotent per day, gaps recorded,
+unreadable files kept with their error, and the change log reloaded whole."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from replica_ledger import pipeline, warehouse
+from replica_ledger.settings import Settings, load_settings
+from tests.replica_ledger.test_archive import api_items, write_snapshot
+from tests.support.airflow_cli import table_fingerprints
+
+DAY = date(2026, 10, 14)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text(
+        json.dumps({"change_id": "c1", "namespace": "shop", "deployment": "api.v2-eu", "max_replicas": 4}) + "\n"
+    )
+    return replace(
+        Settings(),
+        archive_dir=tmp_path / "archive",
+        ped_changes=changes,
+        duckdb_path=tmp_path / "warehouse.duckdb",
+        clusters=("gke-eu", "gke-us", "gke-asia"),
+    )
+
+
+def manifest(settings: Settings) -> dict[str, tuple]:
+    with warehouse.connect(settings.duckdb_path, read_only=True) as con:
+        rows = con.execute(
+            "select cluster, status, deployment_count, rejected_count, error from raw.snapshot_manifest"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_load_day_records_loaded_missing_and_unreadable_clusters(settings):
+    write_snapshot(settings.archive_dir, "gke-eu", [*api_items(), {"kind": "Secret"}])
+    (archive_day := settings.archive_dir / f"dt={DAY}").mkdir(exist_ok=True)
+    (archive_day / "gke-us.json").write_text("{truncated")
+    summary = pipeline.load_day(settings, DAY)
+    assert summary["clusters"] == {"gke-asia": "missing", "gke-eu": "loaded", "gke-us": "unreadable"}
+    assert summary["rejected_objects"] == 1
+    rows = manifest(settings)
+    assert rows["gke-eu"][:3] == ("loaded", 1, 1)
+    assert rows["gke-us"][0] == "unreadable" and "malformed JSON" in rows["gke-us"][3]
+    assert rows["gke-asia"] == ("missing", 0, 0, None)
+
+
+def test_loading_a_day_twice_replaces_it(settings):
+    write_snapshot(settings.archive_dir, "gke-eu", api_items())
+    pipeline.load_day(settings, DAY)
+    first = table_fingerprints(settings.duckdb_path)
+    summary = pipeline.load_day(settings, DAY)
+    assert table_fingerprints(settings.duckdb_path) == first
+    assert summary["rows"]["k8s_deployments"] == 1 and summary["rows"]["ped_limit_changes"] == 1
+
+
+def test_other_days_are_untouched_by_a_day_reload(settings):
+    write_snapshot(settings.archive_dir, "gke-eu", api_items())
+    pipeline.load_day(settings, DAY)
+    pipeline.load_day(settings, date(2026, 10, 15))  # no files that day: gaps only
+    with warehouse.connect(settings.duckdb_path, read_only=True) as con:
+        days = con.execute("select snapshot_date, count(*) from raw.k8s_deployments group by all").fetchall()
+    assert days == [(DAY, 1)]
+
+
+def test_past_day_snapshot_never_captures_live(settings):
+    live = replace(settings, kubeconfig="/nonexistent/kubeconfig")
+    summary = pipeline.take_snapshot(live, DAY, live_allowed=False)
+    assert summary["live_capture"] is False
+    assert summary["clusters_missing"] == ["gke-asia", "gke-eu", "gke-us"]
+
+
+@pytest.mark.parametrize(
+    ("day", "today", "tolerance", "current"),
+    [
+        (date(2026, 10, 14), date(2026, 10, 15), 1, True),  # the normal run, just after midnight
+        (date(2026, 10, 14), date(2026, 10, 14), 1, True),  # a manual run during the day
+        (date(2026, 10, 14), date(2026, 10, 16), 1, False),  # two days late: archive only
+        (date(2026, 10, 14), date(2026, 10, 16), 2, True),
+        (date(2026, 10, 15), date(2026, 10, 14), 1, False),  # a future day
+    ],
+)
+def test_is_current_day(day, today, tolerance, current):
+    assert pipeline.is_current_day(day, tolerance, today=today) is current
+
+
+def test_settings_follow_the_local_dir(monkeypatch, tmp_path):
+    for name in ("REPLICA_LEDGER_DUCKDB", "REPLICA_LEDGER_SLACK_OUTBOX", "REPLICA_LEDGER_DBT_DOCS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REPLICA_LEDGER_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("REPLICA_LEDGER_CLUSTERS", "gke-eu, gke-us,")
+    settings = load_settings()
+    assert settings.duckdb_path == tmp_path / "warehouse.duckdb"
+    assert settings.slack_outbox == tmp_path / "outbox"
+    assert settings.clusters == ("gke-eu", "gke-us")
+    assert isinstance(settings.archive_dir, Path)
