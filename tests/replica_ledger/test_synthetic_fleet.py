@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from replica_ledger import archive, changelog
 from replica_ledger.synthetic_fleet import FleetSpec, generate, iter_raw_days
 

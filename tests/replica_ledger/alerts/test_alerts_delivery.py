@@ -8,6 +8,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+
 from replica_ledger.alerts import (
     AlertDeliveryError,
     deliver,

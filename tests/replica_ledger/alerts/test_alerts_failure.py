@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+
 from replica_ledger.alerts import failure_fields, failure_notifier
 
 from .conftest import Scripted, secrets_in

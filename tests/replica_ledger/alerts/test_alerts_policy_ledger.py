@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+
 from replica_ledger.alerts import DuckDBSentLedger, InMemorySentLedger, SentLedger, should_post
 
 TODAY = date(2024, 5, 4)

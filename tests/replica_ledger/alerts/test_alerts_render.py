@@ -10,6 +10,7 @@ import sys
 from datetime import date
 
 import pytest
+
 from replica_ledger.alerts import (
     MAX_BLOCKS,
     MAX_TEXT,

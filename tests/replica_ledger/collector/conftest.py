@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from replica_ledger.collector.__main__ import main
 
+from replica_ledger.collector.__main__ import main
 from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, CollectorRun
 from tests.support.fake_kube_api import FakeKubeApi
 

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from replica_ledger.collector.collect import default_snapshot_date
 
+from replica_ledger.collector.collect import default_snapshot_date
 from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, items_of_kind, read_snapshot
 from tests.support.fake_gcs import FakeGcs
 from tests.support.fake_kube_api import ALWAYS, FakeKubeApi, Fault, object_name

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+
 from replica_ledger.collector.errors import SettingsError
 from replica_ledger.collector.retry import parse_retry_after_s, retry_delay_s
 from replica_ledger.collector.settings import CollectorSettings

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replica_ledger import docs
 
+from replica_ledger import docs
 from tests.support.fake_gcs import FakeGcs
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
+
 from replica_ledger.gcp.raw_rows import DirectoryStore, stage_day
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
-
 from tests.replica_ledger.gcp.rendering import (
     BUCKET,
     CLUSTERS,

@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from replica_ledger import pipeline
 from replica_ledger.gcp.decide import ARCHIVE_ONLY, CAPTURE, snapshot_source
 from replica_ledger.gcp.raw_rows import DirectoryStore, stage_day
 from replica_ledger.gcp.settings import GcpSettingsError, load_gcp_settings
 from replica_ledger.settings import Settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
-
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, REPO_ROOT
 
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "archive"
@@ -154,6 +154,7 @@ def test_settings_need_clusters():
 def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
     import kubernetes_validate
     from kubernetes.client import ApiClient
+
     from replica_ledger.gcp.dag import build_capture
 
     try:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from replica_ledger.ped.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"

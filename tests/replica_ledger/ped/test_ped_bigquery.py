@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from replica_ledger.ped.bigquery import (
     BigQueryChangeLog,
     BigQueryTableError,

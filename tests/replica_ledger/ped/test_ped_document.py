@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from replica_ledger.ped.document import Limits, PedConfigError, PedValidationError, load_document, ped_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"

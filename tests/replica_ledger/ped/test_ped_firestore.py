@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
 from replica_ledger.ped.firestore import decode_fields, list_documents, make_session
 
 PROJECT, COLLECTION = "acme-platform", "ped-apis"
