@@ -1,0 +1,194 @@
+"""A local backfill through the repo's real command, split into Airflow overhead and dbt time.
+
+    python bench/bench_backfill.py --airflow 3 --days 5          # the default of `make bench`
+    python bench/bench_backfill.py --airflow 2 --days 30 --apis 500
+
+Runs `make backfill FROM=.. TO=.. AIRFLOW=N` (scripts/backfill.sh: `airflow dags backfill`
+on 2.11, `airflow backfill create` with a scheduler, dag-processor and api-server on 3.x)
+over a synthetic fleet, in a throw-away AIRFLOW_HOME and REPLICA_LEDGER_LOCAL_DIR with a
+free api-server port, as tests/dags/test_backfill.py does. The range ends on a month end,
+so the last day also closes the month (billing) and generates the docs.
+
+Where the time goes:
+- dbt: every dbt command's own duration (parse + run), from dbt's log (DBT_LOG_PATH, one
+  "Command `cli build` succeeded ... after X seconds" line per invocation);
+- tasks: task_instance start/end in the Airflow metadata DB, per task id;
+- Airflow overhead: the wall time of `make backfill` minus dbt time. It holds the DB
+  migration, service start-up (3.x), scheduling, task process start-up, the load step and
+  the Python glue. Airflow's per-task floor is measured on `billing.route_billing`, a
+  branch that only looks at the date: its duration plus the median gap between one task's
+  end and the next one's start in the same run.
+
+The target: backfill <= 2 x (days x (per-day dbt time + tasks per day x per-task floor)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "include"))
+
+from replica_ledger.synthetic_fleet import FleetSpec, generate  # noqa: E402 - needs the path above
+
+OUT_DIR = REPO_ROOT / "bench" / "out"
+LAST_DAY = date(2026, 1, 31)  # a month end: the last run closes January
+FLOOR_TASK = "billing.route_billing"
+DBT_COMMAND = re.compile(r"Command `cli ([a-z ]+)` (?:succeeded|failed) at \S+ after ([0-9.]+) seconds")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(local: Path, fleet: Path, airflow: int) -> dict[str, str]:
+    prefixes = ("REPLICA_LEDGER_", "AIRFLOW__", "AIRFLOW_HOME", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "DBT_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(prefixes)}
+    env.update(
+        AIRFLOW_HOME=str(local / f"airflow{airflow}"),
+        AIRFLOW_API_PORT=str(free_port()),
+        REPLICA_LEDGER_LOCAL_DIR=str(local),
+        REPLICA_LEDGER_ARCHIVE_DIR=str(fleet / "archive"),
+        REPLICA_LEDGER_PED_CHANGES=str(fleet / "ped_limit_changes.jsonl"),
+        REPLICA_LEDGER_RETRIES="0",
+        # dbt's target and logs in the throw-away folder: a test suite using dbt_project/target
+        # at the same time is left alone, and the log is ours to read.
+        DBT_TARGET_PATH=str(local / "dbt_target"),
+        DBT_LOG_PATH=str(local / "dbt_logs"),
+        PATH=f"{REPO_ROOT / '.venv' / f'af{airflow}' / 'bin'}:{os.environ['PATH']}",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def task_instances(airflow_db: Path) -> list[dict]:
+    with sqlite3.connect(airflow_db) as con:
+        con.row_factory = sqlite3.Row
+        rows = con.execute(
+            "select run_id, task_id, state, start_date, end_date from task_instance "
+            "where dag_id = 'replica_ledger_daily'"
+        ).fetchall()
+    return [{**dict(row), "start": _parse_time(row["start_date"]), "end": _parse_time(row["end_date"])} for row in rows]
+
+
+def dbt_commands(log_dir: Path) -> list[tuple[str, float]]:
+    commands = []
+    for log in sorted(log_dir.glob("dbt.log*")):
+        commands += [(m.group(1), float(m.group(2))) for m in DBT_COMMAND.finditer(log.read_text(errors="replace"))]
+    return commands
+
+
+def task_gaps(tasks: list[dict]) -> list[float]:
+    """Seconds between a task's end and the next task's start, within each run."""
+    gaps = []
+    by_run: dict[str, list[dict]] = {}
+    for task in tasks:
+        if task["start"] and task["end"]:
+            by_run.setdefault(task["run_id"], []).append(task)
+    for run_tasks in by_run.values():
+        run_tasks.sort(key=lambda task: task["start"])
+        for previous, current in itertools.pairwise(run_tasks):
+            gap = (current["start"] - previous["end"]).total_seconds()
+            if gap >= 0:
+                gaps.append(gap)
+    return gaps
+
+
+def summarize(
+    wall_s: float, started_at: datetime, days: int, tasks: list[dict], commands: list[tuple[str, float]]
+) -> dict:
+    # Skipped tasks never start a process; only the ones that ran cost time.
+    ran = [task for task in tasks if task["start"] and task["end"] and task["state"] == "success"]
+    # Fixed cost before the first task: DB migration, pool, and on 3.x the three services.
+    startup_s = (min(task["start"] for task in ran) - started_at).total_seconds() if ran else 0.0
+    by_task: dict[str, list[float]] = {}
+    for task in ran:
+        by_task.setdefault(task["task_id"], []).append((task["end"] - task["start"]).total_seconds())
+    dbt_s = sum(seconds for _, seconds in commands)
+    builds = [seconds for name, seconds in commands if name == "build"]
+    floor_task = statistics.median(by_task.get(FLOOR_TASK, [0.0]))
+    gaps = task_gaps(ran)
+    floor_s = floor_task + (statistics.median(gaps) if gaps else 0.0)
+    tasks_per_day = len(ran) / days
+    per_day_dbt = statistics.median(builds[:days]) if builds else 0.0
+    target_s = 2 * days * (per_day_dbt + tasks_per_day * floor_s)
+    return {
+        "days": days,
+        "wall_s": wall_s,
+        "dbt_s": dbt_s,
+        "dbt_commands": len(commands),
+        "airflow_overhead_s": wall_s - dbt_s,
+        "startup_s": startup_s,
+        "per_day_after_startup_s": (wall_s - startup_s) / days,
+        "task_seconds": {task: round(sum(times), 2) for task, times in sorted(by_task.items())},
+        "tasks_run": len(ran),
+        "tasks_per_day": tasks_per_day,
+        "per_day_dbt_build_s": per_day_dbt,
+        "per_task_floor_s": floor_s,
+        "floor_task_s": floor_task,
+        "median_gap_s": statistics.median(gaps) if gaps else None,
+        "target_s": target_s,
+        "per_day_wall_s": wall_s / days,
+    }
+
+
+def run_backfill(airflow: int, days: int, apis: int, keep: Path | None = None) -> dict:
+    first = LAST_DAY - timedelta(days=days - 1)
+    with tempfile.TemporaryDirectory(prefix=f"bench-backfill-af{airflow}-", dir=OUT_DIR) as tmp:
+        local = keep or Path(tmp)
+        fleet = local / "fleet"
+        generate(FleetSpec(apis=apis, days=days, start=first), fleet)
+        env = environment(local, fleet, airflow)
+        command = ["make", "--no-print-directory", "backfill", f"FROM={first}", f"TO={LAST_DAY}", f"AIRFLOW={airflow}"]
+        print(f"  {' '.join(command)} ({apis} APIs)", file=sys.stderr)
+        started, started_at = time.perf_counter(), datetime.now(UTC)
+        with (local / "backfill.log").open("w") as log:
+            done = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+        wall_s = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"backfill failed ({done.returncode}):\n{(local / 'backfill.log').read_text()[-4000:]}")
+        tasks = task_instances(Path(env["AIRFLOW_HOME"]) / "airflow.db")
+        result = summarize(wall_s, started_at, days, tasks, dbt_commands(local / "dbt_logs"))
+    return {"airflow": airflow, "apis": apis, "from": first.isoformat(), "to": LAST_DAY.isoformat(), **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--airflow", type=int, choices=(2, 3), action="append")
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--apis", type=int, default=500)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (debugging)")
+    args = parser.parse_args(argv)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    results = [run_backfill(airflow, args.days, args.apis, args.keep) for airflow in args.airflow or (2, 3)]
+    for result in results:
+        name = f"bench_backfill_af{result['airflow']}_{result['days']}d.json"
+        (OUT_DIR / name).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({key: value for key, value in result.items() if key != "task_seconds"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
