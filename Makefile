@@ -20,6 +20,7 @@ help:
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
 	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
+	@echo "make bench [BACKFILL_DAYS=30]  benchmarks: one table of figures vs targets (docs/benchmarks.md)"
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -53,6 +54,12 @@ report: venv
 
 docs: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.docs
+
+# Benchmarks (docs/benchmarks.md): ~12 min on 2 cores. The backfill part runs BACKFILL_DAYS
+# days on each Airflow (default 5, extrapolated to 30; BACKFILL_DAYS=30 for the real thing).
+BACKFILL_DAYS ?= 5
+bench: venvs
+	.venv/af3/bin/python bench/run_all.py --backfill-days $(BACKFILL_DAYS)
 
 clean:
 	rm -rf .local dbt_project/target dbt_project/logs

@@ -1,0 +1,294 @@
+"""`make bench`: every benchmark of the issue, one table of figures against their targets.
+
+    python bench/run_all.py [--backfill-days 5] [--skip collector,backfill,...]
+
+Each part is its own script (bench/bench_*.py, runnable alone); this one runs them one
+after the other (never two at a time: they would share the 2 cores), reads the JSON each
+leaves in bench/out/, and prints the table. Medians of 3 runs unless the note says
+otherwise. Targets are printed next to the figures, never asserted: the machine is shared
+and timings are noisy. The table is also written to bench/out/summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = REPO_ROOT / "bench" / "out"
+PARTS = ("fleet", "collector", "dbt", "parse", "backfill", "bigquery")
+FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
+
+
+@dataclass
+class Row:
+    part: str
+    what: str
+    value: str
+    target: str = ""
+    verdict: str = ""
+    note: str = ""
+
+
+def verdict(value: float, limit: float) -> str:
+    return "met" if value <= limit else "MISSED"
+
+
+def python(venv: str) -> str:
+    return str(REPO_ROOT / ".venv" / venv / "bin" / "python")
+
+
+def run(command: list[str], timeout: float) -> float:
+    """Run a part; its own progress goes to stderr. Returns its wall time."""
+    print(f"\n== {' '.join(Path(part).name if part.startswith('/') else part for part in command)}", file=sys.stderr)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO_ROOT, check=True, timeout=timeout, stdout=sys.stderr)
+    return time.perf_counter() - started
+
+
+def read(name: str) -> dict:
+    return json.loads((OUT_DIR / name).read_text())
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def fleet_rows() -> list[Row]:
+    """The generator in this process: write FLEET_DAYS days of FLEET_APIS APIs, 3 times."""
+    sys.path.insert(0, str(REPO_ROOT / "include"))
+    from replica_ledger.synthetic_fleet import FleetSpec, generate
+
+    spec = FleetSpec(apis=FLEET_APIS, days=FLEET_DAYS)
+    times, summary = [], None
+    for _ in range(FLEET_RUNS):
+        with tempfile.TemporaryDirectory(prefix="bench-fleet-", dir=OUT_DIR) as tmp:
+            started = time.perf_counter()
+            summary = generate(spec, Path(tmp))
+            times.append(time.perf_counter() - started)
+    seconds = statistics.median(times)
+    note = (
+        f"{summary.snapshot_files} files, {summary.bytes_written / 1e6:.0f} MB, {len(summary.gaps)} gaps, "
+        f"{summary.limit_changes} PED changes, {summary.hand_edits} hand-edited HPAs, "
+        f"{summary.rollout_api_days} rollout API-days; {seconds / FLEET_DAYS * 1000:.0f} ms per day"
+    )
+    return [
+        Row(
+            "fleet",
+            f"generate {FLEET_APIS:,} APIs x {FLEET_DAYS} days (archive + PED log)",
+            f"{seconds:.2f} s",
+            note=note,
+        )
+    ]
+
+
+def collector_rows() -> list[Row]:
+    run([python("af3"), "bench/bench_collector.py"], timeout=900)
+    report = read("bench_collector.json")
+    rows = []
+    rss = []
+    for result in report["results"]:
+        n = result["objects_per_resource"]
+        wall = statistics.median(run["wall_s"] for run in result["runs"])
+        peak = statistics.median(run["peak_rss_mb"] for run in result["runs"])
+        rss.append(peak)
+        target = verdict_text = ""
+        if n == 10_000:
+            target = "<= 5 s, <= 150 MB"
+            verdict_text = "met" if wall <= 5 and peak <= 150 else "MISSED"
+        rows.append(
+            Row(
+                "collector",
+                f"collector {n:,} + {n:,} objects (fake API server)",
+                f"{wall:.2f} s, {peak:.0f} MB",
+                target,
+                verdict_text,
+                f"median of {len(result['runs'])}; peak RSS of the collector process",
+            )
+        )
+    spread = max(rss) - min(rss)
+    rows.append(
+        Row(
+            "collector",
+            "collector peak RSS spread 1k..50k",
+            f"{spread:.0f} MB",
+            "flat in N",
+            "met" if spread <= 0.25 * min(rss) else "MISSED",
+            "within 25% of the smallest = flat",
+        )
+    )
+    return rows
+
+
+def dbt_rows() -> list[Row]:
+    run([python("af3"), "bench/bench_dbt.py"], timeout=1200)
+    rows = []
+    for row in read("bench_dbt.json")["rows"]:
+        target = f"<= {row['target']:g} s" if row["target"] else ""
+        rows.append(
+            Row(
+                "dbt",
+                row["what"],
+                f"{row['value']:.2f} s",
+                target,
+                verdict(row["value"], row["target"]) if row["target"] else "",
+                row["note"],
+            )
+        )
+    return rows
+
+
+def parse_rows() -> list[Row]:
+    run([python("af3"), "bench/bench_parse.py"], timeout=900)
+    rows = []
+    for result in read("parse_times.json")["results"]:
+        for file in result.get("files", []):
+            rows.append(
+                Row(
+                    "parse",
+                    f"parse {Path(file['file']).name} on Airflow {result['airflow']}",
+                    f"{file['median_s']:.3f} s",
+                    "<= 0.3 s",
+                    verdict(file["median_s"], 0.3),
+                    f"median of {file['runs']} fresh imports; cold {file['cold_s']:.2f} s; "
+                    f"DB connects {result['db_connections']}, network {len(result['network_connects'])}",
+                )
+            )
+    return rows
+
+
+def backfill_rows(days: int) -> list[Row]:
+    rows = []
+    for airflow in (3, 2):
+        run([python("af3"), "bench/bench_backfill.py", "--airflow", str(airflow), "--days", str(days)], timeout=3600)
+        report = read(f"bench_backfill_af{airflow}_{days}d.json")
+        rows += backfill_report_rows(report)
+    return rows
+
+
+def backfill_report_rows(report: dict) -> list[Row]:
+    days, airflow = report["days"], report["airflow"]
+    per_day_target = report["target_s"] / days
+    label = f"backfill {days} days on Airflow {airflow} ({report['apis']} APIs)"
+    note = (
+        f"1 run; dbt {report['dbt_s']:.0f} s ({report['dbt_commands']} commands), Airflow + glue "
+        f"{report['airflow_overhead_s']:.0f} s (start-up {report['startup_s']:.0f} s); "
+        f"per day: dbt build {report['per_day_dbt_build_s']:.1f} s, {report['tasks_per_day']:.1f} tasks, "
+        f"floor {report['per_task_floor_s']:.2f} s/task"
+    )
+    rows = [
+        Row(
+            "backfill",
+            label,
+            f"{report['wall_s']:.0f} s",
+            f"<= {report['target_s']:.0f} s",
+            verdict(report["wall_s"], report["target_s"]),
+            note,
+        )
+    ]
+    if days != 30:
+        estimate = report["startup_s"] + 30 * report["per_day_after_startup_s"]
+        rows.append(
+            Row(
+                "backfill",
+                f"  -> 30 days on Airflow {airflow}, extrapolated",
+                f"~{estimate:.0f} s",
+                f"<= {30 * per_day_target:.0f} s",
+                verdict(estimate, 30 * per_day_target),
+                f"EXTRAPOLATED from {days} days: start-up + 30 x per-day; `make bench BACKFILL_DAYS=30`",
+            )
+        )
+    return rows
+
+
+def bigquery_rows() -> list[Row]:
+    run([python("af3"), "bench/bench_bigquery.py"], timeout=900)
+    report = read("bench_bigquery.json")
+    rows = []
+    for model in report["models"]:
+        ratio = model["full_scan_bytes"] / model["scanned_bytes"] if model["scanned_bytes"] else 0
+        rows.append(
+            Row(
+                "bigquery",
+                f"BigQuery scan {model['model']} ({model['when']})",
+                f"{model['scanned_bytes'] / 1e6:.1f} MB",
+                f"full scan {model['full_scan_bytes'] / 1e6:.0f} MB",
+                f"{ratio:.0f}x less" if ratio >= 1.5 else "",
+                "estimated; " + ", ".join(model["reads"]),
+            )
+        )
+    daily = [model for model in report["models"] if model["when"] == "daily"]
+    day = sum(model["scanned_bytes"] for model in daily)
+    billed = sum(model["billed_bytes"] for model in daily)
+    month = 30 * day + sum(model["scanned_bytes"] for model in report["models"] if model["when"] != "daily")
+    rows.append(
+        Row(
+            "bigquery",
+            f"BigQuery per day / month, {report['apis']:,} APIs",
+            f"{day / 1e6:.0f} MB / {month / 1e9:.2f} GB",
+            "",
+            "",
+            f"billed with the 10 MB per-table minimum: {billed / 1e6:.0f} MB per day",
+        )
+    )
+    return rows
+
+
+# --------------------------------------------------------------------------- table
+
+
+def render(rows: list[Row], header: str) -> str:
+    columns = ("what", "value", "target", "verdict", "note")
+    table = [[getattr(row, column) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in table)) for i, column in enumerate(columns[:-1])]
+    lines = [header, "", "| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for line in table:
+        cells = [cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(line)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backfill-days", type=int, default=int(os.environ.get("BACKFILL_DAYS") or 5))
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {', '.join(PARTS)}")
+    args = parser.parse_args(argv)
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    builders = {
+        "fleet": fleet_rows,
+        "collector": collector_rows,
+        "dbt": dbt_rows,
+        "parse": parse_rows,
+        "backfill": lambda: backfill_rows(args.backfill_days),
+        "bigquery": bigquery_rows,  # after dbt: it reads the year's table sizes
+    }
+    rows: list[Row] = []
+    for part in PARTS:
+        if part not in skip:
+            rows += builders[part]()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    header = (
+        f"replica-ledger benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores ({usable} usable), "
+        f"{platform.python_implementation()} {platform.python_version()}, load average {load}, "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
+    text = render(rows, header)
+    print("\n" + text)
+    (OUT_DIR / "summary.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
