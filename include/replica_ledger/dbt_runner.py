@@ -27,6 +27,14 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+# The run window goes to dbt as environment variables, not --vars (macros/run_window.sql):
+# dbt re-parses the whole project whenever --vars change, i.e. on every new day.
+RUN_WINDOW_ENV = {
+    "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
+    "billing_month": "REPLICA_LEDGER_DBT_BILLING_MONTH",
+}
+
+
 def build_vars(settings: Settings, **values) -> str:
     payload = {"excluded_namespaces": list(settings.excluded_namespaces)}
     payload.update({key: value for key, value in values.items() if value is not None})
@@ -43,11 +51,35 @@ def _failures(result) -> list[str]:
     return failures
 
 
-def run_dbt(settings: Settings, command: Sequence[str]) -> object:
-    """Invoke `dbt <command>` and raise DbtFailed with the failing nodes if it fails."""
+def run_window_environment(window: dict[str, str | None] | None) -> dict[str, str]:
+    """Every run-window variable, empty when not given: nothing is inherited from a previous call."""
+    unknown = set(window or {}) - set(RUN_WINDOW_ENV)
+    if unknown:
+        raise ValueError(f"unknown run window keys: {sorted(unknown)}")
+    return {name: (window or {}).get(key) or "" for key, name in RUN_WINDOW_ENV.items()}
+
+
+def run_dbt(settings: Settings, command: Sequence[str], window: dict[str, str | None] | None = None) -> object:
+    """Invoke `dbt <command>` for the run `window` (snapshot_date, billing_month: ISO dates)
+    and raise DbtFailed with the failing nodes if it fails."""
     from dbt.cli.main import dbtRunner  # heavy import: run time only
 
     os.environ.update(dbt_environment(settings))
+    window_env = run_window_environment(window)
+    saved = {name: os.environ.get(name) for name in window_env}
+    os.environ.update(window_env)
+    try:
+        return _invoke(dbtRunner, settings, command)
+    finally:
+        # Restore, so a later dbt call in this process (a test, a shell) never sees this window.
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _invoke(dbt_runner, settings: Settings, command: Sequence[str]) -> object:
     project = str(settings.dbt_project_dir)
     args = [
         *command,
@@ -58,7 +90,7 @@ def run_dbt(settings: Settings, command: Sequence[str]) -> object:
         "--target",
         settings.dbt_target,
     ]
-    result = dbtRunner().invoke(args)
+    result = dbt_runner().invoke(args)
     if not result.success:
         detail = "\n".join(_failures(result)) or repr(result.exception)
         raise DbtFailed(f"dbt {' '.join(command[:1])} failed:\n{detail}")

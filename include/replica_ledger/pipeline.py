@@ -190,8 +190,9 @@ def build_day(settings: Settings, day: date) -> dict:
             "--exclude-resource-type",
             "unit_test",
             "--vars",
-            build_vars(settings, snapshot_date=day.isoformat()),
+            build_vars(settings),
         ],
+        window={"snapshot_date": day.isoformat()},
     )
     return run_summary(settings, day)
 
@@ -210,8 +211,9 @@ def build_billing(settings: Settings, day: date) -> dict:
             "--exclude-resource-type",
             "unit_test",
             "--vars",
-            build_vars(settings, snapshot_date=day.isoformat(), billing_month=month.isoformat()),
+            build_vars(settings),
         ],
+        window={"snapshot_date": day.isoformat(), "billing_month": month.isoformat()},
     )
     return billing_summary(settings, month)
 
