@@ -154,24 +154,38 @@ def summarize(
     }
 
 
-def run_backfill(airflow: int, days: int, apis: int, keep: Path | None = None) -> dict:
+def run_backfill(airflow: int, days: int, apis: int, keep: Path | None = None, attempts: int = 2) -> dict:
+    """The backfill in a fresh folder; a failed attempt is retried from scratch and reported."""
+    failures = []
+    for _ in range(attempts):
+        with tempfile.TemporaryDirectory(prefix=f"bench-backfill-af{airflow}-", dir=OUT_DIR) as tmp:
+            result, error = attempt_backfill(airflow, days, apis, keep or Path(tmp))
+        if result is not None:
+            return {**result, "failed_attempts": failures}
+        failures.append(error)
+        print(f"  backfill attempt failed, retrying from scratch:\n{error[-1500:]}", file=sys.stderr)
+    raise SystemExit(f"backfill failed {attempts} times:\n" + "\n---\n".join(failures))
+
+
+def attempt_backfill(airflow: int, days: int, apis: int, local: Path) -> tuple[dict | None, str]:
     first = LAST_DAY - timedelta(days=days - 1)
-    with tempfile.TemporaryDirectory(prefix=f"bench-backfill-af{airflow}-", dir=OUT_DIR) as tmp:
-        local = keep or Path(tmp)
-        fleet = local / "fleet"
-        generate(FleetSpec(apis=apis, days=days, start=first), fleet)
-        env = environment(local, fleet, airflow)
-        command = ["make", "--no-print-directory", "backfill", f"FROM={first}", f"TO={LAST_DAY}", f"AIRFLOW={airflow}"]
-        print(f"  {' '.join(command)} ({apis} APIs)", file=sys.stderr)
-        started, started_at = time.perf_counter(), datetime.now(UTC)
-        with (local / "backfill.log").open("w") as log:
-            done = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-        wall_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"backfill failed ({done.returncode}):\n{(local / 'backfill.log').read_text()[-4000:]}")
-        tasks = task_instances(Path(env["AIRFLOW_HOME"]) / "airflow.db")
-        result = summarize(wall_s, started_at, days, tasks, dbt_commands(local / "dbt_logs"))
-    return {"airflow": airflow, "apis": apis, "from": first.isoformat(), "to": LAST_DAY.isoformat(), **result}
+    fleet = local / "fleet"
+    generate(FleetSpec(apis=apis, days=days, start=first), fleet)
+    env = environment(local, fleet, airflow)
+    command = ["make", "--no-print-directory", "backfill", f"FROM={first}", f"TO={LAST_DAY}", f"AIRFLOW={airflow}"]
+    print(f"  {' '.join(command)} ({apis} APIs)", file=sys.stderr)
+    started, started_at = time.perf_counter(), datetime.now(UTC)
+    with (local / "backfill.log").open("w") as log:
+        done = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    wall_s = time.perf_counter() - started
+    if done.returncode != 0:
+        # Keep the cause (e.g. SQLite "database is locked" in `airflow backfill create`).
+        log_text = (local / "backfill.log").read_text(errors="replace")
+        cause = [line for line in log_text.splitlines() if "Error" in line or "error" in line][-3:]
+        return None, f"exit {done.returncode} after {wall_s:.0f} s: " + " | ".join(cause)
+    tasks = task_instances(Path(env["AIRFLOW_HOME"]) / "airflow.db")
+    result = summarize(wall_s, started_at, days, tasks, dbt_commands(local / "dbt_logs"))
+    return {"airflow": airflow, "apis": apis, "from": first.isoformat(), "to": LAST_DAY.isoformat(), **result}, ""
 
 
 def main(argv: list[str] | None = None) -> int:

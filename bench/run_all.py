@@ -185,6 +185,8 @@ def backfill_report_rows(report: dict) -> list[Row]:
         f"per day: dbt build {report['per_day_dbt_build_s']:.1f} s, {report['tasks_per_day']:.1f} tasks, "
         f"floor {report['per_task_floor_s']:.2f} s/task"
     )
+    if report.get("failed_attempts"):
+        note += f"; {len(report['failed_attempts'])} failed attempt(s) retried: {report['failed_attempts'][0][:160]}"
     rows = [
         Row(
             "backfill",
