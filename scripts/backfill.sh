@@ -42,11 +42,14 @@ else
   airflow scheduler > "$LOGS/scheduler.log" 2>&1 & pids+=($!)
   airflow dag-processor > "$LOGS/dag-processor.log" 2>&1 & pids+=($!)
   python scripts/backfill_status.py --wait-for-api "http://127.0.0.1:$AIRFLOW_API_PORT/api/v2/monitor/health"
+  python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
   echo "== airflow backfill create --dag-id $DAG_ID --from-date $FROM --to-date $TO (Airflow 3)"
   airflow backfill create --dag-id "$DAG_ID" --from-date "$FROM" --to-date "$TO" \
     --reprocess-behavior completed --max-active-runs 1 > "$LOGS/backfill-create.log" 2>&1 \
     || { tail -40 "$LOGS/backfill-create.log"; exit 1; }
   python scripts/backfill_status.py "$DAG_ID" "$FROM" "$TO" --wait 3600 || {
     echo "-- scheduler log tail:"; tail -30 "$LOGS/scheduler.log"; exit 1; }
+  # Leave no open backfill record behind, or the next `backfill create` is refused.
+  python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
 fi
 echo "== backfill $FROM..$TO done in $(( $(date +%s) - started ))s"

@@ -28,6 +28,34 @@ def wait_for_api(url: str, timeout: float = 180) -> None:
     raise SystemExit(f"api-server did not answer at {url} within {timeout:.0f}s")
 
 
+def wait_for_backfills_closed(dag_id: str, timeout: float) -> None:
+    """Airflow 3: wait until the scheduler has marked every backfill of the DAG complete.
+
+    The scheduler closes a finished backfill on a 30 s timer. Stopping it before then
+    leaves the record open, and the next `airflow backfill create` for the DAG fails with
+    AlreadyRunningBackfill: so the script waits after a backfill (and before one, for a
+    backfill left open by an interrupted run whose runs have finished).
+    """
+    from airflow.models.backfill import Backfill
+    from airflow.utils.session import create_session
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with create_session() as session:
+            open_ids = [
+                row.id
+                for row in session.query(Backfill).filter(Backfill.dag_id == dag_id, Backfill.completed_at.is_(None))
+            ]
+        if not open_ids:
+            return
+        if time.monotonic() >= deadline:
+            raise SystemExit(
+                f"backfill(s) {open_ids} of {dag_id} still open after {timeout:.0f}s: some of their runs are "
+                "still queued or running (see `airflow backfill list` / the UI)"
+            )
+        time.sleep(2)
+
+
 def backfill_runs(dag_id: str, first: date, last: date) -> dict[date, str]:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
@@ -53,9 +81,13 @@ def main() -> int:
     parser.add_argument("last", nargs="?", type=date.fromisoformat)
     parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the runs to finish")
     parser.add_argument("--wait-for-api", metavar="URL")
+    parser.add_argument("--wait-backfills-closed", metavar="SECONDS", type=float)
     args = parser.parse_args()
     if args.wait_for_api:
         wait_for_api(args.wait_for_api)
+        return 0
+    if args.wait_backfills_closed is not None:
+        wait_for_backfills_closed(args.dag_id, args.wait_backfills_closed)
         return 0
     expected = {args.first + timedelta(days=n) for n in range((args.last - args.first).days + 1)}
     deadline = time.monotonic() + args.wait

@@ -5,6 +5,8 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${1:-$REPO_ROOT/.venv/af3}
 cd "$REPO_ROOT"
+# Absolute, because sqlfluff runs from inside dbt_project/.
+VENV=$(cd "$VENV" && pwd)
 echo "== ruff check"
 "$VENV/bin/ruff" check .
 echo "== ruff format --check"
