@@ -12,7 +12,10 @@ transaction), so we choose **at most once**, with the window made as small as we
    no token, the outbox could not be written), *release*: delete the claim so that the
    Airflow task retry posts it.
 
-A retry finds the row and skips the route. If the previous attempt died between 1 and 3 (a
+A retry finds the row and skips the route. So does a re-run of the same snapshot day under
+another run id (Airflow 3 gives each manual run its own), when its message says the same
+thing (same hash of the payload without the run link); a re-run that finds something new
+(say, a late snapshot file) posts its message. If the previous attempt died between 1 and 3 (a
 worker killed mid-post, or a timeout while waiting for Slack's answer), the row stays with
 ``sent_at`` NULL: the message may or may not be in Slack, and we do not post it again; the
 result says ``unconfirmed`` and a warning is logged. To force a re-post, delete the row
@@ -105,6 +108,19 @@ def deliver(
     for msg in messages:
         route = msg.route
         transport = "slack" if conn_exists(route.slack_conn_id) else "outbox"
+        earlier = ledger.find_message(
+            snapshot_date=msg.snapshot_date, route=route.key, payload_sha256=msg.payload_sha256
+        )
+        if earlier is not None and earlier.run_id != msg.run_id:
+            # A re-run of the day (a new run id) with nothing new to say: the team heard it.
+            log.info(
+                "Route %s: run %s already sent this message for %s; not sending it again",
+                route.key,
+                earlier.run_id,
+                msg.snapshot_date,
+            )
+            results.append(DeliveryResult(route.key, msg.run_id, "already_sent", earlier.transport))
+            continue
         claim = ledger.claim(
             run_id=msg.run_id,
             route=route.key,

@@ -5,13 +5,16 @@ Table ``ops.notifications_sent``, one row per (run_id, route)::
     run_id          VARCHAR    the DAG run
     route           VARCHAR    Route.key (connection id, or connection id#channel)
     snapshot_date   DATE
-    payload_sha256  VARCHAR    sha256 of the canonical JSON payload
+    payload_sha256  VARCHAR    sha256 of the canonical JSON payload without its run link
     sent_at         TIMESTAMP  UTC; NULL while the delivery is in flight (claimed, not confirmed)
     channel         VARCHAR    the route's channel label
     transport       VARCHAR    'slack' or 'outbox'
     claimed_at      TIMESTAMP  UTC, when the row was claimed
 
-The protocol is claim -> deliver -> confirm (or release). See ``deliver`` for why.
+The protocol is claim -> deliver -> confirm (or release). See ``deliver`` for why. Before
+claiming, ``deliver`` also asks :meth:`SentLedger.find_message` whether another run already
+sent the same message for the same snapshot day and route (a re-run of the day): then it
+does not post again.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class SentLedger(Protocol):
 
     def get(self, run_id: str, route: str) -> SentRecord | None: ...
 
+    def find_message(self, *, snapshot_date: date, route: str, payload_sha256: str) -> SentRecord | None: ...
+
     def records(self, run_id: str | None = None) -> list[SentRecord]: ...
 
 
@@ -125,6 +130,14 @@ class InMemorySentLedger:
 
     def get(self, run_id: str, route: str) -> SentRecord | None:
         return self._rows.get((run_id, route))
+
+    def find_message(self, *, snapshot_date: date, route: str, payload_sha256: str) -> SentRecord | None:
+        same = [
+            r
+            for r in self._rows.values()
+            if (r.snapshot_date, r.route, r.payload_sha256) == (snapshot_date, route, payload_sha256)
+        ]
+        return min(same, key=lambda r: r.claimed_at, default=None)
 
     def records(self, run_id: str | None = None) -> list[SentRecord]:
         rows = [r for r in self._rows.values() if run_id is None or r.run_id == run_id]
@@ -200,6 +213,15 @@ class DuckDBSentLedger:
         with self._connect() as con:
             row = con.execute(
                 f"SELECT {_COLUMNS} FROM {SCHEMA}.{TABLE} WHERE run_id = ? AND route = ?", [run_id, route]
+            ).fetchone()
+        return self._record(row) if row else None
+
+    def find_message(self, *, snapshot_date: date, route: str, payload_sha256: str) -> SentRecord | None:
+        with self._connect() as con:
+            row = con.execute(
+                f"SELECT {_COLUMNS} FROM {SCHEMA}.{TABLE} WHERE snapshot_date = ? AND route = ? AND payload_sha256 = ?"
+                " ORDER BY claimed_at LIMIT 1",
+                [snapshot_date, route, payload_sha256],
             ).fetchone()
         return self._record(row) if row else None
 

@@ -63,7 +63,15 @@ class RoutedMessage:
 
     @property
     def payload_sha256(self) -> str:
-        return hashlib.sha256(self.payload_json.encode("utf-8")).hexdigest()
+        """What the message says, without its last block (the run/log link).
+
+        The link differs between runs of the same day (Airflow 3 gives every manual run a
+        new id) and between tries; the content does not. The ledger compares this hash to
+        recognise a message that was already sent for the day, whichever run sent it.
+        """
+        content = {**self.payload, "blocks": self.payload.get("blocks", [])[:-1]}
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @property
     def accounted_apis(self) -> dict[str, list[str]]:

@@ -72,6 +72,22 @@ def test_current_day_posts_once_even_when_retried(slack, routes, duckdb_ledger, 
     assert secrets_in(all_logs.text) == []
 
 
+def test_rerun_of_the_day_under_a_new_run_id_posts_only_what_is_new(slack, routes, duckdb_ledger, tmp_path):
+    """Airflow 3 gives each manual run of a day its own id: the same message is not sent twice,
+    a message that says something new is."""
+    first_run, rerun = "manual__2024-05-04T00:10:00+00:00", "manual__2024-05-04T09:30:00+00:00"
+    kw = dict(routes=routes, ledger=duckdb_ledger, today=TODAY, outbox_dir=tmp_path)
+    send_alerts(batch([ep("checkout-api")], run_id=first_run), **kw, context=scheduled_context(first_run))
+    again = send_alerts(batch([ep("checkout-api")], run_id=rerun), **kw, context=scheduled_context(rerun))
+    assert [r.status for r in again.results] == ["already_sent"]
+    assert len(slack.posts()) == 1
+    assert [r.run_id for r in duckdb_ledger.records()] == [first_run]  # the ledger is unchanged
+    # A late snapshot file shows one more API: the re-run has something new to say.
+    late = batch([ep("checkout-api"), ep("ledger-api")], run_id=rerun)
+    assert [r.status for r in send_alerts(late, **kw, context=scheduled_context(rerun)).results] == ["posted"]
+    assert len(slack.posts()) == 2 and "ledger-api" in json.dumps(slack.posts()[-1].body)
+
+
 def test_backfill_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
     ctx = {"dag_run": SimpleNamespace(run_type="backfill", run_id="backfill__2024-05-03T00:00:00+00:00")}
     report = send_alerts(

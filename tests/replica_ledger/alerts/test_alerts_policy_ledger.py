@@ -85,6 +85,11 @@ def test_ledger_claim_confirm_release(tmp_path, kind):
     ledger.release("r1", "other")
     assert ledger.get("r1", "other") is None
     assert [r.route for r in ledger.records("r1")] == ["slack_default_webhook"]
+    # The same message of the same day and route, whichever run sent it.
+    found = ledger.find_message(snapshot_date=DAY, route="slack_default_webhook", payload_sha256="abc")
+    assert found.run_id == "r1" and found.confirmed
+    assert ledger.find_message(snapshot_date=DAY, route="slack_default_webhook", payload_sha256="other") is None
+    assert ledger.find_message(snapshot_date=DAY, route="nowhere", payload_sha256="abc") is None
 
 
 def test_duckdb_ledger_table_persists(tmp_path):
