@@ -30,6 +30,11 @@ def test_run(dag, logical_date: datetime):
     import airflow
 
     if airflow.__version__.startswith("2."):
+        # Re-running a day deletes its earlier run, and SQLAlchemy must then resolve the
+        # foreign key dag_run_note.user_id -> ab_user: a table of the FAB provider's models,
+        # which nothing has imported in this process (NoReferencedTableError otherwise).
+        import airflow.providers.fab.auth_manager.models
+
         return dag.test(execution_date=logical_date)
     return dag.test(logical_date=logical_date)
 
