@@ -1,0 +1,61 @@
+"""The imports that differ between Airflow 2.11 and Airflow 3.x, in one place.
+
+In the style of astronomer-cosmos's compatibility module: callers import the name from here
+and never write `try: from airflow.sdk ... except ImportError` themselves. Airflow 3 moved
+the authoring API into the Task SDK (`airflow.sdk`); 2.11 keeps it in `airflow`,
+`airflow.decorators` and `airflow.utils`.
+"""
+
+from __future__ import annotations
+
+import airflow
+
+AIRFLOW_VERSION: str = airflow.__version__
+AIRFLOW_MAJOR: int = int(AIRFLOW_VERSION.split(".")[0])
+IS_AIRFLOW_3: bool = AIRFLOW_MAJOR >= 3
+
+if IS_AIRFLOW_3:
+    from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, task
+else:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.decorators import task
+    from airflow.timetables.interval import CronDataIntervalTimetable
+    from airflow.utils.task_group import TaskGroup
+
+#: ``DagRunType.BACKFILL_JOB``'s value, the same string on 2.11 and 3.x.
+BACKFILL_RUN_TYPE = "backfill"
+#: The run id prefix both versions give backfill runs (``backfill__<logical date>``).
+BACKFILL_RUN_ID_PREFIX = "backfill__"
+
+
+def dagbag_class():
+    """The DagBag (Airflow 3 moved it to `airflow.dag_processing`)."""
+    if IS_AIRFLOW_3:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    return DagBag
+
+
+def parsing_module():
+    """The module the DAG processor's parsing child imports first (the Task SDK on 3.x, models on 2.11)."""
+    if IS_AIRFLOW_3:
+        import airflow.sdk as module
+    else:
+        import airflow.models as module
+    return module
+
+
+__all__ = [
+    "AIRFLOW_MAJOR",
+    "AIRFLOW_VERSION",
+    "BACKFILL_RUN_ID_PREFIX",
+    "BACKFILL_RUN_TYPE",
+    "DAG",
+    "IS_AIRFLOW_3",
+    "CronDataIntervalTimetable",
+    "TaskGroup",
+    "dagbag_class",
+    "parsing_module",
+    "task",
+]

@@ -1,0 +1,58 @@
+"""RunInfo: the one place that turns a task context into the run's day and kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+
+from replica_ledger.airflow.context import RunInfo, is_current_day
+
+
+def context(run_id: str, run_type: str | None, logical: datetime | None, **extra) -> dict:
+    dag_run = SimpleNamespace(run_id=run_id, run_type=run_type, run_after=datetime(2026, 10, 12, 0, 5, tzinfo=UTC))
+    return {"logical_date": logical, "run_id": run_id, "dag_run": dag_run, **extra}
+
+
+def test_the_snapshot_day_is_the_utc_date_of_the_logical_date():
+    logical = datetime(2026, 10, 11, 0, 0, tzinfo=UTC)
+    info = RunInfo.from_context(context("scheduled__2026-10-11", "scheduled", logical))
+    assert info.snapshot_day == date(2026, 10, 11)
+    assert not info.is_backfill
+
+
+def test_a_manual_run_without_logical_date_closes_the_day_before_run_after():
+    info = RunInfo.from_context(context("manual__x", "manual", None))
+    assert info.snapshot_day == date(2026, 10, 11)
+
+
+def test_backfill_is_known_by_run_type_or_run_id():
+    logical = datetime(2026, 10, 11, tzinfo=UTC)
+    assert RunInfo.from_context(context("whatever", "backfill", logical)).is_backfill
+    assert RunInfo.from_context(context("backfill__2026-10-11T00:00:00+00:00", None, logical)).is_backfill
+
+
+def test_only_a_regular_run_for_the_current_day_is_current():
+    logical = datetime(2026, 10, 11, tzinfo=UTC)
+    today = date(2026, 10, 12)
+    regular = RunInfo.from_context(context("scheduled__x", "scheduled", logical))
+    backfill = RunInfo.from_context(context("backfill__x", "backfill", logical))
+    assert regular.is_current_day(tolerance_days=1, today=today)
+    assert not regular.is_current_day(tolerance_days=1, today=date(2026, 10, 14))
+    assert not backfill.is_current_day(tolerance_days=1, today=today)
+    assert not is_current_day(date(2026, 10, 13), 1, today=today)  # a day not yet ended
+
+
+def test_run_type_enum_is_read_by_value():
+    class RunType(str):
+        value = "backfill"
+
+    logical = datetime(2026, 10, 11, tzinfo=UTC)
+    info = RunInfo.from_context(context("manual__x", RunType("DagRunType.BACKFILL_JOB"), logical))
+    assert info.run_type == "backfill" and info.is_backfill
+
+
+def test_log_url_comes_from_the_task_instance():
+    logical = datetime(2026, 10, 11, tzinfo=UTC)
+    ti = SimpleNamespace(log_url="http://airflow/log")
+    info = RunInfo.from_context(context("scheduled__x", "scheduled", logical, ti=ti, dag=SimpleNamespace(dag_id="d")))
+    assert (info.log_url, info.dag_id) == ("http://airflow/log", "d")
