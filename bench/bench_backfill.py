@@ -1,7 +1,7 @@
 """A local backfill through the repo's real command, split into Airflow overhead and dbt time.
 
-    python bench/bench_backfill.py --airflow 3 --days 5          # the default of `make bench`
-    python bench/bench_backfill.py --airflow 2 --days 30 --apis 500
+    python -m bench.bench_backfill --airflow 3 --days 5          # the default of `make bench`
+    python -m bench.bench_backfill --airflow 2 --days 30 --apis 500
 
 Runs `make backfill FROM=.. TO=.. AIRFLOW=N` (scripts/backfill.sh: `airflow dags backfill`
 on 2.11, `airflow backfill create` with a scheduler, dag-processor and api-server on 3.x)
@@ -39,11 +39,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from tooling.synthetic_fleet import FleetSpec, generate
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "include"))
-
-from replica_ledger.synthetic_fleet import FleetSpec, generate  # noqa: E402 - needs the path above
-
 OUT_DIR = REPO_ROOT / "bench" / "out"
 LAST_DAY = date(2026, 1, 31)  # a month end: the last run closes January
 FLOOR_TASK = "billing.route_billing"

@@ -1,6 +1,6 @@
 """BigQuery bytes per day: what each model's daily build would scan, estimated offline.
 
-    python bench/bench_bigquery.py [--apis 5000] [--history-days 365]
+    python -m bench.bench_bigquery [--apis 5000] [--history-days 365]
 
 1. `dbt compile --target bigquery` offline (a dummy service-account key, no introspection,
    any HTTP goes to a closed local port), as tests/dbt/test_bigquery_compile.py does, for
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats", type=Path, default=OUT_DIR / "table_stats.json")
     args = parser.parse_args(argv)
     if not args.stats.exists():
-        raise SystemExit(f"{args.stats} not found: run `python bench/bench_dbt.py --only year` first")
+        raise SystemExit(f"{args.stats} not found: run `python -m bench.bench_dbt --only year` first")
     stats = json.loads(args.stats.read_text())
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-bigquery-") as tmp:

@@ -1,7 +1,7 @@
 """Benchmark of the snapshot collector: wall time and peak RSS against the fake API server.
 
-    python bench/bench_collector.py           # 1k, 10k, 50k Deployments + as many HPAs, median of 3
-    python bench/bench_collector.py --quick   # 1k and 10k, one run each
+    python -m bench.bench_collector           # 1k, 10k, 50k Deployments + as many HPAs, median of 3
+    python -m bench.bench_collector --quick   # 1k and 10k, one run each
 
 Each run is `python -m replica_ledger.collector` in a child process; its peak RSS comes
 from os.wait4 (that child's own rusage, so the fake server in this process does not
@@ -29,11 +29,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tests.support.fake_kube_api import FakeKubeApi
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests.support.fake_kube_api import FakeKubeApi  # noqa: E402 - needs the path above
-
 OUT_DIR = REPO_ROOT / "bench" / "out"
 TARGET = "10k+10k objects <= 5 s and <= 150 MB RSS, flat in N"
 TARGET_OBJECTS, TARGET_WALL_S, TARGET_RSS_MB = 10_000, 5.0, 150.0

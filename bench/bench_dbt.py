@@ -1,7 +1,7 @@
 """dbt on DuckDB at scale: one incremental day, and a full rebuild of a year, for 2,000 APIs.
 
-    python bench/bench_dbt.py                 # both, median of 3 (the year: --year-runs, default 3)
-    python bench/bench_dbt.py --only day --apis 500
+    python -m bench.bench_dbt                 # both, median of 3 (the year: --year-runs, default 3)
+    python -m bench.bench_dbt --only day --apis 500
 
 One day goes the real way: the synthetic fleet's archive files -> pipeline.load_day ->
 pipeline.build_day, each step in a fresh Python process as an Airflow task runs it (so
@@ -32,12 +32,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from replica_ledger import changelog, warehouse
+from tooling.synthetic_fleet import FleetSpec, change_rows, generate, iter_raw_days, plans
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "include"))
-
-from replica_ledger import changelog, warehouse  # noqa: E402 - needs the path above
-from replica_ledger.synthetic_fleet import FleetSpec, change_rows, generate, iter_raw_days, plans  # noqa: E402
-
 OUT_DIR = REPO_ROOT / "bench" / "out"
 START = date(2025, 1, 1)
 DAY_TARGET_S, YEAR_TARGET_S = 10.0, 60.0

@@ -1,8 +1,8 @@
 """Parse-time budget: how long importing each DAG file takes, on Airflow 2.11 and 3.x.
 
-    python bench/bench_parse.py              # both venvs, 15 imports per file, median
-    python bench/bench_parse.py --runs 5 --venv af3
-    python bench/bench_parse.py --check      # exit 1 over budget or on any DB/network access
+    python -m bench.bench_parse              # both venvs, 15 imports per file, median
+    python -m bench.bench_parse --runs 5 --venv af3
+    python -m bench.bench_parse --check      # exit 1 over budget or on any DB/network access
 
 Each venv's own python (.venv/af2, .venv/af3) runs a child that imports Airflow once (the
 DAG processor has it loaded already), then imports every DAG file of dags/ (as the DAG

@@ -1,8 +1,9 @@
-"""`make bench`: every benchmark of the issue, one table of figures against their targets.
+"""`make bench`: every benchmark of replica-ledger, one table of figures against their targets.
 
-    python bench/run_all.py [--backfill-days 5] [--skip collector,backfill,...]
+    python -m bench.run_all [--backfill-days 5] [--skip collector,backfill,...]
 
-Each part is its own script (bench/bench_*.py, runnable alone); this one runs them one
+Each part is its own module (bench/bench_*.py, runnable alone as `python -m bench.NAME` from
+the repo root, so that it imports tooling/ and tests/ as packages); this one runs them one
 after the other (never two at a time: they would share the 2 cores), reads the JSON each
 leaves in bench/out/, and prints the table. Medians of 3 runs unless the note says
 otherwise. Targets are printed next to the figures, never asserted: the machine is shared
@@ -65,8 +66,7 @@ def read(name: str) -> dict:
 
 def fleet_rows() -> list[Row]:
     """The generator in this process: write FLEET_DAYS days of FLEET_APIS APIs, 3 times."""
-    sys.path.insert(0, str(REPO_ROOT / "include"))
-    from replica_ledger.synthetic_fleet import FleetSpec, generate
+    from tooling.synthetic_fleet import FleetSpec, generate
 
     spec = FleetSpec(apis=FLEET_APIS, days=FLEET_DAYS)
     times, summary = [], None
@@ -92,7 +92,7 @@ def fleet_rows() -> list[Row]:
 
 
 def collector_rows() -> list[Row]:
-    run([python("af3"), "bench/bench_collector.py"], timeout=900)
+    run([python("af3"), "-m", "bench.bench_collector"], timeout=900)
     report = read("bench_collector.json")
     rows = []
     rss = []
@@ -130,7 +130,7 @@ def collector_rows() -> list[Row]:
 
 
 def dbt_rows() -> list[Row]:
-    run([python("af3"), "bench/bench_dbt.py"], timeout=1200)
+    run([python("af3"), "-m", "bench.bench_dbt"], timeout=1200)
     rows = []
     for row in read("bench_dbt.json")["rows"]:
         target = f"<= {row['target']:g} s" if row["target"] else ""
@@ -148,7 +148,7 @@ def dbt_rows() -> list[Row]:
 
 
 def parse_rows() -> list[Row]:
-    run([python("af3"), "bench/bench_parse.py"], timeout=900)
+    run([python("af3"), "-m", "bench.bench_parse"], timeout=900)
     rows = []
     for result in read("parse_times.json")["results"]:
         for file in result.get("files", []):
@@ -169,7 +169,7 @@ def parse_rows() -> list[Row]:
 def backfill_rows(days: int) -> list[Row]:
     rows = []
     for airflow in (3, 2):
-        run([python("af3"), "bench/bench_backfill.py", "--airflow", str(airflow), "--days", str(days)], timeout=3600)
+        run([python("af3"), "-m", "bench.bench_backfill", "--airflow", str(airflow), "--days", str(days)], timeout=3600)
         report = read(f"bench_backfill_af{airflow}_{days}d.json")
         rows += backfill_report_rows(report)
     return rows
@@ -213,7 +213,7 @@ def backfill_report_rows(report: dict) -> list[Row]:
 
 
 def bigquery_rows() -> list[Row]:
-    run([python("af3"), "bench/bench_bigquery.py"], timeout=900)
+    run([python("af3"), "-m", "bench.bench_bigquery"], timeout=900)
     report = read("bench_bigquery.json")
     rows = []
     for model in report["models"]:

@@ -14,12 +14,14 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
-# One writer at a time on SQLite: wait for the lock instead of failing after 5 s.
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=replica_ledger.airflow_sqlite.CONNECT_ARGS
+# One writer at a time on SQLite: wait for the lock instead of failing after 5 s
+# (tooling/airflow_sqlite.py, a local-only helper: Composer runs on Postgres).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=tooling.airflow_sqlite.CONNECT_ARGS
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
 export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5
 export AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL=5
-export PYTHONPATH="$REPO_ROOT/include${PYTHONPATH:+:$PYTHONPATH}"
+# include/ for the product package; the repo root for tooling/ (the connect args above).
+export PYTHONPATH="$REPO_ROOT/include:$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false DO_NOT_TRACK=1
 if [ "$AIRFLOW_MAJOR" = 3 ]; then
   # Airflow 3 runs tasks through the execution API of its api-server.
@@ -27,7 +29,7 @@ if [ "$AIRFLOW_MAJOR" = 3 ]; then
   # Not the default 8793: that is the log server of the scheduler (LocalExecutor task logs).
   export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-28793}"
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=replica_ledger.airflow_sqlite.CONNECT_ARGS
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=tooling.airflow_sqlite.CONNECT_ARGS
   export AIRFLOW__CORE__PARALLELISM=2
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_API_PORT/execution/"
   export AIRFLOW__API__PORT="$AIRFLOW_API_PORT"

@@ -1,7 +1,7 @@
 """The demo month, run through the real DAG with `dag.test()` on this interpreter's
 Airflow (the same script `make demo` runs), then checked against the data contract.
 
-The demo story (include/replica_ledger/demo_data.py) fixes what the month must yield:
+The demo story (tooling/demo_data.py) fixes what the month must yield:
 the expectations below are the contract's semantics applied to that story.
 """
 

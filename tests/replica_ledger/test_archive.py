@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import archive
-from replica_ledger.k8s_objects import deployment_object, hpa_object, kubectl_list
+from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
 DAY = date(2026, 10, 14)
 

@@ -1,6 +1,6 @@
 """The demo: October 2026 on two clusters, told as a story (see demo/README.md).
 
-`python -m replica_ledger.demo_data OUTPUT_DIR` writes `archive/` and
+`python -m tooling.demo_data OUTPUT_DIR` writes `archive/` and
 `ped_limit_changes.jsonl` under OUTPUT_DIR. The files in the repo's demo/ folder are
 its output; a test regenerates them and checks they are unchanged.
 
@@ -32,7 +32,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from replica_ledger.k8s_objects import capture_time, deployment_object, hpa_object, kubectl_list
+from tooling.k8s_objects import capture_time, deployment_object, hpa_object, kubectl_list
 
 DEMO_MONTH = date(2026, 10, 1)
 DAYS_IN_DEMO_MONTH = 31

@@ -1,11 +1,11 @@
-"""The committed demo/ folder is exactly what `python -m replica_ledger.demo_data demo` writes."""
+"""The committed demo/ folder is exactly what `python -m tooling.demo_data demo` writes."""
 
 from __future__ import annotations
 
 import filecmp
 from pathlib import Path
 
-from replica_ledger.demo_data import write_demo
+from tooling.demo_data import write_demo
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 

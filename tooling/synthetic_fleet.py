@@ -1,6 +1,6 @@
 """A synthetic platform for benchmarks: N APIs over D days, in the archive's own format.
 
-    python -m replica_ledger.synthetic_fleet OUTPUT_DIR --apis 2000 --days 30 [--seed 7]
+    python -m tooling.synthetic_fleet OUTPUT_DIR --apis 2000 --days 30 [--seed 7]
 
 writes `OUTPUT_DIR/archive/dt=YYYY-MM-DD/<cluster>.json` + `.meta.json` (contract §1.1, built
 with k8s_objects like the demo) and `OUTPUT_DIR/ped_limit_changes.jsonl` (§1.2).
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from replica_ledger.k8s_objects import capture_time, deployment_object, hpa_object, kubectl_list
+from tooling.k8s_objects import capture_time, deployment_object, hpa_object, kubectl_list
 
 _MASK = (1 << 64) - 1
 CAPTURE_MINUTE = 4

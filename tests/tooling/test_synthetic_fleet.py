@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import archive, changelog
-from replica_ledger.synthetic_fleet import FleetSpec, generate, iter_raw_days
+from tooling.synthetic_fleet import FleetSpec, generate, iter_raw_days
 
 # Rates raised so that a small fleet shows every behaviour in a few days.
 SPEC = FleetSpec(apis=120, days=8, start=date(2026, 3, 1), seed=11, gap_rate=0.25, hand_edit_rate=0.1)
