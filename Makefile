@@ -59,7 +59,7 @@ docs: venv
 # days on each Airflow (default 5, extrapolated to 30; BACKFILL_DAYS=30 for the real thing).
 BACKFILL_DAYS ?= 5
 bench: venvs
-	.venv/af3/bin/python bench/run_all.py --backfill-days $(BACKFILL_DAYS)
+	.venv/af3/bin/python -m bench.run_all --backfill-days $(BACKFILL_DAYS)
 
 clean:
 	rm -rf .local dbt_project/target dbt_project/logs
