@@ -10,15 +10,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from replica_ledger.alerts.redact import client_logger, redact, register_secret
+from replica_ledger.http_retry import RETRYABLE_STATUSES, BackoffSchedule, retry_wait
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_STATUSES = tuple(sorted(RETRYABLE_STATUSES))
 DEFAULT_TIMEOUT = 30
 
 
@@ -43,31 +42,6 @@ def slack_connection_exists(conn_id: str) -> bool:
     return True
 
 
-def retry_after_seconds(headers: dict[str, Any] | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent."""
-    if not headers:
-        return None
-    value = None
-    for k, v in headers.items():
-        if k.lower() == "retry-after":
-            value = v[0] if isinstance(v, list | tuple) else v
-            break
-    if value is None:
-        return None
-    value = str(value).strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def make_retry_handlers(
     *,
     max_retries: int = 3,
@@ -89,17 +63,18 @@ def make_retry_handlers(
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
     from slack_sdk.http_retry.handler import RetryHandler
 
+    # Retry-After as given, else doubling from backoff_base; max_wait bounds every wait.
+    schedule = BackoffSchedule(base_s=backoff_base, exact_retry_after=True)
+
     class RetryAfterHandler(RetryHandler):
-        def _wait_for(self, state, response) -> float:
-            wait = retry_after_seconds(response.headers)
-            if wait is None:
-                wait = backoff_base * (2**state.current_attempt)
-            return wait
+        def _wait_for(self, state, response) -> float | None:
+            # current_attempt counts retries from 0; the shared schedule counts failed attempts from 1.
+            return retry_wait(schedule, state.current_attempt + 1, response.headers, max_wait_s=max_wait)
 
         def _can_retry(self, *, state, request, response=None, error=None) -> bool:
             if response is None or response.status_code not in RETRY_STATUSES:
                 return False
-            return self._wait_for(state, response) <= max_wait
+            return self._wait_for(state, response) is not None
 
         def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:
             wait = self._wait_for(state, response)
