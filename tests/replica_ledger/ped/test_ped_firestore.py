@@ -1,112 +1,78 @@
-"""firestore-sync against a real HTTP server on 127.0.0.1 speaking the Firestore REST list API.
+"""firestore-sync against the real Firestore emulator (gcloud's cloud-firestore-emulator) on 127.0.0.1.
 
-The Firestore emulator needs Java and gcloud, which this environment cannot install, so the
-server below implements ``GET /v1/projects/{p}/databases/{db}/documents/{collection}`` with
-``pageSize``/``pageToken`` paging and Firestore's typed values (integerValue as a string,
-doubleValue, stringValue, mapValue).
+Documents are seeded through the emulator's REST API; the emulator stamps their updateTime
+itself, so expected change ids and times come from what it returned when seeding. A spy on
+requests' Session.send (the call passes through unchanged) records the pages the sync asked
+for and the Authorization it sent.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+import requests
 
 from replica_ledger.ped.firestore import decode_fields, list_documents, make_session
+from tooling.emulators.firestore import typed_fields
 
 PROJECT, COLLECTION = "acme-platform", "ped-apis"
 PREFIX = f"projects/{PROJECT}/databases/(default)/documents"
 
 
-def typed(value):
-    if value is None:
-        return {"nullValue": None}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"integerValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, dict):
-        return {"mapValue": {"fields": {k: typed(v) for k, v in value.items()}}}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [typed(v) for v in value]}}
-    return {"stringValue": value}
+@dataclass(frozen=True)
+class ListRequest:
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    next_page_token: str | None
 
 
-def api_doc(doc_id, namespace, name, max_replicas, cpu=2, memory=4.0, update="2026-10-01T10:00:00.123456Z", **top):
-    fields = {
+@pytest.fixture
+def firestore(empty_firestore, monkeypatch):
+    """The emulator, with `requests` (the sync's own GET calls) recorded in `firestore.requests`."""
+    recorded: list[ListRequest] = []
+    send = requests.Session.send
+
+    def recording_send(session, request, **kwargs):
+        response = send(session, request, **kwargs)
+        parts = urlsplit(request.url)
+        body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        recorded.append(
+            ListRequest(
+                unquote(parts.path),
+                {key: values[0] for key, values in parse_qs(parts.query).items()},
+                request.headers.get("Authorization"),
+                body.get("nextPageToken") if isinstance(body, dict) else None,
+            )
+        )
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", recording_send)
+    empty_firestore.requests = recorded
+    yield empty_firestore
+    del empty_firestore.requests
+
+
+def put_api(firestore, doc_id, namespace, name, max_replicas, cpu=2, memory=4.0, **top) -> str:
+    """Write the PED document of one API to the emulator; returns the updateTime it got."""
+    data = {
         "metadata": {"namespace": namespace, "name": name},
         "spec": {"minReplicas": 2, "maxReplicas": max_replicas, "resources": {"cpu": cpu, "memoryGb": memory}},
         **top,
     }
-    return {
-        "name": f"{PREFIX}/{COLLECTION}/{doc_id}",
-        "fields": {key: typed(value) for key, value in fields.items()},
-        "createTime": "2026-09-01T00:00:00Z",
-        "updateTime": update,
-    }
+    return firestore.put_document(PROJECT, f"{COLLECTION}/{doc_id}", data)["updateTime"]
 
 
-class FakeFirestore(ThreadingHTTPServer):
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.documents: list[dict] = []
-        self.requests: list[tuple[str, dict, str | None]] = []
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server_address[1]}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: FakeFirestore
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        parts = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self.server.requests.append((unquote(parts.path), query, self.headers.get("Authorization")))
-        if unquote(parts.path) != f"/v1/{PREFIX}/{COLLECTION}":
-            return self.reply(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
-        size = int(query.get("pageSize", 300))
-        start = int(query.get("pageToken", 0))
-        docs = sorted(self.server.documents, key=lambda d: d["name"])
-        body = {"documents": docs[start : start + size]} if docs[start : start + size] else {}
-        if start + size < len(docs):
-            body["nextPageToken"] = str(start + size)
-        self.reply(200, body)
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def firestore():
-    server = FakeFirestore()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def three_apis(server):
-    server.documents = [
-        api_doc("pricing--quote-api", "pricing", "quote-api", 4, changedBy="alice@example.com"),
-        api_doc("search--suggest", "search", "suggest", 3, cpu=0.5, memory=1.5, update="2026-10-02T09:00:00Z"),
-        api_doc("cart--cart-api", "cart", "cart-api", 8, update="2026-10-03T09:00:00Z"),
+def three_apis(firestore) -> list[str]:
+    """Three APIs, written in this order (so their updateTimes increase); returns the updateTimes."""
+    return [
+        put_api(firestore, "pricing--quote-api", "pricing", "quote-api", 4, changedBy="alice@example.com"),
+        put_api(firestore, "search--suggest", "search", "suggest", 3, cpu=0.5, memory=1.5),
+        put_api(firestore, "cart--cart-api", "cart", "cart-api", 8),
     ]
 
 
@@ -119,23 +85,29 @@ def sync_args(log, *extra):
 
 
 def test_sync_reads_two_pages_and_is_idempotent(ped, firestore, tmp_path):
-    three_apis(firestore)
+    pricing_at, search_at, cart_at = three_apis(firestore)
     log = tmp_path / "changes.jsonl"
     env = {"FIRESTORE_EMULATOR_HOST": firestore.host}
     first = ped(*sync_args(log), env=env)
     assert first.code == 0, first.err
     assert first.out_lines[-1] == "summary: accepted=3 no-op=0 rejected=0"
     # Two pages, the second asked for with the first's token; emulator-style anonymous auth.
-    assert [(q.get("pageToken"), q["pageSize"]) for _, q, _ in firestore.requests] == [(None, "2"), ("2", "2")]
-    assert {auth for _, _, auth in firestore.requests} == {"Bearer owner"}
+    pages = firestore.requests
+    assert {page.path for page in pages} == {f"/v1/{PREFIX}/{COLLECTION}"}
+    assert [(page.query.get("pageToken"), page.query["pageSize"]) for page in pages] == [
+        (None, "2"),
+        (pages[0].next_page_token, "2"),
+    ]
+    assert pages[0].next_page_token and pages[1].next_page_token is None
+    assert {page.authorization for page in pages} == {"Bearer owner"}
     written = rows(log)
     assert [r["change_id"] for r in written] == [
-        f"firestore:{COLLECTION}/pricing--quote-api@2026-10-01T10:00:00.123456Z",
-        f"firestore:{COLLECTION}/search--suggest@2026-10-02T09:00:00Z",
-        f"firestore:{COLLECTION}/cart--cart-api@2026-10-03T09:00:00Z",
+        f"firestore:{COLLECTION}/pricing--quote-api@{pricing_at}",
+        f"firestore:{COLLECTION}/search--suggest@{search_at}",
+        f"firestore:{COLLECTION}/cart--cart-api@{cart_at}",
     ]
     assert written[0] == {
-        "change_id": f"firestore:{COLLECTION}/pricing--quote-api@2026-10-01T10:00:00.123456Z",
+        "change_id": f"firestore:{COLLECTION}/pricing--quote-api@{pricing_at}",
         "namespace": "pricing",
         "deployment": "quote-api",
         "team": "pricing",
@@ -143,7 +115,7 @@ def test_sync_reads_two_pages_and_is_idempotent(ped, firestore, tmp_path):
         "max_replicas": 4,
         "cpu": 2,
         "memory_gb": 4,
-        "changed_at": "2026-10-01T10:00:00.123456Z",
+        "changed_at": pricing_at,
         "changed_by": "alice@example.com",
         "action": "upsert",
         "reason": None,
@@ -161,15 +133,15 @@ def test_sync_appends_when_a_documents_limits_change(ped, firestore, tmp_path):
     log = tmp_path / "changes.jsonl"
     env = {"FIRESTORE_EMULATOR_HOST": firestore.host}
     ped(*sync_args(log), env=env)
-    firestore.documents[0] = api_doc(
-        "pricing--quote-api", "pricing", "quote-api", 6, update="2026-10-11T08:40:00Z", reason="autumn sale"
-    )
+    changed_at = put_api(firestore, "pricing--quote-api", "pricing", "quote-api", 6, reason="autumn sale")
     result = ped(*sync_args(log), env=env)
     assert result.out_lines[-1] == "summary: accepted=1 no-op=2 rejected=0"
     last = rows(log)[-1]
-    assert (last["max_replicas"], last["changed_at"], last["reason"]) == (6, "2026-10-11T08:40:00Z", "autumn sale")
-    # A touched document whose limits did not change appends nothing.
-    firestore.documents[1]["updateTime"] = "2026-10-20T00:00:00Z"
+    assert (last["max_replicas"], last["changed_at"], last["reason"]) == (6, changed_at, "autumn sale")
+    # A touched document whose limits did not change appends nothing: a new changedBy gives it
+    # a new updateTime (rewriting identical fields would not: Firestore keeps the old one).
+    touched_at = put_api(firestore, "search--suggest", "search", "suggest", 3, cpu=0.5, memory=1.5, changedBy="bob")
+    assert touched_at > changed_at
     assert ped(*sync_args(log), env=env).out_lines[-1] == "summary: accepted=0 no-op=3 rejected=0"
     assert len(rows(log)) == 4
 
@@ -197,8 +169,9 @@ def test_sync_compares_with_the_last_version_from_any_source(ped, firestore, tmp
         )
         + "\n"
     )
-    result = ped(*sync_args(log, "--endpoint", f"http://{firestore.host}", "--anonymous"))
+    result = ped(*sync_args(log, "--endpoint", firestore.url, "--anonymous"))
     assert result.out_lines[-1] == "summary: accepted=2 no-op=1 rejected=0"
+    assert {page.authorization for page in firestore.requests} == {"Bearer owner"}
 
 
 def test_sync_records_a_delete_document_and_rejects_invalid_ones(ped, firestore, tmp_path):
@@ -206,10 +179,8 @@ def test_sync_records_a_delete_document_and_rejects_invalid_ones(ped, firestore,
     log = tmp_path / "changes.jsonl"
     env = {"FIRESTORE_EMULATOR_HOST": firestore.host}
     ped(*sync_args(log), env=env)
-    firestore.documents[2] = api_doc(
-        "cart--cart-api", "cart", "cart-api", 8, update="2026-11-01T00:00:00Z", action="delete"
-    )
-    firestore.documents.append(api_doc("bad", "Bad_NS", "x", 12, update="2026-11-01T00:00:00Z"))
+    put_api(firestore, "cart--cart-api", "cart", "cart-api", 8, action="delete")
+    put_api(firestore, "bad", "Bad_NS", "x", 12)
     result = ped(*sync_args(log), env=env)
     assert result.code == 2
     assert result.out_lines[-1] == "summary: accepted=1 no-op=2 rejected=1"
@@ -229,19 +200,50 @@ def test_sync_empty_collection_and_http_errors(ped, firestore, tmp_path):
     env = {"FIRESTORE_EMULATOR_HOST": firestore.host}
     empty = ped(*sync_args(log), env=env)
     assert (empty.code, empty.out_lines) == (0, ["summary: accepted=0 no-op=0 rejected=0"])
-    missing = ped("firestore-sync", "--project", PROJECT, "--collection", "nope", "--log", log, env=env)
-    assert missing.code == 1
-    assert missing.err_lines[0].startswith(
-        f"error: FirestoreError: GET http://{firestore.host}/v1/{PREFIX}/nope returned HTTP 404"
+    # Firestore has no "missing collection": one that was never written lists as empty.
+    never_written = ped("firestore-sync", "--project", PROJECT, "--collection", "nope", "--log", log, env=env)
+    assert (never_written.code, never_written.out_lines) == (0, ["summary: accepted=0 no-op=0 rejected=0"])
+    # An id Firestore reserves (__.*__) is refused with HTTP 400: a clear error, nothing written.
+    refused = ped("firestore-sync", "--project", PROJECT, "--collection", "__ped__", "--log", log, env=env)
+    assert refused.code == 1
+    assert refused.err_lines[0].startswith(
+        f"error: FirestoreError: GET http://{firestore.host}/v1/{PREFIX}/__ped__ returned HTTP 400"
     )
+    assert "reserved" in refused.err
     assert not log.exists()
 
 
 def test_list_documents_directly(firestore):
     three_apis(firestore)
-    endpoint, session = make_session(f"http://{firestore.host}", anonymous=True, env={})
+    endpoint, session = make_session(firestore.url, anonymous=True, env={})
     documents = list(list_documents(session, endpoint, PROJECT, COLLECTION, page_size=1))
-    assert len(documents) == 3 and len(firestore.requests) == 3
+    assert [document["name"].rsplit("/", 1)[-1] for document in documents] == [
+        "cart--cart-api",
+        "pricing--quote-api",
+        "search--suggest",
+    ]
+    # Firestore gives a page token after every full page, so the 4th page is asked for and empty.
+    assert len(firestore.requests) == 4
+    assert firestore.requests[-1].next_page_token is None
+
+
+def test_typed_values_round_trip_through_the_emulator(firestore):
+    """What the emulator stores and lists decodes back to the Python values written."""
+    data = {
+        "i": 9007199254740993,  # above 2**53: survives only because int64 travels as a string
+        "d": 0.25,
+        "s": "x",
+        "n": None,
+        "b": True,
+        "m": {"inner": 2},
+        "empty_map": {},
+        "a": ["y", 1.5],
+    }
+    firestore.put_document(PROJECT, f"{COLLECTION}/typed", data)
+    endpoint, session = make_session(firestore.url, anonymous=True, env={})
+    (document,) = list_documents(session, endpoint, PROJECT, COLLECTION)
+    assert decode_fields(document["fields"]) == data
+    assert document["fields"] == typed_fields(data) | {"empty_map": {"mapValue": {}}}
 
 
 def test_decode_typed_values():
