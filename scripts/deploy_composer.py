@@ -22,11 +22,16 @@ values (Composer refuses an update that changes nothing, and each one takes minu
 
 --dry-run prints the whole deploy as a shell script and runs nothing: no gcloud call, no dbt
 parse, no describe (without --bucket, the bucket is looked up by the printed script itself).
+
+Only the product ships: before anything else (dry run included), the deploy lists the files its
+syncs would upload and refuses to go on if one of them is development code (tooling/, tests/,
+bench/) or imports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -42,6 +47,8 @@ BUILD_DIR = REPO_ROOT / ".local" / "composer-deploy"
 # Never shipped: bytecode, local dbt output and installed dbt packages.
 PYCACHE_EXCLUDE = r".*__pycache__/.*|.*\.pyc$"
 DBT_EXCLUDE = r"^(target|logs|dbt_packages)/.*|.*\.duckdb$|.*__pycache__/.*"
+# Development packages of the repo root: never shipped, and never imported by what ships.
+DEV_PACKAGES = ("tooling", "tests", "bench")
 _PACKAGE_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*?)\s*$")
 
 
@@ -276,6 +283,55 @@ def plan(args, bucket: str) -> list[Step]:
     return steps
 
 
+@dataclass(frozen=True)
+class ShippedFile:
+    local: Path
+    destination: str
+
+
+def shipped_files(steps: list[Step]) -> list[ShippedFile]:
+    """Every local file the `storage rsync` steps upload.
+
+    Same rule as the sync: --exclude is a regex matched from the start of the path relative to
+    the synced folder. The precompiled manifest (a `cp` of a build output) is not a repo file.
+    """
+    files = []
+    for step in steps:
+        if step.argv[1:3] != ["storage", "rsync"]:
+            continue
+        exclude = re.compile(step.argv[step.argv.index("--exclude") + 1])
+        source, destination = Path(step.argv[-2]), step.argv[-1]
+        for path in sorted(source.rglob("*")):
+            relative = path.relative_to(source).as_posix()
+            if path.is_file() and not exclude.match(relative):
+                files.append(ShippedFile(path, f"{destination}/{relative}"))
+    return files
+
+
+def dev_imports(path: Path) -> list[str]:
+    """The modules `path` imports from a development package (absolute imports; relative ones stay inside)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    modules = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.append(node.module)
+    return [module for module in modules if module.split(".")[0] in DEV_PACKAGES]
+
+
+def development_code(files: list[ShippedFile]) -> list[str]:
+    """What in `files` is not product: a file of a development package, or a module importing one."""
+    dev_roots = [REPO_ROOT / package for package in DEV_PACKAGES]
+    problems = []
+    for file in files:
+        if any(file.local.is_relative_to(root) for root in dev_roots):
+            problems.append(f"{file.local}: development code")
+        elif file.local.suffix == ".py" and (modules := dev_imports(file.local)):
+            problems.append(f"{file.local}: imports {', '.join(modules)}")
+    return problems
+
+
 def describe(args, value_format: str) -> str:
     argv = [args.gcloud, "composer", "environments", "describe", args.env, *_environment_args(args)]
     return subprocess.run([*argv, f"--format={value_format}"], check=True, capture_output=True, text=True).stdout
@@ -314,7 +370,7 @@ def already_applied(args, step: Step) -> bool:
     return all(current.get(k) == v for k, v in wanted.items())
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", required=True, help="Composer environment name")
     parser.add_argument("--location", required=True, help="its region, e.g. europe-west1")
@@ -336,6 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.requirements.is_file():
         parser.error(f"{args.requirements} not found")
     args.env_values = read_env_file(args.env_file) if args.env_file else {}
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    problems = development_code(shipped_files(plan(args, "$BUCKET")))
+    if problems:
+        raise SystemExit("refusing to deploy development code to Composer:\n  " + "\n  ".join(problems))
 
     if args.dry_run:
         print("#!/usr/bin/env bash")

@@ -1,9 +1,11 @@
 """scripts/deploy_composer.py and `make deploy-composer`: the dry run prints the whole deploy;
 a real run (against tests/support/fake_gcloud.py, buckets as folders) lays out a bucket in
-which Airflow finds only the DAG file and the DAG imports replica_ledger from the bucket."""
+which Airflow finds only the DAG file and the DAG imports replica_ledger from the bucket;
+what ships is the product only (no tooling/, tests/, bench/ code, nothing importing it)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shlex
@@ -18,6 +20,21 @@ SCRIPT = REPO_ROOT / "scripts" / "deploy_composer.py"
 FAKE_GCLOUD = REPO_ROOT / "tests" / "support" / "fake_gcloud.py"
 BUCKET = "europe-west1-prod-1a2b3c4d-bucket"
 MAKE_DEPLOY = ["make", "--no-print-directory", "deploy-composer", "ENV=prod", "LOCATION=europe-west1"]
+# Development modules that once lived in the product package: they must never ship again.
+GENERATORS = {"demo_data.py", "synthetic_fleet.py", "k8s_objects.py", "airflow_sqlite.py"}
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    """The deploy script as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("deploy_composer", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module while the class is built
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -134,7 +151,7 @@ def test_make_target_dry_run():
     assert usage.returncode != 0 and "usage: make deploy-composer" in usage.stdout
 
 
-def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, tmp_path: Path):
+def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, deploy, tmp_path: Path):
     root, gcloud = fake_gcloud
     bucket = root / "buckets" / BUCKET
     # Left over from an earlier deploy: a removed DAG goes, the package synced separately stays.
@@ -158,6 +175,10 @@ def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, tmp_path: Path):
     assert (bucket / "data" / "dbt_project" / "dbt_project.yml").is_file()
     assert not list(bucket.rglob("__pycache__")) and not list(bucket.rglob("*.duckdb"))
     assert not (bucket / "data" / "dbt_project" / "logs").exists()
+    # The bucket holds exactly the deploy's file list (what the product check reads) + the manifest.
+    in_bucket = {path.relative_to(bucket).as_posix() for path in bucket.rglob("*") if path.is_file()}
+    listed = {file.destination.removeprefix(f"gs://{BUCKET}/") for file in _shipped(deploy)}
+    assert in_bucket == listed | {"data/dbt_project/target/manifest.json"}
     manifest = json.loads((bucket / "data" / "dbt_project" / "target" / "manifest.json").read_text())
     assert "model.replica_ledger.fct_replica_breaches" in manifest["nodes"]
     assert "exposure.replica_ledger.slack_breach_alert" in manifest["exposures"]
@@ -211,3 +232,53 @@ def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, tmp_path: Path):
     )
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip() == str(dags / "replica_ledger" / "settings.py")
+
+
+def _shipped(deploy) -> list:
+    args = deploy.parse_args(["--env", "prod", "--location", "europe-west1", "--bucket", BUCKET])
+    return deploy.shipped_files(deploy.plan(args, BUCKET))
+
+
+def test_deploy_ships_only_the_product(deploy):
+    files = _shipped(deploy)
+    local = [file.local for file in files]
+    assert REPO_ROOT / "include" / "replica_ledger" / "settings.py" in local
+    assert REPO_ROOT / "dags" / "replica_ledger_daily.py" in local
+    for package in ("tooling", "tests", "bench"):
+        assert not [path for path in local if path.is_relative_to(REPO_ROOT / package)], package
+    assert not GENERATORS & {path.name for path in local}
+    modules = [path for path in local if path.suffix == ".py"]
+    assert len(modules) > 20
+    assert {str(path): deploy.dev_imports(path) for path in modules if deploy.dev_imports(path)} == {}
+    assert deploy.development_code(files) == []
+
+
+def test_dev_imports_finds_every_import_form(deploy, tmp_path: Path):
+    module = tmp_path / "uses_dev_code.py"
+    module.write_text(
+        "import json\n"
+        "import tests.support.fake_gcs\n"
+        "from tooling.demo_data import write_demo\n"
+        "from . import sibling\n"
+        "def later():\n"
+        "    from bench import run_all\n"
+        "    import toolingish\n"
+    )
+    assert deploy.dev_imports(module) == ["tests.support.fake_gcs", "tooling.demo_data", "bench"]
+
+
+def test_deploy_refuses_a_product_module_that_imports_dev_code(deploy, tmp_path: Path, monkeypatch, capsys):
+    """A repo whose package imports a test fixture: the deploy stops before printing or running anything."""
+    for folder in ("dags", "plugins", "dbt_project", "include/replica_ledger"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "requirements.txt").write_text("apache-airflow-providers-slack==9.0.0\n")
+    (tmp_path / "dags" / "replica_ledger_daily.py").write_text("import replica_ledger\n")
+    (tmp_path / "include" / "replica_ledger" / "__init__.py").write_text("")
+    fixture_user = tmp_path / "include" / "replica_ledger" / "fixtures.py"
+    fixture_user.write_text("from tests.support.fake_gcs import FakeGcs\n")
+    monkeypatch.setattr(deploy, "REPO_ROOT", tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        deploy.main(["--env", "prod", "--location", "europe-west1", "--bucket", BUCKET, "--dry-run"])
+    assert "refusing to deploy development code" in str(refused.value)
+    assert f"{fixture_user}: imports tests.support.fake_gcs" in str(refused.value)
+    assert capsys.readouterr().out == ""
