@@ -19,7 +19,6 @@ import pytest
 
 from replica_ledger.collector.collect import default_snapshot_date
 from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, items_of_kind, read_snapshot
-from tests.support.fake_gcs import FakeGcs
 from tests.support.fake_kube_api import ALWAYS, FakeKubeApi, Fault, object_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -301,32 +300,35 @@ def test_gzip_output_when_asked_and_rewinds_inside_the_gzip_stream_after_410(run
     assert names(items_of_kind(snapshot, "HorizontalPodAutoscaler")) == [object_name(i) for i in range(450)]
 
 
-def test_gs_output_uploads_gzip_then_meta(run_collector, collector_env):
-    with FakeGcs() as gcs, FakeKubeApi(deployments=30, hpas=20) as api:
-        collector_env.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+def test_gs_output_uploads_gzip_then_meta(run_collector, empty_gcs):
+    bucket = empty_gcs.create_bucket("replica-archive")
+    with FakeKubeApi(deployments=30, hpas=20) as api:
         run = run_collector(api, output="gs://replica-archive/snapshots/")
 
     assert run.exit_code == 0, run.stderr
-    data_key = ("replica-archive", f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz")
-    meta_key = ("replica-archive", f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.meta.json")
-    assert gcs.upload_order == [data_key, meta_key]
-    data = gcs.objects[data_key]
+    data_name = f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz"
+    meta_name = f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.meta.json"
+    # Generations are the emulator's microsecond clock at upload: their order is the upload order.
+    uploaded = sorted(empty_gcs.client().list_blobs(bucket.name), key=lambda blob: blob.generation)
+    assert [blob.name for blob in uploaded] == [data_name, meta_name]
+    data, meta = uploaded
     assert (data.content_type, data.content_encoding) == ("application/gzip", None)
-    assert len(json.loads(gzip.decompress(data.data))["items"]) == 50
-    assert json.loads(gcs.objects[meta_key].data)["cluster"] == CLUSTER
+    assert len(json.loads(gzip.decompress(data.download_as_bytes()))["items"]) == 50
+    assert meta.content_type == "application/json"
+    assert json.loads(meta.download_as_bytes())["cluster"] == CLUSTER
 
 
-def test_gs_upload_refused_is_a_clear_failure_with_nothing_uploaded(run_collector, collector_env):
-    with FakeGcs() as gcs, FakeKubeApi(deployments=3) as api:
-        gcs.refuse_uploads = True
-        collector_env.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+def test_gs_upload_refused_is_a_clear_failure_with_nothing_uploaded(run_collector, empty_gcs):
+    """GCS refuses the upload (here: the bucket does not exist): exit 1, the object named, nothing stored."""
+    with FakeKubeApi(deployments=3) as api:
         run = run_collector(api, output="gs://replica-archive")
 
     assert run.exit_code == 1
     assert run.last_stderr_line.startswith(
-        f"cannot upload gs://replica-archive/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz: 403"
+        f"cannot upload gs://replica-archive/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz: 404"
     )
-    assert gcs.objects == {}
+    client = empty_gcs.client()
+    assert [bucket.name for bucket in client.list_buckets()] == []
 
 
 # ----------------------------------------------------------------------------- dates and arguments

@@ -1,5 +1,5 @@
 """replica_ledger.docs publishes the dbt docs to gs://BUCKET/PREFIX (production), through the
-real google-cloud-storage client against the fake GCS endpoint on 127.0.0.1."""
+real google-cloud-storage client against fake-gcs-server on 127.0.0.1 (the `empty_gcs` fixture)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import docs
-from tests.support.fake_gcs import FakeGcs
 
 
 @pytest.fixture
@@ -21,33 +20,47 @@ def docs_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_publish_uploads_the_three_files_index_last(docs_dir: Path, monkeypatch):
-    with FakeGcs() as gcs:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
-        urls = docs.publish_docs_to_gcs(docs_dir, "gs://composer-bucket/dbt_docs/")
-        stored = dict(gcs.objects)
+def test_publish_uploads_the_three_files_index_last(docs_dir: Path, empty_gcs):
+    empty_gcs.create_bucket("composer-bucket")
+    urls = docs.publish_docs_to_gcs(docs_dir, "gs://composer-bucket/dbt_docs/")
     assert urls == [
         "gs://composer-bucket/dbt_docs/manifest.json",
         "gs://composer-bucket/dbt_docs/catalog.json",
         "gs://composer-bucket/dbt_docs/index.html",
     ]
-    index = stored["composer-bucket", "dbt_docs/index.html"]
-    assert index.data == (docs_dir / "index.html").read_bytes()
+    # Generations are the emulator's microsecond clock at upload: their order is the upload order.
+    stored = sorted(empty_gcs.client().list_blobs("composer-bucket"), key=lambda blob: blob.generation)
+    assert [f"gs://composer-bucket/{blob.name}" for blob in stored] == urls
+    manifest, _, index = stored
+    assert index.download_as_bytes() == (docs_dir / "index.html").read_bytes()
     assert index.content_type.startswith("text/html")
-    assert stored["composer-bucket", "dbt_docs/manifest.json"].content_type == "application/json"
+    assert manifest.content_type == "application/json"
+    assert manifest.download_as_bytes() == (docs_dir / "manifest.json").read_bytes()
+    assert {blob.cache_control for blob in stored} == {"no-cache, max-age=0"}
 
 
-def test_generate_and_publish_reads_the_url_from_the_environment(docs_dir: Path, monkeypatch):
+def test_publish_through_an_explicit_client_ignores_the_environment(docs_dir: Path, empty_gcs, monkeypatch):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    empty_gcs.create_bucket("docs-bucket")
+    urls = docs.publish_docs_to_gcs(docs_dir, "gs://docs-bucket", client=empty_gcs.client())
+    assert urls == ["gs://docs-bucket/manifest.json", "gs://docs-bucket/catalog.json", "gs://docs-bucket/index.html"]
+    assert sorted(blob.name for blob in empty_gcs.client().list_blobs("docs-bucket")) == [
+        "catalog.json",
+        "index.html",
+        "manifest.json",
+    ]
+
+
+def test_generate_and_publish_reads_the_url_from_the_environment(docs_dir: Path, empty_gcs, monkeypatch):
     generated = []
     monkeypatch.setattr(docs, "generate_docs", lambda s: generated.append(s) or {"docs_dir": str(docs_dir)})
     settings = type("S", (), {"dbt_docs_dir": docs_dir})()
-    with FakeGcs() as gcs:
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
-        monkeypatch.setenv(docs.DOCS_GCS_URL_ENV, "gs://b")
-        result = docs.generate_and_publish(settings)
-        assert ("b", "index.html") in gcs.objects
+    bucket = empty_gcs.create_bucket("docs-bucket")
+    monkeypatch.setenv(docs.DOCS_GCS_URL_ENV, "gs://docs-bucket")
+    result = docs.generate_and_publish(settings)
+    assert bucket.get_blob("index.html") is not None
     assert generated == [settings]
-    assert result["published"][-1] == "gs://b/index.html"
+    assert result["published"][-1] == "gs://docs-bucket/index.html"
     monkeypatch.delenv(docs.DOCS_GCS_URL_ENV)
     assert "published" not in docs.generate_and_publish(settings)
 
