@@ -65,11 +65,12 @@ with DAG(
     tags=["replica-ledger", "kubernetes", "billing"],
 ) as dag:
     if os.environ.get("REPLICA_LEDGER_ENV", "local") == "gcp":
-        # Production (Composer): collector pods, GCS archive, BigQuery raw tables.
-        from replica_ledger.gcp.dag import build_gcp_snapshot_and_load
+        # Production (Composer): collector pods write the GCS archive.
+        from replica_ledger.gcp.dag import LOAD_TRIGGER_RULE, build_gcp_snapshot
         from replica_ledger.settings import load_settings
 
-        snapshot, loaded = build_gcp_snapshot_and_load(load_settings())
+        snapshot = build_gcp_snapshot(load_settings())
+        load_trigger_rule = LOAD_TRIGGER_RULE
     else:
         with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):
 
@@ -80,17 +81,18 @@ with DAG(
                 return airflow_tasks.take_snapshot(context)
 
             snapshot = take_snapshot()
+        load_trigger_rule = "all_success"
 
-        with TaskGroup("load", tooltip="Replace the day in the raw tables; reload the change log"):
+    with TaskGroup("load", tooltip="Replace the day in the raw tables (DuckDB or BigQuery, per the dbt target)"):
 
-            @task(task_id="load_day", pool=WAREHOUSE_POOL)
-            def load_day(**context) -> dict:
-                from replica_ledger import airflow_tasks
+        @task(task_id="load_day", pool=WAREHOUSE_POOL, trigger_rule=load_trigger_rule)
+        def load_day(**context) -> dict:
+            from replica_ledger import airflow_tasks
 
-                return airflow_tasks.load(context)
+            return airflow_tasks.load(context)
 
-            loaded = load_day()
-        snapshot >> loaded
+        loaded = load_day()
+    snapshot >> loaded
 
     with TaskGroup("transform", tooltip="dbt build for the day"):
 

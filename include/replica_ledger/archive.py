@@ -4,20 +4,33 @@ The archive is the single interchange format: the collector writes it, a person 
 a hand-captured `kubectl get ... -o json` file into it, and the loader reads it. Each
 object becomes one typed row; an object we cannot use becomes a reject row with a reason,
 so nothing is silently lost.
+
+A snapshot is read as a stream: `SnapshotItems` walks the kubectl List's `items` array one
+object at a time (json.JSONDecoder.raw_decode over chunks of text), so memory stays flat
+whatever the file's size. Where the files are, and which one of a cluster counts, is
+`replica_ledger.raw.layout`.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any, BinaryIO
 
-SNAPSHOT_SUFFIXES = (".json", ".json.gz")
-META_SUFFIX = ".meta.json"
+# Characters of JSON text decoded per read: a chunk holds hundreds of objects.
+CHUNK_BYTES = 1024 * 1024
+REJECT_JSON_MAX_CHARS = 20000
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
 
 
 class SnapshotUnreadable(ValueError):
@@ -26,6 +39,8 @@ class SnapshotUnreadable(ValueError):
 
 @dataclass
 class ParsedSnapshot:
+    """One snapshot file read into lists (tests and small tools; the loader streams instead)."""
+
     cluster: str
     snapshot_date: date
     captured_at: datetime
@@ -36,46 +51,7 @@ class ParsedSnapshot:
     rejects: list[dict] = field(default_factory=list)
 
 
-def day_dir(archive_dir: Path, day: date) -> Path:
-    return archive_dir / f"dt={day.isoformat()}"
-
-
-def _cluster_name(path: Path) -> str | None:
-    name = path.name
-    if name.endswith(META_SUFFIX):
-        return None
-    for suffix in SNAPSHOT_SUFFIXES[::-1]:  # ".json.gz" before ".json"
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return None
-
-
-def snapshot_files(archive_dir: Path, day: date) -> dict[str, Path]:
-    """Map cluster -> snapshot file for one day. A plain .json wins over a .json.gz twin."""
-    folder = day_dir(archive_dir, day)
-    found: dict[str, Path] = {}
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.iterdir()):
-        cluster = _cluster_name(path)
-        if cluster and (cluster not in found or path.suffix == ".json"):
-            found[cluster] = path
-    return found
-
-
-def clusters_seen_until(archive_dir: Path, day: date) -> set[str]:
-    """Clusters that have a snapshot on or before `day`: from then on a missing day is a gap."""
-    seen: set[str] = set()
-    if not archive_dir.is_dir():
-        return seen
-    for folder in archive_dir.glob("dt=*"):
-        try:
-            folder_day = date.fromisoformat(folder.name[3:])
-        except ValueError:
-            continue
-        if folder_day <= day:
-            seen.update(snapshot_files(archive_dir, folder_day))
-    return seen
+# --------------------------------------------------------------------------- capture time
 
 
 def default_captured_at(day: date) -> datetime:
@@ -101,30 +77,158 @@ def captured_at_from_meta(meta_name: str, meta_bytes: bytes | None, day: date) -
         raise SnapshotUnreadable(f"{meta_name}: captured_at unreadable ({exc})") from exc
 
 
-def read_captured_at(snapshot_path: Path, cluster: str, day: date) -> datetime:
-    meta_path = snapshot_path.parent / f"{cluster}{META_SUFFIX}"
-    meta_bytes = meta_path.read_bytes() if meta_path.exists() else None
-    return captured_at_from_meta(meta_path.name, meta_bytes, day)
+# --------------------------------------------------------------------------- streaming parse
 
 
-def decode_snapshot_bytes(name: str, data: bytes) -> bytes:
-    """The JSON bytes of a snapshot file's content (gunzipped when the name ends in .gz)."""
-    if name.endswith(".gz"):
+class _HashingReader:
+    """Passes reads through and keeps the sha256 of every byte read (the JSON bytes of the file)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int) -> bytes:
+        data = self._stream.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _needs_more_text(exc: json.JSONDecodeError, text_length: int) -> bool:
+    """Whether a decode error may only mean that the value goes on in the next chunk."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= text_length - 8
+
+
+class _JsonText:
+    """JSON text read chunk by chunk; values are decoded one at a time from a moving window."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._text = ""
+        self._pos = 0
+        self._eof = False
+
+    def _fill(self, at_least: int = 0) -> bool:
+        """Read more text; False once the stream is exhausted."""
+        if self._eof:
+            return False
+        self._text = self._text[self._pos :]  # drop what was consumed
+        self._pos = 0
+        data = self._stream.read(max(CHUNK_BYTES, at_least))
+        if not data:
+            self._text += self._decoder.decode(b"", final=True)
+            self._eof = True
+            return False
+        self._text += self._decoder.decode(data)
+        return True
+
+    def peek(self) -> str:
+        """The next non-whitespace character ('' at the end), not consumed."""
+        while True:
+            self._pos = _WHITESPACE.match(self._text, self._pos).end()
+            if self._pos < len(self._text):
+                return self._text[self._pos]
+            if not self._fill():
+                return ""
+
+    def take(self, expected: str) -> None:
+        found = self.peek()
+        if found != expected:
+            raise ValueError(f"expected {expected!r}, found {found or 'the end of the file'!r}")
+        self._pos += 1
+
+    def value(self) -> Any:
+        """Decode the next JSON value whole (one item: a few KB)."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self._text, self._pos)
+            except json.JSONDecodeError as exc:
+                if _needs_more_text(exc, len(self._text)) and self._fill(len(self._text)):
+                    continue  # the value is cut by the chunk boundary: read on (doubling)
+                raise
+            if end == len(self._text) and self._fill():
+                continue  # a number at the very end may go on in the next chunk
+            self._pos = end
+            return value
+
+
+def _list_items(text: _JsonText) -> Iterator[Any]:
+    """The elements of the `items` array of a top-level JSON object, one at a time."""
+    if text.peek() != "{":
+        text.value()  # valid JSON that is not an object, or a decode error
+        raise SnapshotUnreadable("not a kubectl List (no 'items' array)")
+    text.take("{")
+    seen_items = False
+    while text.peek() != "}":
+        key = text.value()
+        if not isinstance(key, str):
+            raise ValueError("object keys must be strings")
+        text.take(":")
+        if key == "items":
+            if seen_items:
+                raise SnapshotUnreadable("not a kubectl List (two 'items' arrays)")
+            seen_items = True
+            if text.peek() != "[":
+                text.value()
+                raise SnapshotUnreadable("not a kubectl List ('items' is not an array)")
+            yield from _array_elements(text)
+        else:
+            text.value()  # apiVersion, kind, metadata: not needed
+        if text.peek() != ",":
+            break
+        text.take(",")
+    text.take("}")
+    if text.peek():
+        raise ValueError("extra data after the top-level object")
+    if not seen_items:
+        raise SnapshotUnreadable("not a kubectl List (no 'items' array)")
+
+
+def _array_elements(text: _JsonText) -> Iterator[Any]:
+    text.take("[")
+    if text.peek() == "]":
+        text.take("]")
+        return
+    while True:
+        yield text.value()
+        if text.peek() == "]":
+            text.take("]")
+            return
+        text.take(",")
+
+
+class SnapshotItems:
+    """The items of one snapshot file, read as a stream; raises SnapshotUnreadable on a bad file.
+
+    `sha256` is the digest of the file's JSON bytes (gunzipped), known once the items have
+    been read to the end. A file that turns out bad half-way raises after some items were
+    yielded: the caller drops what it took from that file.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self.name = name
+        self._gzip = name.endswith(".gz")
+        self._reader = _HashingReader(gzip.GzipFile(fileobj=stream, mode="rb") if self._gzip else stream)
+
+    @property
+    def sha256(self) -> str:
+        return self._reader.digest.hexdigest()
+
+    def __iter__(self) -> Iterator[Any]:
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise SnapshotUnreadable(f"{name}: not valid gzip ({exc})") from exc
-    return data
+            yield from _list_items(_JsonText(self._reader))
+        except SnapshotUnreadable as exc:
+            raise SnapshotUnreadable(f"{self.name}: {exc}") from exc
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            if not self._gzip:
+                raise
+            raise SnapshotUnreadable(f"{self.name}: not valid gzip ({exc})") from exc
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, structure errors
+            raise SnapshotUnreadable(f"{self.name}: malformed JSON ({exc})") from exc
 
 
-def _load_list(name: str, data: bytes) -> list:
-    try:
-        document = json.loads(data)
-    except ValueError as exc:
-        raise SnapshotUnreadable(f"{name}: malformed JSON ({exc})") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
-        raise SnapshotUnreadable(f"{name}: not a kubectl List (no 'items' array)")
-    return document["items"]
+# --------------------------------------------------------------------------- rows
 
 
 def _int_or_none(value) -> int | None:
@@ -199,7 +303,12 @@ def hpa_row(item: dict) -> dict:
     }
 
 
-ROW_BUILDERS = {"Deployment": ("deployments", deployment_row), "HorizontalPodAutoscaler": ("hpas", hpa_row)}
+# kind -> (raw table, row builder)
+ROW_BUILDERS = {
+    "Deployment": ("k8s_deployments", deployment_row),
+    "HorizontalPodAutoscaler": ("k8s_hpas", hpa_row),
+}
+REJECTS = "k8s_rejects"
 
 
 def _reject(index: int, item, reason: str) -> dict:
@@ -208,43 +317,56 @@ def _reject(index: int, item, reason: str) -> dict:
         "item_index": index,
         "kind": kind,
         "reason": reason,
-        "item_json": json.dumps(item, sort_keys=True)[:20000],
+        "item_json": json.dumps(item, sort_keys=True)[:REJECT_JSON_MAX_CHARS],
     }
 
 
-def classify_items(items: Iterable, snapshot: ParsedSnapshot) -> None:
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            snapshot.rejects.append(_reject(index, item, "item is not an object"))
-            continue
-        target = ROW_BUILDERS.get(item.get("kind"))
-        if target is None:
-            snapshot.rejects.append(_reject(index, item, f"unexpected kind {item.get('kind')!r}"))
-            continue
-        bucket, build = target
-        try:
-            getattr(snapshot, bucket).append(build(item))
-        except ValueError as exc:
-            snapshot.rejects.append(_reject(index, item, str(exc)))
+def classify_item(index: int, item) -> tuple[str, dict]:
+    """(raw table, row) of one List item: its typed row, or a reject row with the reason."""
+    if not isinstance(item, dict):
+        return REJECTS, _reject(index, item, "item is not an object")
+    target = ROW_BUILDERS.get(item.get("kind"))
+    if target is None:
+        return REJECTS, _reject(index, item, f"unexpected kind {item.get('kind')!r}")
+    table, build = target
+    try:
+        return table, build(item)
+    except ValueError as exc:
+        return REJECTS, _reject(index, item, str(exc))
 
 
-def parse_snapshot_bytes(
-    name: str, data: bytes, cluster: str, day: date, captured_at: datetime, source_uri: str
-) -> ParsedSnapshot:
-    """Parse one snapshot file's content (read from disk or from GCS); `name` only decides gzip."""
-    data = decode_snapshot_bytes(name, data)
-    snapshot = ParsedSnapshot(
-        cluster=cluster,
-        snapshot_date=day,
-        captured_at=captured_at,
-        source_uri=source_uri,
-        source_sha256=hashlib.sha256(data).hexdigest(),
-    )
-    classify_items(_load_list(name, data), snapshot)
-    return snapshot
+# --------------------------------------------------------------------------- one local file
+
+
+def snapshot_files(archive_dir: Path, day: date) -> dict[str, Path]:
+    """cluster -> the snapshot file that counts for `day` in a local archive folder."""
+    from replica_ledger.raw.layout import ARCHIVE
+    from replica_ledger.raw.stores import LocalStore
+
+    picked = ARCHIVE.pick_snapshots(LocalStore(archive_dir).list(ARCHIVE.day_folder(day)))
+    return {cluster: archive_dir / name for cluster, name in picked.get(day, {}).items()}
 
 
 def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
-    """Parse one cluster's file for one day; raises SnapshotUnreadable if unusable as a whole."""
-    captured_at = read_captured_at(path, cluster, day)
-    return parse_snapshot_bytes(path.name, path.read_bytes(), cluster, day, captured_at, str(path))
+    """Parse one cluster's local file for one day into lists; raises SnapshotUnreadable if unusable."""
+    from replica_ledger.raw.layout import ARCHIVE
+
+    meta_path = path.parent / Path(ARCHIVE.meta_name(day, cluster)).name
+    meta_bytes = meta_path.read_bytes() if meta_path.exists() else None
+    captured_at = captured_at_from_meta(meta_path.name, meta_bytes, day)
+    buckets = {"k8s_deployments": [], "k8s_hpas": [], REJECTS: []}
+    with path.open("rb") as stream:
+        items = SnapshotItems(stream, path.name)
+        for index, item in enumerate(items):
+            table, row = classify_item(index, item)
+            buckets[table].append(row)
+    return ParsedSnapshot(
+        cluster=cluster,
+        snapshot_date=day,
+        captured_at=captured_at,
+        source_uri=str(path),
+        source_sha256=items.sha256,
+        deployments=buckets["k8s_deployments"],
+        hpas=buckets["k8s_hpas"],
+        rejects=buckets[REJECTS],
+    )

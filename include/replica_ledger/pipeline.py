@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from replica_ledger import archive
 from replica_ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,22 +33,22 @@ def is_current_day(day: date, tolerance_days: int, today: date | None = None) ->
 # --------------------------------------------------------------------------- snapshot
 
 
-def expected_clusters(settings: Settings, day: date) -> list[str]:
-    """Configured clusters, plus every cluster the archive has shown on or before `day`."""
-    return sorted(set(settings.clusters) | archive.clusters_seen_until(settings.archive_dir, day))
-
-
 def take_snapshot(settings: Settings, day: date, *, live_allowed: bool) -> dict:
     """Make sure the archive holds what exists for `day`, and say which clusters are missing.
 
     A live capture happens only when the run is for the current day and a cluster
     connection is configured; a past day only ever reads the archive.
     """
+    from replica_ledger.raw.day import expected_clusters
+    from replica_ledger.raw.layout import ARCHIVE
+    from replica_ledger.raw.stores import LocalStore
+
     captured: list[str] = []
     if live_allowed and settings.kubeconfig and settings.clusters:
         captured = capture_live(settings, day)
-    files = archive.snapshot_files(settings.archive_dir, day)
-    clusters = expected_clusters(settings, day)
+    snapshots = ARCHIVE.snapshots_until(LocalStore(settings.archive_dir), day)
+    files = snapshots.get(day, {})
+    clusters = expected_clusters(settings.clusters, snapshots)
     summary = {
         "snapshot_date": day.isoformat(),
         "live_capture": bool(captured),
@@ -88,90 +87,73 @@ def capture_live(settings: Settings, day: date) -> list[str]:
 # --------------------------------------------------------------------------- load
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
+def uses_bigquery(settings: Settings) -> bool:
+    """The dbt target decides the warehouse: BigQuery (or its emulator), else DuckDB."""
+    return settings.dbt_target.startswith("bigquery")
 
 
-def _manifest_row(day: date, cluster: str, status: str, **fields) -> dict:
-    row = {
-        "snapshot_date": day,
-        "cluster": cluster,
-        "status": status,
-        "captured_at": None,
-        "source_uri": None,
-        "source_sha256": None,
-        "deployment_count": 0,
-        "hpa_count": 0,
-        "rejected_count": 0,
-        "error": None,
-    }
-    row.update(fields)
-    return row
+def archive_store(settings: Settings):
+    """Where the snapshots are read: the environment's GCS bucket on GCP, the archive folder locally."""
+    from replica_ledger.raw.stores import GcsStore, LocalStore
+
+    if settings.env == "gcp":
+        from replica_ledger.gcp.settings import load_gcp_settings
+
+        gcp = load_gcp_settings(settings)
+        return GcsStore(gcp.bucket, gcp.snapshot_prefix)
+    return LocalStore(settings.archive_dir)
 
 
-def _stamp(rows: list[dict], snapshot: archive.ParsedSnapshot, with_capture: bool = True) -> list[dict]:
-    extra = {"snapshot_date": snapshot.snapshot_date, "cluster": snapshot.cluster}
-    if with_capture:
-        extra["captured_at"] = _naive_utc(snapshot.captured_at)
-    return [{**row, **extra} for row in rows]
+def load_day(settings: Settings, day: date, store=None) -> dict:
+    """Replace `day` in the raw tables of the warehouse the dbt target names; idempotent.
 
-
-def collect_day_rows(settings: Settings, day: date) -> dict[str, list[dict]]:
-    """Parse every snapshot of `day` into raw rows; missing or unreadable files become manifest rows."""
-    rows: dict[str, list[dict]] = {table: [] for table in ("k8s_deployments", "k8s_hpas", "k8s_rejects")}
-    manifest: list[dict] = []
-    files = archive.snapshot_files(settings.archive_dir, day)
-    for cluster in expected_clusters(settings, day):
-        path = files.get(cluster)
-        if path is None:
-            manifest.append(_manifest_row(day, cluster, "missing"))
-            continue
-        relative = str(path.relative_to(settings.archive_dir))
-        try:
-            snapshot = archive.parse_snapshot(path, cluster, day)
-        except archive.SnapshotUnreadable as exc:
-            log.error("snapshot %s unreadable: %s", relative, exc)
-            manifest.append(_manifest_row(day, cluster, "unreadable", source_uri=relative, error=str(exc)))
-            continue
-        rows["k8s_deployments"] += _stamp(snapshot.deployments, snapshot)
-        rows["k8s_hpas"] += _stamp(snapshot.hpas, snapshot)
-        rows["k8s_rejects"] += _stamp(snapshot.rejects, snapshot, with_capture=False)
-        manifest.append(
-            _manifest_row(
-                day,
-                cluster,
-                "loaded",
-                captured_at=_naive_utc(snapshot.captured_at),
-                source_uri=relative,
-                source_sha256=snapshot.source_sha256,
-                deployment_count=len(snapshot.deployments),
-                hpa_count=len(snapshot.hpas),
-                rejected_count=len(snapshot.rejects),
-            )
-        )
-    rows["snapshot_manifest"] = manifest
-    return rows
-
-
-def load_day(settings: Settings, day: date) -> dict:
-    """Replace `day` in the raw tables and reload the change log; idempotent."""
-    from replica_ledger import changelog, warehouse
-
-    rows = collect_day_rows(settings, day)
-    change_rows = list(changelog.read_change_log(settings.ped_changes))
-    with warehouse.connect(settings.duckdb_path) as con:
-        warehouse.ensure_raw_schema(con)
-        counts = warehouse.replace_day(con, day, rows)
-        counts["ped_limit_changes"] = warehouse.replace_change_log(con, change_rows)
+    The only load entry point, on both paths: the day's archive (local folder or GCS) is
+    streamed into DuckDB (one transaction) or into BigQuery (one WRITE_TRUNCATE load job
+    per day partition). Locally the PED change log is reloaded too; on BigQuery it is a
+    table dbt reads directly.
+    """
+    store = store or archive_store(settings)
+    load, extra = (
+        _load_into_bigquery(settings, day, store)
+        if uses_bigquery(settings)
+        else _load_into_duckdb(settings, day, store)
+    )
     summary = {
         "snapshot_date": day.isoformat(),
-        "rows": counts,
-        "clusters": {row["cluster"]: row["status"] for row in rows["snapshot_manifest"]},
-        "rejected_objects": len(rows["k8s_rejects"]),
-        "unparseable_change_rows": sum(1 for row in change_rows if row["parse_error"]),
+        "rows": {**load.rows, **extra.pop("rows", {})},
+        "clusters": load.statuses(),
+        "gaps": [row["cluster"] for row in load.manifest if row["status"] != "loaded"],
+        "rejected_objects": load.rows["k8s_rejects"],
+        **extra,
     }
     log.info("load %s: %s", day, summary)
     return summary
+
+
+def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
+    """The day in one DuckDB transaction, then the PED change log reloaded whole."""
+    from replica_ledger import changelog, warehouse
+    from replica_ledger.raw.day import write_day_rows
+
+    change_rows = list(changelog.read_change_log(settings.ped_changes))
+    with warehouse.connect(settings.duckdb_path) as con:
+        warehouse.ensure_raw_schema(con)
+        with warehouse.replacing_day(con, day) as sink:
+            load = write_day_rows(store, day, settings.clusters, sink)
+        changes = warehouse.replace_change_log(con, change_rows)
+    unparseable = sum(1 for row in change_rows if row["parse_error"])
+    return load, {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable}
+
+
+def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
+    """The day's partitions of the BigQuery raw tables, one WRITE_TRUNCATE load job each."""
+    from replica_ledger.gcp import bigquery
+    from replica_ledger.raw.day import write_day_rows
+
+    raw = bigquery.RawDataset.from_env()
+    with bigquery.replacing_day(raw, day) as sink:
+        load = write_day_rows(store, day, settings.clusters, sink)
+    return load, {"destination": f"{raw.project}.{raw.dataset}"}
 
 
 # --------------------------------------------------------------------------- transform

@@ -121,19 +121,24 @@ def ensure_raw_schema(con) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{table} ({column_sql})")
 
 
-def _arrow_table(table: str, rows: list[dict]):
+def arrow_schema(table: str):
+    import pyarrow as pa
+
+    return pa.schema([(name, _arrow_type(sql_type)) for name, sql_type in RAW_TABLES[table].items()])
+
+
+def _arrow_batch(table: str, rows: list[dict]):
     import pyarrow as pa
 
     columns = RAW_TABLES[table]
-    schema = pa.schema([(name, _arrow_type(sql_type)) for name, sql_type in columns.items()])
-    return pa.Table.from_pylist([{name: row.get(name) for name in columns} for row in rows], schema)
+    return pa.RecordBatch.from_pylist([{name: row.get(name) for name in columns} for row in rows], arrow_schema(table))
 
 
 def insert_rows(con, table: str, rows: list[dict]) -> int:
-    """Bulk insert through Arrow: one statement instead of one per row."""
+    """Bulk insert through an Arrow record batch: one statement instead of one per row."""
     if not rows:
         return 0
-    batch = _arrow_table(table, rows)
+    batch = _arrow_batch(table, rows)
     con.register("_replica_ledger_batch", batch)
     try:
         columns = ", ".join(RAW_TABLES[table])
@@ -143,19 +148,46 @@ def insert_rows(con, table: str, rows: list[dict]) -> int:
     return len(rows)
 
 
-def replace_day(con, day: date, rows_by_table: dict[str, list[dict]]) -> dict[str, int]:
-    """Atomically replace every raw row of `day`; returns the row count per table."""
-    counts: dict[str, int] = {}
+class DuckDBDaySink:
+    """A `raw.day.DaySink` writing into an open transaction that replaces one day."""
+
+    def __init__(self, con, day: date) -> None:
+        self.con = con
+        self.day = day
+
+    def begin_cluster(self, cluster: str) -> None:
+        """Nothing to mark: a cluster's rows are found again by (day, cluster)."""
+
+    def write(self, table: str, rows: list[dict]) -> None:
+        insert_rows(self.con, table, rows)
+
+    def discard_cluster(self, cluster: str) -> None:
+        for table in DAY_TABLES:
+            self.con.execute(
+                f"DELETE FROM {RAW_SCHEMA}.{table} WHERE snapshot_date = ? AND cluster = ?", [self.day, cluster]
+            )
+
+
+@contextmanager
+def replacing_day(con, day: date):
+    """A sink whose rows replace every raw row of `day`, in one transaction (all or nothing)."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table in DAY_TABLES:
             con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE snapshot_date = ?", [day])
-            counts[table] = insert_rows(con, table, rows_by_table.get(table, []))
+        yield DuckDBDaySink(con, day)
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
-    return counts
+
+
+def replace_day(con, day: date, rows_by_table: dict[str, list[dict]]) -> dict[str, int]:
+    """Atomically replace every raw row of `day` with rows already in memory; row count per table."""
+    with replacing_day(con, day) as sink:
+        for table in DAY_TABLES:
+            sink.write(table, rows_by_table.get(table, []))
+    return {table: len(rows_by_table.get(table, [])) for table in DAY_TABLES}
 
 
 def replace_change_log(con, rows: Iterable[dict]) -> int:

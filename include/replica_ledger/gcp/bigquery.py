@@ -1,15 +1,24 @@
-"""BigQuery side of the production path: raw-table load jobs and small read queries.
+"""BigQuery side of the raw load, and small read queries.
 
-Each raw table is partitioned by day on `snapshot_date`. A day is loaded with a load job
-into the partition decorator `table$YYYYMMDD` with WRITE_TRUNCATE: the job replaces that
-one partition atomically (an empty source empties it), so a re-run replaces the day and
-never appends a second copy, and a row of another day makes the job fail instead of
-touching another partition.
+Each raw table is partitioned by day on `snapshot_date`. A day is loaded with one load job
+per table into the partition decorator `table$YYYYMMDD` with WRITE_TRUNCATE: the job
+replaces that one partition atomically (an empty file empties it), so a re-run replaces
+the day and never appends a second copy, and a row of another day makes the job fail
+instead of touching another partition. The rows come from `raw.day.write_day_rows`,
+streamed into local NDJSON temp files (`raw.ndjson`), which `load_table_from_file` uploads.
+
+The PED change log is not loaded here: on GCP it is a BigQuery table that dbt reads as a
+source.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 
@@ -21,8 +30,55 @@ RAW_CLUSTERING = {
     "k8s_rejects": ["cluster"],
     "snapshot_manifest": ["cluster"],
 }
-DS_NODASH = "{{ ds_nodash }}"
-DS = "{{ ds }}"
+# Set by the tests' BigQuery emulator (tooling/emulators/bigquery.py): talk to it, anonymously.
+API_ENDPOINT_ENV = "REPLICA_LEDGER_BQ_API_ENDPOINT"
+LOAD_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """Where the raw tables live: `project.dataset`, in `location`."""
+
+    project: str
+    dataset: str
+    location: str = "EU"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RawDataset:
+        """The variables docs/deploy-composer.md lists (the same GcpSettings reads)."""
+        env = os.environ if environ is None else environ
+        project = (env.get("REPLICA_LEDGER_GCP_PROJECT") or "").strip()
+        if not project:
+            raise ValueError("a BigQuery load needs REPLICA_LEDGER_GCP_PROJECT (see docs/deploy-composer.md)")
+        return cls(
+            project=project,
+            dataset=(env.get("REPLICA_LEDGER_RAW_SCHEMA") or "").strip() or "replica_ledger_raw",
+            location=(env.get("REPLICA_LEDGER_BQ_LOCATION") or "").strip() or "EU",
+        )
+
+    def partition(self, table: str, day: date) -> str:
+        """The load destination of one day: `project.dataset.table$YYYYMMDD`."""
+        if table not in DAY_TABLES:
+            raise ValueError(f"{table} is not a day-partitioned raw table")
+        return f"{self.project}.{self.dataset}.{table}${day:%Y%m%d}"
+
+
+def client(project: str, location: str, environ: Mapping[str, str] | None = None):
+    """A google-cloud-bigquery Client; an emulator's when REPLICA_LEDGER_BQ_API_ENDPOINT is set."""
+    from google.cloud import bigquery  # heavy: imported at run time only
+
+    env = os.environ if environ is None else environ
+    endpoint = env.get(API_ENDPOINT_ENV)
+    if endpoint:
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": endpoint},
+        )
+    return bigquery.Client(project=project, location=location)
 
 
 def schema_fields(table: str) -> list[dict[str, str]]:
@@ -31,29 +87,59 @@ def schema_fields(table: str) -> list[dict[str, str]]:
     ]
 
 
-def load_job_configuration(gcp, table: str, day_iso: str = DS, day_nodash: str = DS_NODASH) -> dict[str, Any]:
-    """BigQueryInsertJobOperator `configuration` loading one day of `table` (templated by default)."""
+def load_job_config(table: str):
+    """The LoadJobConfig of one day of `table`: NDJSON, WRITE_TRUNCATE of the day partition."""
+    from google.cloud import bigquery
+
     if table not in DAY_TABLES:
         raise ValueError(f"{table} is not a day-partitioned raw table")
-    return {
-        "load": {
-            "sourceUris": [f"gs://{gcp.bucket}/{gcp.raw_object(table, day_iso)}"],
-            "sourceFormat": "NEWLINE_DELIMITED_JSON",
-            "destinationTable": {
-                "projectId": gcp.project,
-                "datasetId": gcp.raw_dataset,
-                "tableId": f"{table}${day_nodash}",
-            },
-            "schema": {"fields": schema_fields(table)},
-            "timePartitioning": {"type": "DAY", "field": "snapshot_date"},
-            "clustering": {"fields": RAW_CLUSTERING[table]},
-            "writeDisposition": "WRITE_TRUNCATE",
-            "createDisposition": "CREATE_IF_NEEDED",
-            "schemaUpdateOptions": ["ALLOW_FIELD_ADDITION"],
-            "ignoreUnknownValues": False,
-            "maxBadRecords": 0,
-        }
-    }
+    return bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+        schema=[bigquery.SchemaField.from_api_repr(field) for field in schema_fields(table)],
+        time_partitioning=bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="snapshot_date"),
+        clustering_fields=RAW_CLUSTERING[table],
+        schema_update_options=[bigquery.SchemaUpdateOption.ALLOW_FIELD_ADDITION],
+        ignore_unknown_values=False,
+        max_bad_records=0,
+    )
+
+
+def load_day_files(bq_client, raw: RawDataset, day: date, files: Mapping[str, Path]) -> dict[str, str]:
+    """One load job per raw table from its NDJSON file into the day's partition; job id per table."""
+    jobs = {}
+    for table in DAY_TABLES:
+        with Path(files[table]).open("rb") as source:
+            job = bq_client.load_table_from_file(
+                source,
+                raw.partition(table, day),
+                job_config=load_job_config(table),
+                location=raw.location,
+                rewind=True,
+            )
+            job.result(timeout=LOAD_TIMEOUT_S)
+        jobs[table] = job.job_id
+    return jobs
+
+
+@contextmanager
+def replacing_day(raw: RawDataset, day: date, bq_client=None) -> Iterator:
+    """A `raw.day.DaySink` (NDJSON temp files) whose rows replace `day` in BigQuery when the block ends.
+
+    Nothing reaches BigQuery if the block fails: the load jobs only start once every row
+    of the day is in its file.
+    """
+    from replica_ledger.raw.ndjson import NdjsonDayFiles
+
+    with NdjsonDayFiles() as files:
+        yield files
+        load_day_files(
+            bq_client or client(raw.project, raw.location),
+            raw,
+            day,
+            {table: files.path(table) for table in DAY_TABLES},
+        )
 
 
 # --------------------------------------------------------------------------- queries
@@ -82,16 +168,14 @@ def _parameter(value):
 
 def query_rows(sql: str, params: list | None = None, environ: dict[str, str] | None = None) -> list[dict]:
     """Run `sql` with positional `?` parameters against the dbt dataset (default dataset)."""
-    import os
-
     from google.cloud import bigquery
 
     env = os.environ if environ is None else environ
     project = env["REPLICA_LEDGER_GCP_PROJECT"]
     dataset = env.get("REPLICA_LEDGER_BQ_DATASET", "replica_ledger")
-    client = bigquery.Client(project=project, location=env.get("REPLICA_LEDGER_BQ_LOCATION", "EU"))
+    bq = client(project, env.get("REPLICA_LEDGER_BQ_LOCATION", "EU"), env)
     config = bigquery.QueryJobConfig(
         default_dataset=f"{project}.{dataset}",
         query_parameters=[_parameter(value) for value in params or []],
     )
-    return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
+    return [dict(row.items()) for row in bq.query(sql, job_config=config).result()]

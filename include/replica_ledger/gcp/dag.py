@@ -2,8 +2,8 @@
 
     snapshot.route_snapshot  --(current day)-->  snapshot.capture[cluster]   (one collector pod per cluster)
                              --(past day)----->  snapshot.archive_only
-    load.stage_raw_rows      (all_done: parses gs://<bucket>/snapshots/dt=<ds>/, writes NDJSON; missing = gap)
-    load.load_<table>        (BigQuery load job into <project>.<raw_dataset>.<table>$<ds_nodash>, WRITE_TRUNCATE)
+    load.load_day            (the DAG file's task, as locally: pipeline.load_day streams the day's
+                              GCS objects into the BigQuery day partitions; trigger rule LOAD_TRIGGER_RULE)
 
 The provider imports live here, not in the DAG file, so the local DAG never pays for them.
 Nothing here touches a database or the network while the DAG file is parsed.
@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from replica_ledger.gcp.bigquery import DS, load_job_configuration
 from replica_ledger.gcp.settings import GcpSettings, load_gcp_settings
 from replica_ledger.settings import Settings
-from replica_ledger.warehouse import DAY_TABLES
 
+DS = "{{ ds }}"
+# The load runs after the snapshot branch whatever happened there: a cluster whose pod
+# failed (after its retries) has no object, so the load records it as a gap and the other
+# clusters still load; a re-run of the day fixes it.
+LOAD_TRIGGER_RULE = "all_done"
 KUBECONFIG_DIR = "/var/run/replica-ledger"
 POD_LABELS = {"app.kubernetes.io/name": "replica-ledger-collector", "app.kubernetes.io/part-of": "replica-ledger"}
 
@@ -105,9 +108,8 @@ def build_capture(gcp: GcpSettings):
     )
 
 
-def build_gcp_snapshot_and_load(settings: Settings, gcp: GcpSettings | None = None):
-    """The snapshot and load task groups of the production path; returns (entry, exit)."""
-    from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> list:
+    """The snapshot task group of the production path; returns its last tasks (the load follows them)."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
     try:  # Airflow 3
@@ -123,33 +125,17 @@ def build_gcp_snapshot_and_load(settings: Settings, gcp: GcpSettings | None = No
 
         @task.branch(task_id="route_snapshot")
         def route_snapshot(**context) -> str:
+            from replica_ledger.airflow_tasks import is_backfill, snapshot_day
             from replica_ledger.gcp.decide import choose_snapshot_branch
 
-            return choose_snapshot_branch(context, tolerance, "snapshot.capture", "snapshot.archive_only")
-
-        entry = route_snapshot()
-        capture_or_skip = [build_capture(gcp), EmptyOperator(task_id="archive_only")]
-        entry >> capture_or_skip
-
-    with TaskGroup("load", tooltip="Archive objects -> NDJSON -> day partitions of the BigQuery raw tables"):
-        # all_done: a cluster whose pod failed (after its retries) has no object, so it is
-        # recorded as a gap and the other clusters still load; a re-run fixes the day.
-        @task(task_id="stage_raw_rows", trigger_rule="all_done")
-        def stage_raw_rows(**context) -> dict:
-            from replica_ledger.gcp.raw_rows import stage_raw_rows
-
-            return stage_raw_rows(context)
-
-        staged = stage_raw_rows()
-        loads = [
-            BigQueryInsertJobOperator(
-                task_id=f"load_{table}",
-                configuration=load_job_configuration(gcp, table),
-                project_id=gcp.project,
-                location=gcp.location,
-                gcp_conn_id=gcp.gcp_conn_id,
+            return choose_snapshot_branch(
+                snapshot_day(context),
+                is_backfill(context),
+                tolerance,
+                "snapshot.capture",
+                "snapshot.archive_only",
             )
-            for table in DAY_TABLES
-        ]
-        capture_or_skip >> staged >> loads
-    return entry, loads
+
+        capture_or_skip = [build_capture(gcp), EmptyOperator(task_id="archive_only")]
+        route_snapshot() >> capture_or_skip
+    return capture_or_skip

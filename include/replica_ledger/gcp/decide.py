@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
 
 from replica_ledger import pipeline
 
@@ -27,12 +26,14 @@ def snapshot_source(day: date, tolerance_days: int, *, backfill: bool, today: da
 
 
 def choose_snapshot_branch(
-    context: dict[str, Any], tolerance_days: int, capture_task: str, archive_task: str, today: date | None = None
+    day: date,
+    backfill: bool,
+    tolerance_days: int,
+    capture_task: str,
+    archive_task: str,
+    today: date | None = None,
 ) -> str:
     """The branch task's answer: the mapped collector pods, or straight to the archive."""
-    from replica_ledger.airflow_tasks import is_backfill, snapshot_day
-
-    day = snapshot_day(context)
-    source = snapshot_source(day, tolerance_days, backfill=is_backfill(context), today=today)
+    source = snapshot_source(day, tolerance_days, backfill=backfill, today=today)
     log.info("snapshot day %s: %s", day, source)
     return capture_task if source == CAPTURE else archive_task
