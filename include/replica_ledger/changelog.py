@@ -1,31 +1,209 @@
-"""Read the PED limit change log (contract §1.2) from JSON Lines, losing nothing.
+"""The PED limit change log (contract §1.2): its rows, their normal form, and reading it.
 
-Every non-blank line becomes one row, in arrival order (its line number). A line that is
-not a JSON object still becomes a row, with `parse_error` set, so the warehouse can
-quarantine it with a reason and the run summary can count it. Values are kept as text:
-typing and validation happen in dbt, where the same rules apply to the BigQuery table.
+Writers (``replica_ledger.ped``) and the warehouse load both use this module; nothing else
+spells the field list.
+
+A row has exactly the contract's fields, in this order (:data:`FIELDS`)::
+
+    change_id, namespace, deployment, team, min_replicas, max_replicas, cpu, memory_gb,
+    changed_at, changed_by, action, reason
+
+Normal form (what is written, and what two rows are compared in):
+
+* ``changed_at`` is RFC3339 UTC with a ``Z`` (``2026-10-11T08:40:00Z``; microseconds kept
+  only when non-zero);
+* numbers are ints when integral (``2.0`` -> ``2``), so ``2`` and ``2.0`` are the same content;
+* the contract defaults apply (``team`` = namespace, ``min_replicas`` = 2,
+  ``changed_by`` = ``unknown``); an empty ``reason`` is null;
+* on a ``delete`` the limit fields are null: a delete carries no limits.
+
+Reading for the warehouse (:func:`read_change_log`) loses nothing: every non-blank line
+becomes one row, in arrival order (its line number). A line that is not a JSON object still
+becomes a row, with ``parse_error`` set, so the warehouse can quarantine it with a reason
+and the run summary can count it. Values are kept as text: typing and validation happen in
+dbt, where the same rules apply to the BigQuery table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
-CHANGE_FIELDS = (
-    "change_id",
-    "namespace",
-    "deployment",
-    "team",
-    "min_replicas",
-    "max_replicas",
-    "cpu",
-    "memory_gb",
-    "changed_at",
-    "changed_by",
-    "action",
-    "reason",
+from replica_ledger.contract import (
+    CHANGE_LOG_ACTIONS,
+    CHANGE_LOG_FIELDS,
+    CHANGE_LOG_REQUIRED_FIELDS,
+    CHANGE_LOG_UPSERT_ONLY_FIELDS,
+    DEFAULT_MIN_REPLICAS,
+    PLATFORM_MAX_REPLICAS,
+    PLATFORM_MIN_REPLICAS,
+    UNKNOWN_CHANGED_BY,
 )
+
+FIELDS = CHANGE_LOG_FIELDS
+LIMIT_FIELDS = ("min_replicas", "max_replicas", "cpu", "memory_gb")
+# What "the limits differ" means when comparing an API's state with its last version.
+STATE_FIELDS = ("team", *LIMIT_FIELDS, "action")
+# Required whatever the action; an upsert also needs CHANGE_LOG_UPSERT_ONLY_FIELDS.
+ALWAYS_REQUIRED = tuple(name for name in CHANGE_LOG_REQUIRED_FIELDS if name not in CHANGE_LOG_UPSERT_ONLY_FIELDS)
+
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+class ChangeError(ValueError):
+    """A value given for a change row (id, time, author) is unusable."""
+
+
+# --- normal form ------------------------------------------------------------------------
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC3339 (a UTC offset is required) to an aware UTC datetime (microseconds)."""
+    match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ChangeError(f"{text!r} is not an RFC3339 timestamp with a UTC offset (e.g. 2026-10-11T08:40:00Z)")
+    day, clock, fraction, offset = match.groups()
+    fraction = (fraction or "")[:7]  # '.' + at most 6 digits: nanoseconds are truncated
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}").astimezone(UTC)
+    except ValueError as exc:
+        raise ChangeError(f"{text!r} is not a valid timestamp: {exc}") from None
+
+
+def format_time(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_time(value) -> str | None:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if value is None:
+        return None
+    return format_time(parse_time(value))
+
+
+def normalize_number(value):
+    """2.0 -> 2, 0.5 -> 0.5; anything that is not a finite number is returned as is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        if value.is_integer():
+            return int(value)
+    return value
+
+
+def normalize_row(row: Mapping) -> dict:
+    """A row (as read from a log or built by a writer) in normal form, for writing and comparing.
+
+    Tolerant: a value that cannot be normalized is kept as is (it then simply differs).
+    """
+    out = {name: row.get(name) for name in FIELDS}
+    if out["team"] in (None, ""):
+        out["team"] = out["namespace"]
+    if out["changed_by"] in (None, ""):
+        out["changed_by"] = UNKNOWN_CHANGED_BY
+    if isinstance(out["reason"], str):
+        out["reason"] = out["reason"].strip() or None
+    with contextlib.suppress(ChangeError):
+        out["changed_at"] = normalize_time(out["changed_at"])
+    if out["action"] == "delete":
+        for name in LIMIT_FIELDS:
+            out[name] = None
+    else:
+        if out["min_replicas"] is None:
+            out["min_replicas"] = DEFAULT_MIN_REPLICAS
+        for name in LIMIT_FIELDS:
+            out[name] = normalize_number(out[name])
+    return out
+
+
+def differences(recorded: Mapping, new: Mapping, ignore: Iterable[str] = ()) -> list[str]:
+    """Fields where two rows differ in normal form, as ``field: recorded X, this change Y``."""
+    a, b = normalize_row(recorded), normalize_row(new)
+    skip = set(ignore)
+    return [
+        f"{name}: recorded {json.dumps(a[name])}, this change {json.dumps(b[name])}"
+        for name in FIELDS
+        if name not in skip and a[name] != b[name]
+    ]
+
+
+def same_state(a: Mapping, b: Mapping) -> bool:
+    """Whether two rows describe the same state of an API (limits, team and action)."""
+    x, y = normalize_row(a), normalize_row(b)
+    return all(x[name] == y[name] for name in STATE_FIELDS)
+
+
+# --- which rows count -------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def usable(row) -> bool:
+    """Whether a row passes the contract's "bad change rows" rule (duplicates aside).
+
+    The Python twin of dbt's int_limit_changes__validated, for writers that need an API's
+    current version before the warehouse has seen the row.
+    """
+    if not isinstance(row, Mapping):
+        return False
+    if any(row.get(name) in (None, "") for name in ALWAYS_REQUIRED):
+        return False
+    if row["action"] not in CHANGE_LOG_ACTIONS:
+        return False
+    try:
+        parse_time(row["changed_at"]) if not isinstance(row["changed_at"], datetime) else None
+    except ChangeError:
+        return False
+    if row["action"] == "delete":
+        return True
+    high, low = row.get("max_replicas"), row.get("min_replicas", DEFAULT_MIN_REPLICAS)
+    low = DEFAULT_MIN_REPLICAS if low is None else low
+    if not (_is_int(high) and _is_int(low)):
+        return False
+    if not PLATFORM_MIN_REPLICAS <= high <= PLATFORM_MAX_REPLICAS or low > high:
+        return False
+    return _is_finite_number(row.get("cpu")) and _is_finite_number(row.get("memory_gb"))
+
+
+def current_versions(rows: Iterable[Mapping]) -> dict[tuple[str, str], dict]:
+    """The last usable version of each API: latest ``changed_at``, ties by arrival order.
+
+    ``rows`` are in arrival order. Bad rows are skipped, and of rows sharing a change_id
+    only the first counts (the contract's conflict rule).
+    """
+    seen_ids: set = set()
+    latest: dict[tuple[str, str], tuple[datetime, int, dict]] = {}
+    for arrival, row in enumerate(rows):
+        if not usable(row) or row["change_id"] in seen_ids:
+            continue
+        seen_ids.add(row["change_id"])
+        normal = normalize_row(row)
+        moment = parse_time(normal["changed_at"])
+        key = (normal["namespace"], normal["deployment"])
+        if key not in latest or (moment, arrival) >= latest[key][:2]:
+            latest[key] = (moment, arrival, normal)
+    return {key: value[2] for key, value in latest.items()}
+
+
+# --- reading the JSON Lines log for the warehouse ------------------------------------------
 
 
 def _as_text(value) -> str | None:
@@ -38,8 +216,9 @@ def _as_text(value) -> str | None:
 
 
 def change_row(arrival_seq: int, line: str) -> dict:
+    """One line of the log as a raw warehouse row: every field as text, or ``parse_error`` set."""
     row: dict = {"arrival_seq": arrival_seq, "raw_line": line, "parse_error": None}
-    row.update(dict.fromkeys(CHANGE_FIELDS))
+    row.update(dict.fromkeys(FIELDS))
     try:
         document = json.loads(line)
     except ValueError as exc:
@@ -48,7 +227,7 @@ def change_row(arrival_seq: int, line: str) -> dict:
     if not isinstance(document, dict):
         row["parse_error"] = f"not a JSON object: {type(document).__name__}"
         return row
-    for name in CHANGE_FIELDS:
+    for name in FIELDS:
         row[name] = _as_text(document.get(name))
     return row
 

@@ -24,8 +24,9 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from replica_ledger.ped.changes import FIELDS, Change, parse_time
-from replica_ledger.ped.logs import ACCEPTED, Outcome, compare
+from replica_ledger.changelog import FIELDS, parse_time
+from replica_ledger.ped.backend import ACCEPTED, Outcome, compare
+from replica_ledger.ped.record import Change
 
 # Project ids: 6..30 of [a-z0-9-], starting with a letter, not ending with '-'.
 # Datasets: letters, digits, '_'. Tables: letters, digits, '_' and '-' (stricter than BigQuery).
@@ -35,6 +36,8 @@ TABLE_URL = re.compile(
     r"\.(?P<table>[A-Za-z0-9_][A-Za-z0-9_-]{0,1023})$"
 )
 
+# The BigQuery type of each change-log field, in FIELDS order (the table's columns, the MERGE's
+# parameters); tests check it covers FIELDS exactly.
 PARAM_TYPES = {
     "change_id": "STRING",
     "namespace": "STRING",
@@ -72,13 +75,10 @@ def table_sql(url: str) -> str:
 
 
 def ddl_sql(url: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table_sql(url)} (\n"
-        "  change_id STRING,\n  namespace STRING,\n  deployment STRING,\n  team STRING,\n"
-        "  min_replicas INT64,\n  max_replicas INT64,\n  cpu FLOAT64,\n  memory_gb FLOAT64,\n"
-        "  changed_at TIMESTAMP,\n  changed_by STRING,\n  action STRING,\n  reason STRING,\n"
-        "  arrival_seq INT64\n)"
-    )
+    """Every column nullable, so that bad rows from other writers still land and get quarantined."""
+    columns = [f"  {name} {kind}" for name, kind in PARAM_TYPES.items()]
+    columns.append("  arrival_seq INT64")
+    return f"CREATE TABLE IF NOT EXISTS {table_sql(url)} (\n" + ",\n".join(columns) + "\n)"
 
 
 def merge_sql(url: str) -> str:

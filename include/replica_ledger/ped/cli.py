@@ -15,19 +15,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from replica_ledger.ped.changes import Change, ChangeError, build_change
-from replica_ledger.ped.document import (
-    API_VERSION,
-    KIND,
-    Limits,
-    PedConfigError,
-    PedDocument,
-    PedValidationError,
-    fmt_number,
-    parse_yaml,
-    ped_schema,
-    validate_data,
-)
+from replica_ledger.changelog import ChangeError
+from replica_ledger.ped.document import PedDocument, PedValidationError, parse_yaml, validate_data
+from replica_ledger.ped.messages import fmt_number
+from replica_ledger.ped.record import Change, build_change
+from replica_ledger.ped.schema import API_VERSION, KIND, Limits, PedConfigError, ped_schema
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -152,7 +144,7 @@ def _load(path: str, limits: Limits, *, force_delete: bool = False, reason: str 
 
 
 def _open_log(args, run: Run, bigquery_client):
-    from replica_ledger.ped.logs import open_log
+    from replica_ledger.ped.destination import open_log
 
     try:
         log = open_log(args.log, bigquery_client=bigquery_client)
@@ -168,7 +160,7 @@ def _open_log(args, run: Run, bigquery_client):
 
 
 def _record(run: Run, log, change: Change, label: str) -> None:
-    from replica_ledger.ped.logs import ACCEPTED, NOOP
+    from replica_ledger.ped.backend import ACCEPTED, NOOP
 
     outcome = log.append(change)
     if outcome.status == ACCEPTED:

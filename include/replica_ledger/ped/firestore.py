@@ -28,8 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from replica_ledger.ped.changes import (
-    Change,
+from replica_ledger.changelog import (
     ChangeError,
     current_versions,
     normalize_row,
@@ -37,8 +36,11 @@ from replica_ledger.ped.changes import (
     parse_time,
     same_state,
 )
-from replica_ledger.ped.document import API_VERSION, KIND, Limits, describe, validate_data
-from replica_ledger.ped.logs import ACCEPTED, CONFLICT, NOOP, ChangeLog
+from replica_ledger.ped.backend import ACCEPTED, CONFLICT, NOOP, ChangeLog
+from replica_ledger.ped.document import validate_data
+from replica_ledger.ped.messages import describe
+from replica_ledger.ped.record import Change
+from replica_ledger.ped.schema import API_VERSION, KIND, Limits
 
 PRODUCTION_ENDPOINT = "https://firestore.googleapis.com"
 DATASTORE_SCOPE = "https://www.googleapis.com/auth/datastore"

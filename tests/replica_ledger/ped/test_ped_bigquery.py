@@ -13,16 +13,18 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from replica_ledger.changelog import FIELDS, current_versions
 from replica_ledger.ped.bigquery import (
+    PARAM_TYPES,
     BigQueryChangeLog,
     BigQueryTableError,
     merge_parameters,
     merge_sql,
     parse_table,
 )
-from replica_ledger.ped.changes import FIELDS, build_change, current_versions
+from replica_ledger.ped.destination import open_log
 from replica_ledger.ped.document import load_document
-from replica_ledger.ped.logs import open_log
+from replica_ledger.ped.record import build_change
 
 GOOD = Path(__file__).parent / "fixtures" / "good"
 QUOTE = GOOD / "quote-api.yaml"
@@ -98,6 +100,13 @@ def test_merge_sql_carries_no_values():
     assert "ON target.change_id = source.change_id" in sql
     assert "WHEN MATCHED" not in sql  # append-only: never updates
     assert "UNIX_MICROS(CURRENT_TIMESTAMP)" in sql
+
+
+def test_table_has_the_change_log_fields_in_order_then_arrival_seq(client, table):
+    assert tuple(PARAM_TYPES) == FIELDS
+    described = client.con.execute('DESCRIBE "acme-platform.ped.limit_changes"').fetchall()
+    assert [row[0] for row in described] == [*FIELDS, "arrival_seq"]
+    assert all(row[2] == "YES" for row in described)  # nullable: bad rows still land
 
 
 def test_parameters_are_typed_scalar_query_parameters(client, table):

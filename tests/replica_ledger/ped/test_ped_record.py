@@ -7,9 +7,10 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from replica_ledger.ped.changes import FIELDS, build_change, current_versions
+from replica_ledger.changelog import FIELDS, current_versions
 from replica_ledger.ped.document import load_document
-from replica_ledger.ped.logs import JsonlChangeLog
+from replica_ledger.ped.jsonl import JsonlChangeLog
+from replica_ledger.ped.record import build_change
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good"

@@ -1,0 +1,70 @@
+"""Values fixed by the data contract (/work/shared/spec/CONTRACT.md), written once.
+
+Python reads them from here; dbt receives them as vars (``dbt_runner.build_vars``), so the
+models never repeat a literal. Changing one of these changes the contract: update
+CONTRACT.md with it. Nothing here is configuration, except the excluded namespaces, whose
+default lives here and which ``REPLICA_LEDGER_EXCLUDED_NAMESPACES`` overrides.
+"""
+
+from __future__ import annotations
+
+# §1.2: the platform allows max_replicas in 2..8; min_replicas defaults to 2.
+PLATFORM_MIN_REPLICAS = 2
+PLATFORM_MAX_REPLICAS = 8
+DEFAULT_MIN_REPLICAS = 2
+
+# §3 "Scope": namespaces never in scope unless configured otherwise ('*' is a wildcard).
+DEFAULT_EXCLUDED_NAMESPACES: tuple[str, ...] = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "gmp-system",
+    "gke-managed-*",
+    "composer-*",
+)
+
+# §3 "Breach types": exact strings.
+REPLICAS_OVER_LIMIT = "replicas_over_limit"
+HPA_MAX_OVER_LIMIT = "hpa_max_over_limit"
+UNREGISTERED_DEPLOYMENT = "unregistered_deployment"
+BREACH_TYPES: tuple[str, ...] = (REPLICAS_OVER_LIMIT, HPA_MAX_OVER_LIMIT, UNREGISTERED_DEPLOYMENT)
+
+# §1.2: the change log's fields, in this order (the JSON Lines key order, the table's columns).
+CHANGE_LOG_FIELDS: tuple[str, ...] = (
+    "change_id",
+    "namespace",
+    "deployment",
+    "team",
+    "min_replicas",
+    "max_replicas",
+    "cpu",
+    "memory_gb",
+    "changed_at",
+    "changed_by",
+    "action",
+    "reason",
+)
+CHANGE_LOG_REQUIRED_FIELDS: tuple[str, ...] = (
+    "change_id",
+    "namespace",
+    "deployment",
+    "max_replicas",
+    "cpu",
+    "memory_gb",
+    "changed_at",
+    "action",
+)
+# Required on an upsert only: a delete carries no limits.
+CHANGE_LOG_UPSERT_ONLY_FIELDS: tuple[str, ...] = ("max_replicas", "cpu", "memory_gb")
+CHANGE_LOG_ACTIONS: tuple[str, ...] = ("upsert", "delete")
+# §1.2 defaults: team = the namespace, min_replicas = DEFAULT_MIN_REPLICAS, changed_by:
+UNKNOWN_CHANGED_BY = "unknown"
+
+
+def dbt_vars() -> dict[str, object]:
+    """The contract values the dbt models read with ``var()`` (dbt_project.yml documents them)."""
+    return {
+        "platform_min_replicas": PLATFORM_MIN_REPLICAS,
+        "platform_max_replicas": PLATFORM_MAX_REPLICAS,
+        "default_min_replicas": DEFAULT_MIN_REPLICAS,
+    }
