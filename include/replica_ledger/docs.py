@@ -74,8 +74,8 @@ def publish_docs_to_gcs(docs_dir: Path, url: str, client=None) -> list[str]:
 def generate_and_publish(settings: Settings | None = None, gcs_url: str | None = None) -> dict:
     """The pipeline's docs step: generate into the docs folder, then publish to GCS if set.
 
-    The DAG calls this after `dbt build` (a failure here must not hide the day's alerts,
-    so the lead wires it as its own task, downstream of the transform group).
+    The DAG calls this after `dbt build`, as its own task downstream of the transform group,
+    so that a failure here never hides the day's alerts.
     """
     settings = settings or load_settings()
     result = generate_docs(settings)
