@@ -174,6 +174,33 @@ def test_sync_compares_with_the_last_version_from_any_source(ped, firestore, tmp
     assert {page.authorization for page in firestore.requests} == {"Bearer owner"}
 
 
+def test_sync_warns_when_the_log_is_newer_than_firestore(ped, firestore, tmp_path):
+    """The log's last version of an API is later than the document's updateTime: appended, with a warning."""
+    (pricing_at, *_) = three_apis(firestore)
+    log = tmp_path / "changes.jsonl"
+    later = {
+        "change_id": "ped-later",
+        "namespace": "pricing",
+        "deployment": "quote-api",
+        "team": "pricing",
+        "min_replicas": 2,
+        "max_replicas": 5,
+        "cpu": 2,
+        "memory_gb": 4,
+        "changed_at": "2099-01-01T00:00:00Z",
+        "changed_by": "alice@example.com",
+        "action": "upsert",
+        "reason": None,
+    }
+    log.write_text(json.dumps(later) + "\n")
+    result = ped(*sync_args(log), env={"FIRESTORE_EMULATOR_HOST": firestore.host})
+    assert result.out_lines[-1] == "summary: accepted=3 no-op=0 rejected=0"
+    assert result.err_lines == [
+        "warning: pricing/quote-api: the change log's last version (ped-later, 2099-01-01T00:00:00Z) "
+        f"is newer than Firestore's updateTime {pricing_at}"
+    ]
+
+
 def test_sync_records_a_delete_document_and_rejects_invalid_ones(ped, firestore, tmp_path):
     three_apis(firestore)
     log = tmp_path / "changes.jsonl"
