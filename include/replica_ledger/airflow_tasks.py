@@ -87,80 +87,57 @@ def docs_due(context: dict[str, Any]) -> bool:
 
 # --------------------------------------------------------------------------- alerts
 
-_EPISODES_SQL = """
-select cluster, namespace, deployment, team, breach_type, observed_value, approved_max_replicas,
-       snapshot_date as started_on, 'new' as status, cpu, memory_gb
-from fct_replica_breaches
-where snapshot_date = $day and is_new_episode
-union all
-select b.cluster, b.namespace, b.deployment, b.team, b.breach_type, b.observed_value,
-       b.approved_max_replicas, e.started_on, 'open' as status, b.cpu, b.memory_gb
-from fct_replica_breaches as b
-inner join fct_breach_episodes as e
-    on b.cluster = e.cluster and b.namespace = e.namespace and b.deployment = e.deployment
-    and b.breach_type = e.breach_type and b.snapshot_date between e.started_on and e.last_seen_on
-where b.snapshot_date = $day and not b.is_new_episode
-union all
-select cluster, namespace, deployment, team, breach_type, last_observed_value, last_approved_max_replicas,
-       started_on, 'resolved' as status, cpu, memory_gb
-from fct_breach_episodes
-where ended_on = $day
-order by status, namespace, deployment, breach_type, cluster
-"""
-
 
 def episodes_of_day(settings: Settings, day: date) -> list[dict]:
-    from replica_ledger import warehouse
+    """The new, open and resolved episodes of `day` (dbt model fct_breach_alerts), either warehouse."""
+    from replica_ledger.alerts.read_model import episodes_of_day as read_episodes
 
-    with warehouse.connect(settings.duckdb_path) as con:
-        cursor = con.execute(_EPISODES_SQL, {"day": day})
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return read_episodes(settings, day)
 
 
-def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str) -> str:
-    from replica_ledger.alerts import should_post
+def _alert_batch(context: dict[str, Any], settings: Settings, day: date):
+    from replica_ledger.alerts import AlertBatch, episodes_from_rows
 
-    settings, day = load_settings(), snapshot_day(context)
-    if settings.dbt_target == "bigquery":
-        # The episode query and the sent-alert ledger are DuckDB-only so far (docs/deploy-composer.md).
-        log.warning("no alert for %s: Slack alerts are not wired to BigQuery yet", day)
-        return skip_task
-    allowed, reason = should_post(context, day, settings.alert_max_age_days)
-    if not allowed:
-        log.info("no alert for %s: %s", day, reason)
-        return skip_task
-    new = [row for row in episodes_of_day(settings, day) if row["status"] == "new"]
-    log.info("%d new breach episode(s) on %s", len(new), day)
-    return post_task if new else skip_task
-
-
-def _rates(settings: Settings, day: date):
-    from replica_ledger.alerts import BillingRates
-    from replica_ledger.billing_rates import rates_in_force
-
-    return BillingRates(**rates_in_force(settings.dbt_project_dir / "seeds" / "billing_rates.csv", day))
-
-
-def post_alerts(context: dict[str, Any]) -> dict:
-    from replica_ledger.alerts import AlertBatch, DuckDBSentLedger, episodes_from_rows, send_alerts
-
-    settings, day = load_settings(), snapshot_day(context)
-    ti = context.get("ti")
-    batch = AlertBatch(
+    return AlertBatch(
         snapshot_date=day,
         run_id=str(context.get("run_id")),
         dag_id=str(getattr(context.get("dag"), "dag_id", "replica_ledger_daily")),
         episodes=episodes_from_rows(episodes_of_day(settings, day)),
-        rates=_rates(settings, day),
         docs_url=os.environ.get("REPLICA_LEDGER_DOCS_URL"),
-        run_url=getattr(ti, "log_url", None),
+        run_url=getattr(context.get("ti"), "log_url", None),
     )
+
+
+def _routes_csv(settings: Settings):
+    return settings.dbt_project_dir / "seeds" / "team_slack_routes.csv"
+
+
+def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str) -> str:
+    """Post when the run may post and some route has an episode it was not told about."""
+    from replica_ledger.alerts import alert_log_for, load_routes, pending_announcements, should_post
+
+    settings, day = load_settings(), snapshot_day(context)
+    allowed, reason = should_post(context, day, settings.alert_max_age_days)
+    if not allowed:
+        log.info("no alert for %s: %s", day, reason)
+        return skip_task
+    batch = _alert_batch(context, settings, day)
+    pending = pending_announcements(
+        batch, load_routes(_routes_csv(settings)), alert_log_for(settings), settings.alert_max_age_days
+    )
+    log.info("%d breach episode(s) of %s not announced yet", len(pending), day)
+    return post_task if pending else skip_task
+
+
+def post_alerts(context: dict[str, Any]) -> dict:
+    from replica_ledger.alerts import alert_log_for, send_alerts
+
+    settings, day = load_settings(), snapshot_day(context)
     report = send_alerts(
-        batch,
+        _alert_batch(context, settings, day),
         context=context,
-        routes=settings.dbt_project_dir / "seeds" / "team_slack_routes.csv",
-        ledger=DuckDBSentLedger(settings.duckdb_path),
+        routes=_routes_csv(settings),
+        ledger=alert_log_for(settings),
         outbox_dir=settings.slack_outbox,
         max_age_days=settings.alert_max_age_days,
     )

@@ -19,14 +19,7 @@ with versions as (
 ),
 
 rates as (
-    select
-        effective_from,
-        lead(effective_from) over (order by effective_from) as effective_to,
-        base_fee,
-        vcpu_rate,
-        memory_rate,
-        replica_divisor
-    from {{ ref('billing_rates') }}
+    {{ ledger_billing_rates_in_force() }}
 ),
 
 months as (
@@ -64,9 +57,9 @@ versions_in_month as (
 charged_versions as (
     select
         versions_in_month.*,
-        rates.base_fee
-        + (rates.vcpu_rate * versions_in_month.cpu + rates.memory_rate * versions_in_month.memory_gb)
-        * versions_in_month.max_replicas / rates.replica_divisor as monthly_charge
+        {{ ledger_monthly_charge(
+            'versions_in_month.cpu', 'versions_in_month.memory_gb', 'versions_in_month.max_replicas', 'rates'
+        ) }} as monthly_charge
     from versions_in_month
     inner join rates
         on
@@ -95,9 +88,8 @@ daily_charges as (
         month_days.days_in_month,
         versions.namespace,
         versions.deployment,
-        rates.base_fee
-        + (rates.vcpu_rate * versions.cpu + rates.memory_rate * versions.memory_gb)
-        * versions.max_replicas / rates.replica_divisor as daily_monthly_charge
+        {{ ledger_monthly_charge('versions.cpu', 'versions.memory_gb', 'versions.max_replicas', 'rates') }}
+            as daily_monthly_charge
     from month_days
     inner join versions
         on

@@ -1,19 +1,20 @@
-"""Slack alerting for replica-ledger: Block Kit messages per team route, sent once per run.
+"""Slack alerting for replica-ledger: Block Kit messages per team route; each breach episode
+announced at most once per route (the ``alert_log`` ledger).
 
 Importing this package is cheap: Airflow, the Slack provider, slack_sdk and duckdb are only
 imported inside the functions that use them (DAG files import this while being parsed).
 
 Typical use from an Airflow task::
 
-    from replica_ledger.alerts import (
-        AlertBatch, DuckDBSentLedger, episodes_from_rows, load_routes, send_alerts,
-    )
+    from replica_ledger.alerts import AlertBatch, alert_log_for, episodes_from_rows, send_alerts
+    from replica_ledger.alerts.read_model import episodes_of_day
 
     batch = AlertBatch(snapshot_date=day, run_id=context["run_id"], dag_id=dag_id,
-                       episodes=episodes_from_rows(rows), docs_url=..., run_url=...)
+                       episodes=episodes_from_rows(episodes_of_day(settings, day)),
+                       docs_url=..., run_url=...)
     report = send_alerts(batch, context=context,
-                         routes=load_routes("dbt_project/seeds/team_slack_routes.csv"),
-                         ledger=DuckDBSentLedger(warehouse_path))
+                         routes="dbt_project/seeds/team_slack_routes.csv",
+                         ledger=alert_log_for(settings))
 
 and ``on_failure_callback=failure_notifier("slack_default_webhook")``.
 """
@@ -28,14 +29,22 @@ from typing import Any
 
 from replica_ledger.alerts.deliver import AlertDeliveryError, DeliveryResult, deliver
 from replica_ledger.alerts.failure import FailureNotifier, failure_fields, failure_notifier, failure_payload
-from replica_ledger.alerts.ledger import DuckDBSentLedger, InMemorySentLedger, SentLedger, SentRecord
+from replica_ledger.alerts.ledger import (
+    AlertLog,
+    AlertLogRecord,
+    BigQueryAlertLog,
+    Claim,
+    DuckDBAlertLog,
+    alert_log_for,
+)
 from replica_ledger.alerts.model import (
     BREACH_TYPE_WORDS,
     BREACH_TYPES,
     AlertBatch,
-    BillingRates,
     Episode,
+    episode_key,
     episodes_from_rows,
+    to_announce,
 )
 from replica_ledger.alerts.outbox import default_outbox_dir
 from replica_ledger.alerts.policy import should_post
@@ -52,29 +61,33 @@ __all__ = [
     "MAX_TEXT",
     "AlertBatch",
     "AlertDeliveryError",
+    "AlertLog",
+    "AlertLogRecord",
     "AlertRunReport",
-    "BillingRates",
+    "BigQueryAlertLog",
+    "Claim",
     "DeliveryResult",
-    "DuckDBSentLedger",
+    "DuckDBAlertLog",
     "Episode",
     "FailureNotifier",
-    "InMemorySentLedger",
     "Route",
     "RoutedMessage",
     "Routes",
-    "SentLedger",
-    "SentRecord",
+    "alert_log_for",
     "default_outbox_dir",
     "deliver",
+    "episode_key",
     "episodes_from_rows",
     "failure_fields",
     "failure_notifier",
     "failure_payload",
     "load_routes",
+    "pending_announcements",
     "render_messages",
     "render_text",
     "send_alerts",
     "should_post",
+    "to_announce",
 ]
 
 
@@ -88,11 +101,31 @@ class AlertRunReport:
     results: list[DeliveryResult] = field(default_factory=list)
 
 
+def _max_age(max_age_days: int | None) -> int:
+    from replica_ledger.alerts.policy import max_age_days_from_env
+
+    return max_age_days_from_env() if max_age_days is None else int(max_age_days)
+
+
+def pending_announcements(
+    batch: AlertBatch, routes: Routes, ledger: AlertLog, max_age_days: int | None = None
+) -> list[Episode]:
+    """The episodes of ``batch`` some route has not been told about yet (nothing is claimed)."""
+    pending: list[Episode] = []
+    by_route: dict[Route, list[Episode]] = {}
+    for ep in to_announce(batch.episodes, batch.snapshot_date, _max_age(max_age_days)):
+        by_route.setdefault(routes.for_team(ep.team), []).append(ep)
+    for route, episodes in by_route.items():
+        announced = ledger.find(route.key, episodes)
+        pending += [ep for ep in episodes if ep.key not in announced]
+    return pending
+
+
 def send_alerts(
     batch: AlertBatch,
     *,
     routes: Routes | str | Path,
-    ledger: SentLedger,
+    ledger: AlertLog,
     context: Any = None,
     outbox_dir: str | Path | None = None,
     max_age_days: int | None = None,
@@ -105,6 +138,8 @@ def send_alerts(
     ``context`` is the Airflow task context (or any mapping/object with ``dag_run`` or
     ``run_type``/``run_id``); without it only ``batch.run_id`` is checked for a backfill.
     Backfills and old days return ``allowed=False`` and touch neither Slack, outbox nor ledger.
+    A route hears of each episode once (``to_announce``: new ones, and those a late snapshot
+    revealed within ``max_age_days``); ``deliver`` claims them in alert_log.
     Raises :class:`AlertDeliveryError` when a route failed (after trying all of them).
     """
     ok, reason = should_post(
@@ -115,8 +150,9 @@ def send_alerts(
         return AlertRunReport(False, reason)
     if not isinstance(routes, Routes):
         routes = load_routes(routes)
-    messages = render_messages(batch, routes)
+    announce = to_announce(batch.episodes, batch.snapshot_date, _max_age(max_age_days))
+    messages = render_messages(batch, routes, announce)
     if not messages:
-        log.info("No new breach episodes for %s: nothing to post", batch.snapshot_date)
+        log.info("No breach episodes to announce for %s: nothing to post", batch.snapshot_date)
     results = deliver(messages, ledger=ledger, outbox_dir=outbox_dir, conn_exists=conn_exists, send=send)
     return AlertRunReport(True, reason, messages, results)

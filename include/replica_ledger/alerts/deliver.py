@@ -1,28 +1,32 @@
 """Deliver rendered messages: to Slack when the route's connection exists, else to the outbox.
 
 Exactly-once is impossible across a crash (the post and the ledger write are not one
-transaction), so we choose **at most once**, with the window made as small as we can:
+transaction), so we choose **at most once** per breach episode and route, with the window
+made as small as we can. The ledger is ``alert_log`` (``ledger.py``), one row per episode
+announced per route:
 
-1. *claim*: insert ``(run_id, route)`` into ``ops.notifications_sent`` with ``sent_at`` NULL.
-   The insert is atomic (primary key, ``ON CONFLICT DO NOTHING``): whoever inserts the row is
-   the only one allowed to post. It is committed before anything is posted.
+1. *claim*: insert a row per episode the message announces, status ``failed`` and
+   ``sent_at`` NULL ("not confirmed delivered"), with a fresh claim token. An episode that
+   already has a row for the route is not claimed again: whoever inserted the row is the
+   only one allowed to announce it. The claim is committed before anything is posted.
+   When another attempt holds some of the episodes, the message is rendered again for the
+   ones we won (none won: nothing to send).
 2. *deliver*: post to Slack (or write the outbox files).
-3. *confirm*: set ``sent_at``.  -- or, when we KNOW nothing was posted (Slack answered with
-   an error after our bounded retries, the connection was refused, the connection id has
-   no token, the outbox could not be written), *release*: delete the claim so that the
-   Airflow task retry posts it.
+3. *confirm*: status ``sent`` (or ``outbox``), ``sent_at``, and the hash of the message that
+   carried them. -- or, when we KNOW nothing was posted (Slack answered with an error after
+   our bounded retries, the connection was refused, the connection id has no token, the
+   outbox could not be written), *release*: delete our claimed rows so that the Airflow
+   task retry announces them.
 
-A retry finds the row and skips the route. So does a re-run of the same snapshot day under
-another run id (Airflow 3 gives each manual run its own), when its message says the same
-thing (same hash of the payload without the run link); a re-run that finds something new
-(say, a late snapshot file) posts its message. If the previous attempt died between 1 and 3 (a
-worker killed mid-post, or a timeout while waiting for Slack's answer), the row stays with
-``sent_at`` NULL: the message may or may not be in Slack, and we do not post it again; the
-result says ``unconfirmed`` and a warning is logged. To force a re-post, delete the row
-(``DuckDBSentLedger(...).release(run_id, route)``).
+A retry of the task, a re-run of the day under another run id, the next day's run seeing
+the episode still open: all find the rows and do not announce the episode again. A late
+snapshot file that reveals a new episode gets a message about that episode only. If an
+attempt died between 1 and 3 (a worker killed mid-post, a timeout while waiting for
+Slack's answer), the rows stay ``failed``: the message may or may not be in Slack, and we
+do not post it again; the result says ``unconfirmed`` and a warning is logged. To force a
+re-post, delete those rows from alert_log.
 
-The other order (post, then record) would double-post whenever a task died after the post,
-which is the failure the issue forbids.
+The other order (post, then record) would double-post whenever a task died after the post.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from replica_ledger.alerts.ledger import SentLedger
+from replica_ledger.alerts.ledger import AlertLog, AlertLogRecord
 from replica_ledger.alerts.outbox import default_outbox_dir, write_outbox
 from replica_ledger.alerts.redact import redact
 from replica_ledger.alerts.render import RoutedMessage, render_text
@@ -41,6 +45,8 @@ from replica_ledger.alerts.render import RoutedMessage, render_text
 log = logging.getLogger(__name__)
 
 DeliveryStatus = Literal["posted", "outbox", "already_sent", "unconfirmed", "failed"]
+#: alert_log status -> how it went out (a failed row's transport is unknown).
+_TRANSPORT = {"sent": "slack", "outbox": "outbox"}
 
 
 class AlertDeliveryError(RuntimeError):
@@ -82,13 +88,13 @@ def _is_not_delivered(err: BaseException) -> bool:
 def deliver(
     messages: Iterable[RoutedMessage],
     *,
-    ledger: SentLedger,
+    ledger: AlertLog,
     outbox_dir: str | Path | None = None,
     conn_exists: Callable[[str], bool] | None = None,
     send: Callable[[str, dict[str, Any]], None] | None = None,
     raise_on_failure: bool = True,
 ) -> list[DeliveryResult]:
-    """Deliver each message once per (run_id, route); see the module docstring.
+    """Deliver each message, announcing each of its episodes at most once per route.
 
     * ``conn_exists(conn_id)``: whether to post to Slack (default: the Airflow connection
       exists); otherwise the message goes to ``outbox_dir`` (default
@@ -99,92 +105,12 @@ def deliver(
 
     All routes are tried. When one failed, :class:`AlertDeliveryError` is raised at the end
     (unless ``raise_on_failure`` is False) so that Airflow retries the task; the retry skips
-    the routes already delivered.
+    the episodes already announced.
     """
     conn_exists = conn_exists or _default_conn_exists
     send = send or _default_send
     outbox = Path(outbox_dir) if outbox_dir is not None else default_outbox_dir()
-    results: list[DeliveryResult] = []
-    for msg in messages:
-        route = msg.route
-        transport = "slack" if conn_exists(route.slack_conn_id) else "outbox"
-        earlier = ledger.find_message(
-            snapshot_date=msg.snapshot_date, route=route.key, payload_sha256=msg.payload_sha256
-        )
-        if earlier is not None and earlier.run_id != msg.run_id:
-            # A re-run of the day (a new run id) with nothing new to say: the team heard it.
-            log.info(
-                "Route %s: run %s already sent this message for %s; not sending it again",
-                route.key,
-                earlier.run_id,
-                msg.snapshot_date,
-            )
-            results.append(DeliveryResult(route.key, msg.run_id, "already_sent", earlier.transport))
-            continue
-        claim = ledger.claim(
-            run_id=msg.run_id,
-            route=route.key,
-            snapshot_date=msg.snapshot_date,
-            payload_sha256=msg.payload_sha256,
-            channel=route.channel or None,
-            transport=transport,
-        )
-        if not claim.acquired:
-            rec = claim.record
-            changed = "" if rec.payload_sha256 == msg.payload_sha256 else " (the payload has changed since)"
-            if rec.confirmed:
-                log.info(
-                    "Route %s of run %s was already delivered (%s at %s); not sending again%s",
-                    route.key,
-                    msg.run_id,
-                    rec.transport,
-                    rec.sent_at,
-                    changed,
-                )
-                results.append(DeliveryResult(route.key, msg.run_id, "already_sent", rec.transport))
-            else:
-                log.warning(
-                    "Route %s of run %s was claimed at %s by an attempt that never confirmed it: it may or"
-                    " may not have been posted. Not posting again (at most once)%s. To re-post, delete"
-                    " the row from ops.notifications_sent.",
-                    route.key,
-                    msg.run_id,
-                    rec.claimed_at,
-                    changed,
-                )
-                results.append(DeliveryResult(route.key, msg.run_id, "unconfirmed", rec.transport))
-            continue
-
-        try:
-            if transport == "slack":
-                send(route.slack_conn_id, msg.payload)
-                path = None
-            else:
-                path = write_outbox(outbox, msg.outbox_stem, msg.payload, render_text(msg))
-        except Exception as err:
-            detail = f"{type(err).__name__}: {redact(err)}"
-            if transport == "outbox" or _is_not_delivered(err):
-                ledger.release(msg.run_id, route.key)
-                log.error("Route %s of run %s was not delivered, will retry: %s", route.key, msg.run_id, detail)
-                results.append(DeliveryResult(route.key, msg.run_id, "failed", transport, detail=detail))
-                continue
-            # Outcome unknown: keep the claim so that no retry can post a second copy.
-            log.error(
-                "Route %s of run %s: outcome unknown, kept as unconfirmed (not re-posted on retry): %s",
-                route.key,
-                msg.run_id,
-                detail,
-            )
-            results.append(DeliveryResult(route.key, msg.run_id, "unconfirmed", transport, detail=detail))
-            continue
-        ledger.confirm(msg.run_id, route.key)
-        if transport == "slack":
-            log.info("Posted run %s to route %s (%d new episodes)", msg.run_id, route.key, msg.new_count)
-            results.append(DeliveryResult(route.key, msg.run_id, "posted", transport))
-        else:
-            log.info("No Slack connection %r: wrote %s", route.slack_conn_id, path)
-            results.append(DeliveryResult(route.key, msg.run_id, "outbox", transport, outbox_path=path))
-
+    results = [_deliver_one(msg, ledger=ledger, outbox=outbox, conn_exists=conn_exists, send=send) for msg in messages]
     failed = [r for r in results if r.status == "failed" or (r.status == "unconfirmed" and r.detail)]
     if failed and raise_on_failure:
         raise AlertDeliveryError(
@@ -192,3 +118,77 @@ def deliver(
             results,
         )
     return results
+
+
+def _deliver_one(msg: RoutedMessage, *, ledger: AlertLog, outbox: Path, conn_exists, send) -> DeliveryResult:
+    route = msg.route
+    transport = "slack" if conn_exists(route.slack_conn_id) else "outbox"
+    claim = ledger.claim(
+        route=route.key,
+        run_id=msg.run_id,
+        snapshot_date=msg.snapshot_date,
+        episodes=msg.announced,
+        message_hash=msg.payload_sha256,
+    )
+    if not claim.won:
+        return _nothing_left(msg, list(claim.held.values()))
+    if claim.won != {ep.key for ep in msg.announced}:
+        log.info(
+            "Route %s: %d of %d episode(s) were already announced; sending the others only",
+            route.key,
+            len(msg.announced) - len(claim.won),
+            len(msg.announced),
+        )
+        msg = msg.narrowed(claim.won)
+    try:
+        if transport == "slack":
+            send(route.slack_conn_id, msg.payload)
+            path = None
+        else:
+            path = write_outbox(outbox, msg.outbox_stem, msg.payload, render_text(msg))
+    except Exception as err:
+        detail = f"{type(err).__name__}: {redact(err)}"
+        if transport == "outbox" or _is_not_delivered(err):
+            ledger.release(claim.token)
+            log.error("Route %s of run %s was not delivered, will retry: %s", route.key, msg.run_id, detail)
+            return DeliveryResult(route.key, msg.run_id, "failed", transport, detail=detail)
+        # Outcome unknown: keep the claim so that no retry can post a second copy.
+        log.error(
+            "Route %s of run %s: outcome unknown, kept as unconfirmed (not re-posted on retry): %s",
+            route.key,
+            msg.run_id,
+            detail,
+        )
+        return DeliveryResult(route.key, msg.run_id, "unconfirmed", transport, detail=detail)
+    ledger.confirm(claim.token, status="sent" if transport == "slack" else "outbox", message_hash=msg.payload_sha256)
+    if transport == "slack":
+        log.info("Posted run %s to route %s (%d episode(s) announced)", msg.run_id, route.key, msg.new_count)
+        return DeliveryResult(route.key, msg.run_id, "posted", transport)
+    log.info("No Slack connection %r: wrote %s", route.slack_conn_id, path)
+    return DeliveryResult(route.key, msg.run_id, "outbox", transport, outbox_path=path)
+
+
+def _nothing_left(msg: RoutedMessage, held: list[AlertLogRecord]) -> DeliveryResult:
+    """Every episode of the message is already in alert_log for the route."""
+    route = msg.route.key
+    unconfirmed = [rec for rec in held if not rec.confirmed]
+    if unconfirmed:
+        rec = unconfirmed[0]
+        log.warning(
+            "Route %s: %d episode(s) were claimed (first by run %s at %s) by an attempt that never confirmed"
+            " them: they may or may not have been posted. Not posting again (at most once). To re-post,"
+            " delete their rows (status failed) from alert_log.",
+            route,
+            len(unconfirmed),
+            rec.run_id,
+            rec.claimed_at,
+        )
+        return DeliveryResult(route, msg.run_id, "unconfirmed", _TRANSPORT.get(rec.status))
+    first = held[0] if held else None
+    log.info(
+        "Route %s: every episode of run %s was already announced (first by run %s); not sending again",
+        route,
+        msg.run_id,
+        first.run_id if first else "?",
+    )
+    return DeliveryResult(route, msg.run_id, "already_sent", _TRANSPORT.get(first.status) if first else None)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 REPLICAS_OVER_LIMIT = "replicas_over_limit"
@@ -26,27 +27,6 @@ EPISODE_STATUSES: tuple[str, ...] = ("new", "open", "resolved")
 
 
 @dataclass(frozen=True)
-class BillingRates:
-    """Billing parameters (contract section 3, "Billing").
-
-    ``charge = base_fee + (vcpu_rate * cpu + memory_rate * memory_gb) * max_replicas / replica_divisor``
-    """
-
-    base_fee: float = 180
-    vcpu_rate: float = 19
-    memory_rate: float = 19
-    replica_divisor: float = 4
-
-    def per_replica_charge(self, cpu: float, memory_gb: float) -> float:
-        """Monthly charge of one replica of max: ``(vcpu_rate*cpu + memory_rate*memory_gb) / divisor``."""
-        return (self.vcpu_rate * cpu + self.memory_rate * memory_gb) / self.replica_divisor
-
-    def monthly_charge(self, cpu: float, memory_gb: float, max_replicas: int) -> float:
-        """The contract's monthly charge of one API version."""
-        return self.base_fee + self.per_replica_charge(cpu, memory_gb) * max_replicas
-
-
-@dataclass(frozen=True)
 class Episode:
     """One breach episode of one API (namespace, deployment) on one cluster for one breach type.
 
@@ -65,6 +45,9 @@ class Episode:
     status: EpisodeStatus
     cpu: float | None = None
     memory_gb: float | None = None
+    #: What the excess adds to the monthly bill, priced in dbt (fct_breach_alerts) with the
+    #: billing formula; None for an unregistered API or unknown resources.
+    excess_monthly_cost: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.breach_type not in BREACH_TYPES:
@@ -84,15 +67,35 @@ class Episode:
             return None
         return max(0, int(self.observed_value) - int(self.approved_max_replicas))
 
-    def monthly_excess_cost(self, rates: BillingRates) -> float | None:
-        """What the excess would cost a month: ``excess * per-replica charge``.
+    @property
+    def key(self) -> tuple[str, str, str, str, date]:
+        """The episode's identity: (cluster, namespace, deployment, breach_type, started_on)."""
+        return (self.cluster, self.namespace, self.deployment, self.breach_type, self.started_on)
 
-        None when it cannot be computed (unregistered API, or cpu/memory unknown).
-        """
-        excess = self.excess_replicas
-        if excess is None or self.cpu is None or self.memory_gb is None:
-            return None
-        return excess * rates.per_replica_charge(float(self.cpu), float(self.memory_gb))
+    @property
+    def episode_key(self) -> str:
+        """:attr:`key` as one string (the ``episode_key`` column of alert_log)."""
+        return episode_key(*self.key)
+
+
+def episode_key(cluster: str, namespace: str, deployment: str, breach_type: str, started_on: date) -> str:
+    """``cluster|namespace|deployment|breach_type|YYYY-MM-DD``: an episode as one string.
+
+    Kubernetes names cannot contain ``|``, so the string is unambiguous.
+    """
+    return "|".join((cluster, namespace, deployment, breach_type, started_on.isoformat()))
+
+
+def to_announce(episodes: Iterable[Episode], day: date, max_age_days: int) -> list[Episode]:
+    """The episodes of day ``day`` a route should hear about if it has not yet.
+
+    A new episode, and also one that is open or resolved on ``day`` but started at most
+    ``max_age_days`` before it: a snapshot that arrived late (a re-run, a late file) revealed
+    it after its first day's alert. An episode older than that is the past: never announced.
+    Whether the route already heard of it is the ledger's question (alert_log).
+    """
+    oldest = day - timedelta(days=max_age_days)
+    return [ep for ep in episodes if ep.status == "new" or ep.started_on >= oldest]
 
 
 @dataclass
@@ -103,7 +106,6 @@ class AlertBatch:
     run_id: str
     dag_id: str
     episodes: list[Episode] = field(default_factory=list)
-    rates: BillingRates = field(default_factory=BillingRates)
     docs_url: str | None = None
     run_url: str | None = None
 
@@ -118,11 +120,16 @@ def _opt_float(value: object) -> float | None:
     return None if value is None or value == "" else float(value)  # type: ignore[arg-type]
 
 
+def _opt_money(value: object) -> Decimal | None:
+    # str() first: a float from a driver becomes its shortest repr, not its binary expansion.
+    return None if value is None or value == "" else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
 def episodes_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Episode]:
     """Episodes from query rows (dicts) with the :class:`Episode` field names.
 
-    ``started_on`` may be a date, datetime or ISO string; ``approved_max_replicas``, ``cpu``
-    and ``memory_gb`` may be None/missing. Unknown keys are ignored.
+    ``started_on`` may be a date, datetime or ISO string; ``approved_max_replicas``, ``cpu``,
+    ``memory_gb`` and ``excess_monthly_cost`` may be None/missing. Unknown keys are ignored.
     """
     out = []
     for row in rows:
@@ -140,6 +147,7 @@ def episodes_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Episode]:
                 status=str(row["status"]),  # type: ignore[arg-type]
                 cpu=_opt_float(row.get("cpu")),
                 memory_gb=_opt_float(row.get("memory_gb")),
+                excess_monthly_cost=_opt_money(row.get("excess_monthly_cost")),
             )
         )
     return out

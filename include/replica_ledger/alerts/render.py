@@ -25,7 +25,6 @@ from replica_ledger.alerts.model import (
     HPA_MAX_OVER_LIMIT,
     UNREGISTERED_DEPLOYMENT,
     AlertBatch,
-    BillingRates,
     Episode,
 )
 from replica_ledger.alerts.routes import Route, Routes, safe_filename
@@ -55,6 +54,18 @@ class RoutedMessage:
     apis_in_sections: dict[str, list[str]] = field(default_factory=dict)
     #: team -> APIs only summarized in an overflow block.
     apis_in_overflow: dict[str, list[str]] = field(default_factory=dict)
+    #: The episodes this message announces (its "new" list), each once per route.
+    announced: list[Episode] = field(default_factory=list)
+    #: What it was rendered from, so that it can be rendered again for fewer episodes.
+    batch: AlertBatch | None = field(default=None, repr=False, compare=False)
+    episodes: list[Episode] = field(default_factory=list, repr=False, compare=False)
+
+    def narrowed(self, keys: set) -> RoutedMessage | None:
+        """The same message announcing only the episodes whose :attr:`Episode.key` is in ``keys``."""
+        if self.batch is None:
+            raise ValueError("this message cannot be re-rendered (no batch)")
+        keep = [ep for ep in self.announced if ep.key in keys]
+        return _render_route(self.batch, self.route, self.episodes, keep)
 
     @property
     def payload_json(self) -> str:
@@ -117,11 +128,15 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def episode_line(ep: Episode, rates: BillingRates) -> str:
-    """One mrkdwn bullet describing one new episode of an API."""
+def episode_line(ep: Episode) -> str:
+    """One mrkdwn bullet describing one announced episode of an API.
+
+    The cost is the one dbt computed (fct_breach_alerts.excess_monthly_cost, the billing
+    formula); the per-replica figure beside it only divides it by the excess.
+    """
     what = BREACH_TYPE_WORDS[ep.breach_type]
     where = f"on `{escape_mrkdwn(ep.cluster)}`"
-    since = f"since {ep.started_on.isoformat()}"
+    since = f"since {ep.started_on.isoformat()}{_late_note(ep)}"
     if ep.breach_type == UNREGISTERED_DEPLOYMENT:
         return (
             f"• *{what}* {where}: {_plural(int(ep.observed_value), 'replica')}, "
@@ -133,19 +148,29 @@ def episode_line(ep: Episode, rates: BillingRates) -> str:
         f"• *{what}* {where}: {observed_label} {ep.observed_value} vs approved max "
         f"{ep.approved_max_replicas} (+{excess}), {since}."
     )
-    cost = ep.monthly_excess_cost(rates)
+    cost = ep.excess_monthly_cost
     if cost is None:
         line += " Excess cost unknown (no cpu/memory on record)."
+    elif excess:
+        line += f" Excess ≈ {_money(cost)} a month ({excess} x {_money(cost / excess)})."
     else:
-        per = rates.per_replica_charge(float(ep.cpu or 0), float(ep.memory_gb or 0))
-        line += f" Excess ≈ {_money(cost)} a month ({excess} x {_money(per)})."
+        line += f" Excess ≈ {_money(cost)} a month."
     return line
 
 
-def api_section_text(api: str, episodes: list[Episode], rates: BillingRates) -> str:
+def _late_note(ep: Episode) -> str:
+    """Why an episode is announced after its first day: its start became known late."""
+    if ep.status == "open":
+        return " (reported late: its first day's snapshot arrived after that day's alert)"
+    if ep.status == "resolved":
+        return " (reported late, already resolved)"
+    return ""
+
+
+def api_section_text(api: str, episodes: list[Episode]) -> str:
     order = {bt: i for i, bt in enumerate(BREACH_TYPES)}
     eps = sorted(episodes, key=lambda e: (order[e.breach_type], e.cluster))
-    lines = [f"*{escape_mrkdwn(api)}*"] + [episode_line(e, rates) for e in eps]
+    lines = [f"*{escape_mrkdwn(api)}*"] + [episode_line(e) for e in eps]
     text = "\n".join(lines)
     if len(text) <= MAX_TEXT:
         return text
@@ -240,12 +265,16 @@ def _api_key(ep: Episode) -> str:
     return ep.api
 
 
-def _render_route(batch: AlertBatch, route: Route, episodes: list[Episode]) -> RoutedMessage | None:
-    new = [e for e in episodes if e.status == "new"]
+def _render_route(
+    batch: AlertBatch, route: Route, episodes: list[Episode], announced: list[Episode]
+) -> RoutedMessage | None:
+    """The route's message announcing ``announced``; the rest of ``episodes`` feed the counts."""
+    new = list(announced)
     if not new:
         return None
-    open_count = sum(1 for e in episodes if e.status == "open")
-    resolved_count = sum(1 for e in episodes if e.status == "resolved")
+    keys = {e.key for e in new}
+    open_count = sum(1 for e in episodes if e.status == "open" and e.key not in keys)
+    resolved_count = sum(1 for e in episodes if e.status == "resolved" and e.key not in keys)
 
     # team -> api -> new episodes
     by_team: dict[str, dict[str, list[Episode]]] = defaultdict(lambda: defaultdict(list))
@@ -283,7 +312,7 @@ def _render_route(batch: AlertBatch, route: Route, episodes: list[Episode]) -> R
         team_line = f"*Team {escape_mrkdwn(team)}*: {_plural(n_eps, 'new episode')}"
         blocks.append(_section(f"{team_line} on {_plural(len(apis), 'API')}"))
         for api in apis[:n_sections]:
-            blocks.append(_section(api_section_text(api, by_team[team][api], batch.rates)))
+            blocks.append(_section(api_section_text(api, by_team[team][api])))
         in_sections[team] = list(apis[:n_sections])
         rest = apis[n_sections:]
         if rest:
@@ -330,21 +359,29 @@ def _render_route(batch: AlertBatch, route: Route, episodes: list[Episode]) -> R
         resolved_count=resolved_count,
         apis_in_sections=in_sections,
         apis_in_overflow=in_overflow,
+        announced=new,
+        batch=batch,
+        episodes=list(episodes),
     )
 
 
-def render_messages(batch: AlertBatch, routes: Routes) -> list[RoutedMessage]:
-    """One message per route that has at least one NEW episode in ``batch``.
+def render_messages(batch: AlertBatch, routes: Routes, announce: list[Episode] | None = None) -> list[RoutedMessage]:
+    """One message per route that has at least one episode to announce in ``batch``.
 
-    Open and resolved episodes only feed the counts of the route's message; a route with
-    none new gets no message. Messages are ordered by route key.
+    ``announce`` is what to announce (default: the NEW episodes of the batch); the other
+    episodes of the route (open, resolved) only feed its counts. A route with nothing to
+    announce gets no message. Messages are ordered by route key.
     """
+    if announce is None:
+        announce = [ep for ep in batch.episodes if ep.status == "new"]
+    announce_keys = {ep.key for ep in announce}
     by_route: dict[Route, list[Episode]] = defaultdict(list)
     for ep in batch.episodes:
         by_route[routes.for_team(ep.team)].append(ep)
     out = []
     for route in sorted(by_route, key=lambda r: r.key):
-        msg = _render_route(batch, route, by_route[route])
+        episodes = by_route[route]
+        msg = _render_route(batch, route, episodes, [ep for ep in episodes if ep.key in announce_keys])
         if msg is not None:
             out.append(msg)
     return out

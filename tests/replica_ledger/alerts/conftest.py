@@ -176,9 +176,9 @@ def routes_csv() -> Path:
 
 @pytest.fixture
 def duckdb_ledger(tmp_path):
-    from replica_ledger.alerts import DuckDBSentLedger
+    from replica_ledger.alerts import DuckDBAlertLog
 
-    return DuckDBSentLedger(tmp_path / "warehouse.duckdb")
+    return DuckDBAlertLog(tmp_path / "warehouse.duckdb")
 
 
 def secrets_in(text: str) -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
-from replica_ledger.alerts import AlertBatch, BillingRates, Episode
+from replica_ledger.alerts import AlertBatch, Episode
 
 SNAPSHOT_DAY = date(2024, 5, 3)
 
@@ -22,7 +23,10 @@ def ep(
     cluster: str = "prod-eu-1",
     cpu: float | None = 2,
     memory_gb: float | None = 4,
+    excess_monthly_cost: Decimal | str | None = "auto",
 ) -> Episode:
+    if excess_monthly_cost == "auto":
+        excess_monthly_cost = model_excess_cost(observed, approved, cpu, memory_gb)
     return Episode(
         cluster=cluster,
         namespace=namespace or team,
@@ -35,7 +39,17 @@ def ep(
         status=status,
         cpu=cpu,
         memory_gb=memory_gb,
+        excess_monthly_cost=excess_monthly_cost,
     )
+
+
+def model_excess_cost(observed, approved, cpu, memory_gb) -> Decimal | None:
+    """What fct_breach_alerts computes at the default rates (180, 19, 19, 4): test data only,
+    the product takes the figure from the model."""
+    if approved is None or cpu is None or memory_gb is None:
+        return None
+    per_replica = (Decimal(19) * Decimal(str(cpu)) + Decimal(19) * Decimal(str(memory_gb))) / 4
+    return (per_replica * max(0, observed - approved)).quantize(Decimal("0.01"))
 
 
 def batch(episodes, *, run_id: str = "scheduled__2024-05-03T00:00:00+00:00", day: date = SNAPSHOT_DAY):
@@ -44,7 +58,6 @@ def batch(episodes, *, run_id: str = "scheduled__2024-05-03T00:00:00+00:00", day
         run_id=run_id,
         dag_id="replica_ledger_daily",
         episodes=list(episodes),
-        rates=BillingRates(),
         docs_url="http://localhost:8080/dbt-docs/index.html#!/model/model.replica_ledger.fct_replica_breaches",
         run_url="http://localhost:8080/dags/replica_ledger_daily/runs/scheduled__2024-05-03",
     )

@@ -46,12 +46,17 @@ def test_routes_to_two_team_webhooks_and_default(slack, routes, duckdb_ledger, t
         assert f"Team {team}" in json.dumps(post.body)
     assert len(slack.requests()) == 3
     assert not (tmp_path / "outbox").exists()
+    # alert_log: one row per new episode per route, each with the hash of the message that carried it.
     recs = duckdb_ledger.records()
-    assert [(r.route, r.transport, r.confirmed) for r in recs] == [
-        ("slack_default_webhook#platform-replica-ledger", "slack", True),
-        ("slack_orders_webhook#orders-alerts", "slack", True),
-        ("slack_payments_webhook#payments-alerts", "slack", True),
+    assert [(r.route, r.deployment, r.breach_type, r.status) for r in recs] == [
+        ("slack_default_webhook#platform-replica-ledger", "mystery", "replicas_over_limit", "sent"),
+        ("slack_orders_webhook#orders-alerts", "cart-api", "replicas_over_limit", "sent"),
+        ("slack_orders_webhook#orders-alerts", "shadow-svc", "unregistered_deployment", "sent"),
+        ("slack_payments_webhook#payments-alerts", "checkout-api", "hpa_max_over_limit", "sent"),
+        ("slack_payments_webhook#payments-alerts", "checkout-api", "replicas_over_limit", "sent"),
     ]
+    hashes = {m.route.key: m.payload_sha256 for m in msgs}
+    assert all(r.message_hash == hashes[r.route] and r.sent_at is not None for r in recs)
     assert secrets_in(all_logs.text) == []
 
 
@@ -144,7 +149,7 @@ def test_persistent_failure_releases_claim_and_task_retry_posts_once(slack, rout
     by_route = {r.route: r.status for r in info.value.results}
     assert by_route["slack_payments_webhook#payments-alerts"] == "failed"
     assert by_route["slack_orders_webhook#orders-alerts"] == "posted"  # other routes still delivered
-    assert duckdb_ledger.get(msgs[0].run_id, "slack_payments_webhook#payments-alerts") is None
+    assert duckdb_ledger.records("slack_payments_webhook#payments-alerts") == []  # released
     assert len(slack.posts("slack_payments_webhook")) == 0
     assert secrets_in(str(info.value)) == []
     # Airflow retries the task: only the failed route is posted, once.
@@ -176,8 +181,8 @@ def test_unknown_outcome_is_never_reposted(slack, routes, duckdb_ledger, tmp_pat
     send = functools.partial(post_to_slack, timeout=1)
     with pytest.raises(AlertDeliveryError):
         deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path, send=send)
-    rec = duckdb_ledger.get(msg.run_id, msg.route.key)
-    assert rec is not None and not rec.confirmed
+    (rec,) = duckdb_ledger.records(msg.route.key)
+    assert (rec.status, rec.sent_at) == ("failed", None)  # maybe posted: blocks any re-post
     (res,) = deliver(render_messages(batch([ep()]), routes), ledger=duckdb_ledger, outbox_dir=tmp_path, send=send)
     assert res.status == "unconfirmed"
     assert len(slack.requests()) == 1
@@ -209,7 +214,7 @@ def test_outbox_mode_without_connection(no_slack_connections, routes, duckdb_led
     # Retried: nothing rewritten, nothing new.
     again = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, outbox_dir=outbox)
     assert [r.status for r in again] == ["already_sent"] * 3
-    assert [r.transport for r in duckdb_ledger.records()] == ["outbox"] * 3
+    assert [r.status for r in duckdb_ledger.records()] == ["outbox"] * 5
 
 
 def test_mixed_connection_and_outbox_keep_secrets_out(slack, routes, duckdb_ledger, tmp_path, monkeypatch, all_logs):

@@ -1,14 +1,18 @@
-"""should_post (backfills, old days) and the DuckDB ledger of sent messages."""
+"""should_post (backfills, old days) and the DuckDB alert_log ledger."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from types import SimpleNamespace
 
 import duckdb
 import pytest
 
-from replica_ledger.alerts import DuckDBSentLedger, InMemorySentLedger, SentLedger, should_post
+from replica_ledger.alerts import AlertLog, DuckDBAlertLog, should_post
+
+from .factories import ep
 
 TODAY = date(2024, 5, 4)
 DAY = date(2024, 5, 3)
@@ -59,49 +63,87 @@ def test_old_day_never_posts(monkeypatch):
         should_post(sched, DAY, today=TODAY)
 
 
-def _claim(ledger, run_id="r1", route="slack_default_webhook", sha="abc"):
-    return ledger.claim(
-        run_id=run_id, route=route, snapshot_date=DAY, payload_sha256=sha, channel="#x", transport="slack"
-    )
+def _episodes(*names, started_on=DAY):
+    return [ep(name, started_on=started_on) for name in names]
 
 
-@pytest.mark.parametrize("kind", ["path", "connection", "memory"])
-def test_ledger_claim_confirm_release(tmp_path, kind):
+def _claim(ledger, episodes, route="slack_default_webhook", run_id="r1"):
+    return ledger.claim(route=route, run_id=run_id, snapshot_date=DAY, episodes=episodes, message_hash="h1")
+
+
+@pytest.mark.parametrize("kind", ["path", "connection"])
+def test_alert_log_claim_confirm_release(tmp_path, kind):
     if kind == "path":
-        ledger = DuckDBSentLedger(tmp_path / "sub" / "w.duckdb")
-    elif kind == "connection":
-        ledger = DuckDBSentLedger(duckdb.connect(str(tmp_path / "w.duckdb")))
+        ledger = DuckDBAlertLog(tmp_path / "sub" / "w.duckdb")
     else:
-        ledger = InMemorySentLedger()
-    assert isinstance(ledger, SentLedger)
-    first = _claim(ledger)
-    assert first.acquired and first.record.sent_at is None
-    second = _claim(ledger, sha="other")
-    assert not second.acquired and second.record.payload_sha256 == "abc" and not second.record.confirmed
-    ledger.confirm("r1", "slack_default_webhook")
-    assert ledger.get("r1", "slack_default_webhook").confirmed
-    assert not _claim(ledger).acquired
-    assert _claim(ledger, route="other").acquired
-    ledger.release("r1", "other")
-    assert ledger.get("r1", "other") is None
-    assert [r.route for r in ledger.records("r1")] == ["slack_default_webhook"]
-    # The same message of the same day and route, whichever run sent it.
-    found = ledger.find_message(snapshot_date=DAY, route="slack_default_webhook", payload_sha256="abc")
-    assert found.run_id == "r1" and found.confirmed
-    assert ledger.find_message(snapshot_date=DAY, route="slack_default_webhook", payload_sha256="other") is None
-    assert ledger.find_message(snapshot_date=DAY, route="nowhere", payload_sha256="abc") is None
+        ledger = DuckDBAlertLog(duckdb.connect(str(tmp_path / "w.duckdb")))
+    assert isinstance(ledger, AlertLog)
+    a, b = _episodes("a-api", "b-api")
+    first = _claim(ledger, [a])
+    assert first.won == {a.key} and first.held == {}
+    (rec,) = ledger.records()
+    assert (rec.status, rec.sent_at, rec.run_id, rec.message_hash) == ("failed", None, "r1", "h1")
+    # Claimed (even unconfirmed): another attempt cannot have it; the other episode it can.
+    second = _claim(ledger, [a, b], run_id="r2")
+    assert second.won == {b.key} and set(second.held) == {a.key}
+    assert second.held[a.key].claim_token == first.token and not second.held[a.key].confirmed
+    ledger.confirm(first.token, status="sent", message_hash="h-final")
+    ledger.release(second.token)  # we KNOW b was not posted: b may be claimed again
+    (rec,) = ledger.records()
+    assert (rec.episode_key, rec.status, rec.message_hash) == (a.episode_key, "sent", "h-final")
+    assert rec.sent_at is not None and rec.confirmed
+    assert _claim(ledger, [a, b], run_id="r3").won == {b.key}
+    # Another route is another audience.
+    assert _claim(ledger, [a], route="slack_orders_webhook").won == {a.key}
+    assert set(ledger.find("slack_default_webhook", [a, b])) == {a.key, b.key}
+    assert ledger.find("nowhere", [a]) == {}
+    with pytest.raises(ValueError):
+        ledger.confirm(first.token, status="failed", message_hash="x")
 
 
-def test_duckdb_ledger_table_persists(tmp_path):
+def test_alert_log_is_main_alert_log_with_the_contract_columns(tmp_path):
     path = tmp_path / "w.duckdb"
-    ledger = DuckDBSentLedger(path)
-    _claim(ledger)
-    ledger.confirm("r1", "slack_default_webhook")
-    # A new process/ledger on the same file sees it; the table is ops.notifications_sent.
-    assert not _claim(DuckDBSentLedger(path)).acquired
+    (a,) = _episodes("a-api")
+    claim = _claim(DuckDBAlertLog(path), [a])
+    DuckDBAlertLog(path).confirm(claim.token, status="outbox", message_hash="h")
+    # A new process/ledger on the same file sees it.
+    assert _claim(DuckDBAlertLog(path), [a], run_id="r2").won == set()
     con = duckdb.connect(str(path))
-    cols = [r[0] for r in con.execute("DESCRIBE ops.notifications_sent").fetchall()]
-    assert cols[:6] == ["run_id", "route", "snapshot_date", "payload_sha256", "sent_at", "channel"]
-    assert con.execute("SELECT run_id, route, channel FROM ops.notifications_sent").fetchall() == [
-        ("r1", "slack_default_webhook", "#x")
+    cols = [r[0] for r in con.execute("DESCRIBE main.alert_log").fetchall()]
+    assert cols[:10] == [
+        "snapshot_date",
+        "cluster",
+        "namespace",
+        "deployment",
+        "breach_type",
+        "episode_started_on",
+        "route",
+        "status",
+        "sent_at",
+        "message_hash",
     ]
+    assert con.execute("SELECT deployment, route, status FROM main.alert_log").fetchall() == [
+        ("a-api", "slack_default_webhook", "outbox")
+    ]
+
+
+def test_claim_race_two_claimers_one_wins(tmp_path):
+    """Two attempts claim the same episodes at the same moment, each on its own connection."""
+    path = tmp_path / "w.duckdb"
+    DuckDBAlertLog(path)
+    episodes = _episodes(*(f"api-{i}" for i in range(20)))
+    database = duckdb.connect(str(path))
+    ledgers = [DuckDBAlertLog(database.cursor()) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def claim(i):
+        start.wait()
+        return _claim(ledgers[i], episodes, run_id=f"r{i}")
+
+    with ThreadPoolExecutor(2) as pool:
+        claims = list(pool.map(claim, range(2)))
+    all_keys = {e.key for e in episodes}
+    assert claims[0].won | claims[1].won == all_keys
+    assert claims[0].won & claims[1].won == set()
+    rows = database.execute("SELECT count(*), count(DISTINCT episode_key) FROM main.alert_log").fetchone()
+    assert rows == (20, 20)

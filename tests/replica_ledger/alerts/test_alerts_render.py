@@ -8,13 +8,13 @@ import re
 import subprocess
 import sys
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from replica_ledger.alerts import (
     MAX_BLOCKS,
     MAX_TEXT,
-    BillingRates,
     Episode,
     Route,
     Routes,
@@ -159,15 +159,10 @@ def test_unregistered_has_no_cost(routes):
     assert "Excess ≈ 28.50 a month (2 x 14.25)" in cart
 
 
-def test_cost_uses_rates_and_unknown_resources():
-    rates = BillingRates(base_fee=0, vcpu_rate=10, memory_rate=5, replica_divisor=2)
-    e = ep(observed=7, approved=4, cpu=1, memory_gb=2)
-    assert rates.per_replica_charge(1, 2) == 10
-    assert e.monthly_excess_cost(rates) == 30
-    # Contract example: 2 vCPU, 4 GB, max 4 -> 294; max 6 -> 351.
-    assert BillingRates().monthly_charge(2, 4, 4) == 294
-    assert BillingRates().monthly_charge(2, 4, 6) == 351
-    assert ep(cpu=None).monthly_excess_cost(rates) is None
+def test_cost_is_the_models_figure_and_unknown_resources_say_so():
+    # The message shows the cost dbt computed (fct_breach_alerts.excess_monthly_cost), whatever it is.
+    (m,) = render_messages(batch([ep(observed=7, approved=4, excess_monthly_cost=Decimal("30.00"))]), Routes())
+    assert "Excess ≈ 30.00 a month (3 x 10.00)" in block_texts(m.payload)
     (m,) = render_messages(batch([ep(cpu=None, memory_gb=None)]), Routes())
     assert "Excess cost unknown" in block_texts(m.payload)
 
