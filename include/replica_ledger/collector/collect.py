@@ -15,6 +15,7 @@ from replica_ledger.collector.kube import ResourceLister, build_api_client
 from replica_ledger.collector.resources import SNAPSHOT_RESOURCES, ListedResource
 from replica_ledger.collector.settings import CollectorSettings
 from replica_ledger.collector.snapshot_file import ListWriter, open_sink
+from replica_ledger.http_retry import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,19 @@ def collect_snapshot(
     request: SnapshotRequest,
     settings: CollectorSettings,
     now: datetime | None = None,
+    deadline: Deadline | None = None,
 ) -> SnapshotResult:
+    """List, write and publish one snapshot, all within `deadline` (settings.deadline_s from now by default)."""
+    deadline = deadline or Deadline(settings.deadline_s)
     # captured_at is when listing starts: every object is read at or after this moment.
     captured_at = (now or datetime.now(UTC)).replace(microsecond=0)
     snapshot_date = request.snapshot_date or default_snapshot_date(captured_at)
-    destination = open_destination(request.output)
+    destination = open_destination(request.output, deadline)
     gzip = destination.gzip_required or settings.gzip_local
     item_counts: dict[str, int] = {}
 
     with build_api_client(request.kubeconfig, request.context) as api_client:
-        lister = ResourceLister(api_client, settings)
+        lister = ResourceLister(api_client, settings, deadline)
 
         def write_list(file: BinaryIO) -> None:
             writer = ListWriter(open_sink(file, gzip))

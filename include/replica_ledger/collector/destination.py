@@ -8,19 +8,13 @@ completed, so readers see the old object, the new one, or none: never a partial 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from replica_ledger.collector.errors import CollectorError
-
-GCS_SCHEME = "gs://"
-_WRITE_BUFFER_BYTES = 1 << 20
-
-WriteContent = Callable[[BinaryIO], None]
+from replica_ledger.collector.staging import GCS_SCHEME, WriteContent, staged_file
+from replica_ledger.http_retry import Deadline
 
 
 class Destination(Protocol):
@@ -31,11 +25,12 @@ class Destination(Protocol):
         ...
 
 
-def open_destination(output: str) -> Destination:
+def open_destination(output: str, deadline: Deadline | None = None) -> Destination:
+    """The destination for --output; uploads to GCS give up when `deadline` runs out."""
     if output.startswith(GCS_SCHEME):
         from replica_ledger.collector.gcs import GcsDestination  # the GCS client is only needed here
 
-        return GcsDestination.from_url(output)
+        return GcsDestination.from_url(output, deadline=deadline)
     return LocalDestination(Path(output))
 
 
@@ -60,21 +55,6 @@ class LocalDestination:
             os.replace(temp_path, final_path)
         _fsync_directory(final_path.parent)
         return str(final_path)
-
-
-@contextlib.contextmanager
-def staged_file(directory: Path, final_name: str):
-    """An open temp file in `directory`, deleted afterwards unless it was renamed away."""
-    try:
-        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CollectorError(f"cannot write to {directory}: {exc}") from exc
-    temp_path = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER_BYTES) as file:
-            yield file, temp_path
-    finally:
-        temp_path.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from replica_ledger.collector.errors import SettingsError
+from replica_ledger.http_retry import BackoffSchedule
 
 ENV_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
 
@@ -32,6 +33,18 @@ class CollectorSettings:
     # How often one resource may be listed from scratch after 410 Gone (expired continue token).
     max_list_restarts: int = 3
     gzip_local: bool = False
+    # The whole capture: listing, writing, uploading. Ten minutes covers a 50k-object cluster
+    # with every retry the limits above allow, and ends well before the collector pod's own
+    # limit (REPLICA_LEDGER_POD_TIMEOUT_SECONDS, 1800 s), so the operator sees our message.
+    deadline_s: float = 600.0
+
+    def backoff_schedule(self) -> BackoffSchedule:
+        return BackoffSchedule(
+            base_s=self.backoff_base_s,
+            cap_s=self.backoff_cap_s,
+            jitter=True,  # one collector per cluster: keep them from retrying in lockstep
+            max_retry_after_s=self.max_retry_after_s,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CollectorSettings:
@@ -46,6 +59,7 @@ class CollectorSettings:
             max_retry_after_s=_non_negative_float(env, "MAX_RETRY_AFTER", cls.max_retry_after_s),
             max_list_restarts=_non_negative_int(env, "MAX_LIST_RESTARTS", cls.max_list_restarts),
             gzip_local=_flag(env, "GZIP"),
+            deadline_s=_positive_float(env, "DEADLINE_SECONDS", cls.deadline_s),
         )
 
 

@@ -1,48 +1,22 @@
-"""The collector's small parts on their own: Retry-After, backoff, rewindable sinks, settings."""
+"""The collector's small parts on their own: rewindable sinks, settings (Retry-After and backoff:
+tests/replica_ledger/test_http_retry.py)."""
 
 from __future__ import annotations
 
 import gzip
 import io
-from datetime import UTC, datetime
 
 import pytest
 
 from replica_ledger.collector.errors import SettingsError
-from replica_ledger.collector.retry import parse_retry_after_s, retry_delay_s
 from replica_ledger.collector.settings import CollectorSettings
 from replica_ledger.collector.snapshot_file import GzipSink, PlainSink
-
-NOW = datetime(2026, 10, 12, 0, 4, 31, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({"Retry-After": "3"}, 3.0),
-        ({"retry-after": " 0.5 "}, 0.5),
-        ({"Retry-After": "Mon, 12 Oct 2026 00:04:41 GMT"}, 10.0),
-        ({"Retry-After": "Mon, 12 Oct 2026 00:00:00 GMT"}, 0.0),  # already past
-        ({"Retry-After": "soon"}, None),
-        ({}, None),
-        (None, None),
-    ],
-)
-def test_retry_after_is_seconds_or_an_http_date(headers, expected):
-    assert parse_retry_after_s(headers, now=NOW) == expected
+from replica_ledger.http_retry import BackoffSchedule
 
 
-def test_backoff_never_undercuts_retry_after_but_clips_absurd_values():
-    settings = CollectorSettings(backoff_base_s=0.01, backoff_cap_s=0.05, max_retry_after_s=30)
-    assert retry_delay_s(1, settings, {"Retry-After": "2"}) == 2.0
-    assert retry_delay_s(1, settings, {"Retry-After": "86400"}) == 30.0
-
-
-def test_backoff_doubles_up_to_the_cap_with_jitter_in_its_upper_half():
-    settings = CollectorSettings(backoff_base_s=1.0, backoff_cap_s=8.0)
-    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)]:
-        delays = [retry_delay_s(attempt, settings) for _ in range(50)]
-        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+def test_the_backoff_schedule_follows_the_settings():
+    settings = CollectorSettings(backoff_base_s=0.5, backoff_cap_s=8.0, max_retry_after_s=30)
+    assert settings.backoff_schedule() == BackoffSchedule(base_s=0.5, cap_s=8.0, jitter=True, max_retry_after_s=30)
 
 
 @pytest.mark.parametrize("sink_type", [PlainSink, GzipSink])
@@ -69,14 +43,17 @@ def test_settings_defaults_and_overrides():
             "REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT": "2.5",
             "REPLICA_LEDGER_COLLECTOR_MAX_RETRIES": "0",
             "REPLICA_LEDGER_COLLECTOR_GZIP": "true",
+            "REPLICA_LEDGER_COLLECTOR_DEADLINE_SECONDS": "90",
         }
     )
-    assert (settings.page_size, settings.read_timeout_s, settings.max_retries, settings.gzip_local) == (
-        250,
-        2.5,
-        0,
-        True,
-    )
+    assert (
+        settings.page_size,
+        settings.read_timeout_s,
+        settings.max_retries,
+        settings.gzip_local,
+        settings.deadline_s,
+    ) == (250, 2.5, 0, True, 90.0)
+    assert CollectorSettings().deadline_s == 600.0
 
 
 @pytest.mark.parametrize(
@@ -87,6 +64,8 @@ def test_settings_defaults_and_overrides():
         ("MAX_RETRIES", "-1"),
         ("GZIP", "maybe"),
         ("BACKOFF_CAP", "x"),
+        ("DEADLINE_SECONDS", "0"),
+        ("DEADLINE_SECONDS", "soon"),
     ],
 )
 def test_unusable_settings_are_refused(name, value):
