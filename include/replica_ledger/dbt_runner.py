@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Sequence
 
+from replica_ledger import contract
 from replica_ledger.settings import Settings
 
 
@@ -36,7 +37,12 @@ RUN_WINDOW_ENV = {
 
 
 def build_vars(settings: Settings, **values) -> str:
-    payload = {"excluded_namespaces": list(settings.excluded_namespaces)}
+    """``--vars`` for every dbt call: the contract's values, the configured scope, then ``values``.
+
+    The same on every call (the run window travels as env vars), so dbt's partial parse holds.
+    """
+    payload: dict[str, object] = contract.dbt_vars()
+    payload["excluded_namespaces"] = list(settings.excluded_namespaces)
     payload.update({key: value for key, value in values.items() if value is not None})
     return json.dumps(payload, sort_keys=True)
 

@@ -8,19 +8,12 @@ Composer environment, and can be overridden per command (`make backfill`, tests)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from replica_ledger.contract import DEFAULT_EXCLUDED_NAMESPACES
 
-DEFAULT_EXCLUDED_NAMESPACES = (
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "gmp-system",
-    "gke-managed-*",
-    "composer-*",
-)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _path_from_env(name: str, default: Path) -> Path:
@@ -44,7 +37,7 @@ def _int_from_env(name: str, default: int) -> int:
 class Settings:
     """Everything a task needs to know about where data lives and how to behave."""
 
-    env: str = "local"
+    env: str = "local"  # "gcp" selects the production path (GCS archive, BigQuery)
     archive_dir: Path = REPO_ROOT / "demo" / "archive"
     ped_changes: Path = REPO_ROOT / "demo" / "ped_limit_changes.jsonl"
     duckdb_path: Path = REPO_ROOT / ".local" / "warehouse.duckdb"
@@ -57,12 +50,6 @@ class Settings:
     alert_max_age_days: int = 2
     live_snapshot_tolerance_days: int = 1
     kubeconfig: str | None = None
-    slack_conn_id: str = "slack_default_webhook"
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def raw_schema(self) -> str:
-        return "raw"
 
 
 def load_settings() -> Settings:
@@ -83,5 +70,4 @@ def load_settings() -> Settings:
         alert_max_age_days=_int_from_env("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", 2),
         live_snapshot_tolerance_days=_int_from_env("REPLICA_LEDGER_LIVE_TOLERANCE_DAYS", 1),
         kubeconfig=os.environ.get("REPLICA_LEDGER_KUBECONFIG") or None,
-        slack_conn_id=os.environ.get("REPLICA_LEDGER_SLACK_CONN_ID", "slack_default_webhook"),
     )

@@ -1,6 +1,7 @@
 -- Every change row with its verdict. The rules of contract §3 "Bad change rows":
--- a row is used only if it parses, has every required field, a known action, a max in
--- 2..8 and not below the min, and its change_id was not taken first by different content.
+-- a row is used only if it parses, has every required field, a known action, a max within
+-- the platform's bounds and not below the min, and its change_id was not taken first by
+-- different content. The bounds and the default min are vars set from replica_ledger.contract.
 with changes as (
     select * from {{ ref('stg_ped__limit_changes') }}
 ),
@@ -20,7 +21,9 @@ typed as (
     select
         *,
         coalesce(team_raw, namespace) as team,
-        coalesce(min_replicas_value, case when min_replicas_raw is null then 2 end) as min_replicas,
+        coalesce(
+            min_replicas_value, case when min_replicas_raw is null then {{ var('default_min_replicas') }} end
+        ) as min_replicas,
         max_replicas_value as max_replicas,
         cpu_value as cpu,
         memory_gb_value as memory_gb,
@@ -47,7 +50,13 @@ judged as (
             when is_upsert and memory_gb_raw is null then 'missing_field:memory_gb'
             when is_upsert and max_replicas is null then 'invalid_max_replicas'
             when is_upsert and min_replicas is null then 'invalid_min_replicas'
-            when is_upsert and (max_replicas < 2 or max_replicas > 8) then 'max_replicas_out_of_range'
+            when
+                is_upsert
+                and (
+                    max_replicas < {{ var('platform_min_replicas') }}
+                    or max_replicas > {{ var('platform_max_replicas') }}
+                )
+                then 'max_replicas_out_of_range'
             when is_upsert and max_replicas < min_replicas then 'max_replicas_below_min_replicas'
             when is_upsert and (cpu is null or cpu <= 0) then 'invalid_cpu'
             when is_upsert and (memory_gb is null or memory_gb <= 0) then 'invalid_memory_gb'
@@ -77,7 +86,11 @@ select
     end as validation_status,
     case quarantine_reason
         when 'malformed_json' then parse_error
-        when 'max_replicas_out_of_range' then 'max_replicas ' || max_replicas_raw || ' is outside 2..8'
+        when 'max_replicas_out_of_range'
+            then
+                'max_replicas '
+                || max_replicas_raw
+                || ' is outside {{ var('platform_min_replicas') }}..{{ var('platform_max_replicas') }}'
         when 'max_replicas_below_min_replicas'
             then
                 'max_replicas '
