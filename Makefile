@@ -33,13 +33,27 @@ $(UV):
 	VIRTUAL_ENV=.venv/af$* $(UV) pip install --quiet --no-deps -e .
 	touch $@
 
+# The BigQuery emulator (local-bigquery) for the dbt-on-BigQuery tests: its own Python 3.13
+# venv. DuckDB cannot download its extensions offline, so the extension wheels of the lock
+# file are copied into .venv/bq/duckdb_extensions (the folder bigquery_server.py gives DuckDB).
+BQ_PYTHON ?= $(shell for p in $$(command -v python3.13) $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+  "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
+.venv/bq/.installed: requirements/bq-emulator.lock.txt | $(UV)
+	@test -n "$(BQ_PYTHON)" || { echo "python3.13 not found: needed for the BigQuery emulator (.venv/bq)"; exit 1; }
+	$(UV) venv --quiet --allow-existing --python $(BQ_PYTHON) .venv/bq
+	VIRTUAL_ENV=.venv/bq $(UV) pip install --quiet -r requirements/bq-emulator.lock.txt
+	ext_dir=.venv/bq/duckdb_extensions/$$(.venv/bq/bin/python -c \
+	  'import duckdb; print("v" + duckdb.__version__ + "/" + duckdb.sql("pragma platform").fetchone()[0])') && \
+	  mkdir -p $$ext_dir && cp .venv/bq/lib/python3.13/site-packages/duckdb_extension_*/extensions/v*/*.duckdb_extension $$ext_dir/
+	touch $@
+
 venv: .venv/af$(AIRFLOW)/.installed
-venvs: .venv/af3/.installed .venv/af2/.installed
+venvs: .venv/af3/.installed .venv/af2/.installed .venv/bq/.installed
 
 demo: venv
 	AIRFLOW=$(AIRFLOW) bash scripts/demo.sh
 
-test: venvs
+test: venvs .venv/bq/.installed
 	bash scripts/test.sh
 
 lint: venv
