@@ -53,6 +53,16 @@ def test_reset_leaves_no_bucket_and_the_client_ignores_the_environment(gcs_emula
     assert list(gcs_emulator.client().list_buckets()) == []
 
 
+def test_upload_folder_and_read_objects(empty_gcs, tmp_path: Path):
+    (tmp_path / "dt=2026-10-11").mkdir()
+    (tmp_path / "dt=2026-10-11" / "c.json").write_bytes(b"{}")
+    (tmp_path / "top.txt").write_bytes(b"t")
+    names = empty_gcs.upload_folder("archive-bucket", tmp_path, prefix="/snapshots/")
+    assert names == ["snapshots/dt=2026-10-11/c.json", "snapshots/top.txt"]
+    assert empty_gcs.upload_folder("archive-bucket", tmp_path / "dt=2026-10-11") == ["c.json"]
+    assert empty_gcs.read_objects("archive-bucket", prefix="snapshots/dt=") == {"snapshots/dt=2026-10-11/c.json": b"{}"}
+
+
 def test_filesystem_backend_keeps_objects_in_its_folder(tmp_path: Path):
     root = tmp_path / "gcs-root"
     emulator = gcs.start(backend="filesystem", root=root, log_path=tmp_path / "gcs.log")

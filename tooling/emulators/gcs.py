@@ -106,6 +106,26 @@ class GcsEmulator:
     def create_bucket(self, name: str) -> storage.Bucket:
         return self.client().create_bucket(name)
 
+    def upload_folder(self, bucket_name: str, folder: Path, prefix: str = "") -> list[str]:
+        """Upload every file under `folder` as PREFIX/relative/path (creating the bucket if needed).
+
+        Returns the object names, sorted. Handy for laying out an archive locally, then
+        reading it back through the GCS code path.
+        """
+        client = self.client()
+        bucket = client.lookup_bucket(bucket_name) or client.create_bucket(bucket_name)
+        names = []
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            name = "/".join(part for part in (prefix.strip("/"), path.relative_to(folder).as_posix()) if part)
+            bucket.blob(name).upload_from_filename(str(path))
+            names.append(name)
+        return names
+
+    def read_objects(self, bucket_name: str, prefix: str = "") -> dict[str, bytes]:
+        """{object name: bytes} of every object under `prefix`, for assertions."""
+        client = self.client()
+        return {blob.name: blob.download_as_bytes() for blob in client.list_blobs(bucket_name, prefix=prefix)}
+
     def reset(self) -> None:
         """Delete every object (all generations) and every bucket."""
         client = self.client()
