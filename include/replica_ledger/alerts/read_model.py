@@ -43,7 +43,9 @@ def episodes_of_day(settings: Any, day: date, *, bigquery_client: Any = None) ->
 def _duckdb_rows(settings: Any, day: date) -> list[dict]:
     from replica_ledger import warehouse
 
-    with warehouse.connect(settings.duckdb_path, read_only=True) as con:
+    # Not read-only: DuckDB refuses a second connection to a file with another configuration
+    # (dbt, in the same process, holds a read-write one).
+    with warehouse.connect(settings.duckdb_path) as con:
         cursor = con.execute(duckdb_sql(), [day])
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,194 @@
+"""The alert path on DuckDB end to end: snapshot files -> load -> real dbt build ->
+fct_breach_alerts -> route_alerts / post_slack task functions -> a real HTTP server standing
+in for Slack, with alert_log as the record.
+
+One fleet over four days (relative to today, so that the runs may post):
+
+* day 1: payments/checkout-api on gke-eu has its HPA max at 6 against an approved 4 (new
+  hpa_max_over_limit episode, excess 2 x 28.50 = 57.00 a month); gke-us is compliant.
+* day 2: the same HPA (open episode); gke-us's file is missing when day 2 runs.
+* later, gke-us's day-2 file is dropped in: the Deployment wanted 5 replicas (a new
+  replicas_over_limit episode that day 2's alert never saw); the day is reloaded and rebuilt
+  by a backfill (which never posts).
+* day 3: both episodes open: the late one is announced once, the HPA one not again.
+* day 4: nothing new; a re-run of day 3 under a new run id announces nothing either.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from replica_ledger import airflow_tasks, pipeline
+from replica_ledger.settings import load_settings
+from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
+
+TODAY = datetime.now(UTC).date()
+DAY1, DAY2, DAY3, DAY4 = (TODAY - timedelta(days=n) for n in (4, 3, 2, 1))
+POST, SKIP = "alert.post_slack", "alert.no_alert"
+
+
+def write_day(root, day: date, cluster: str, *, replicas: int, hpa_max: int) -> None:
+    items = [
+        deployment_object("payments", "checkout-api", replicas=replicas, cpu=2, memory_gb=4, team="payments"),
+        hpa_object("payments", "checkout-api", target="checkout-api", min_replicas=2, max_replicas=hpa_max, current=3),
+    ]
+    folder = root / f"dt={day.isoformat()}"  # contract §1.1
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{cluster}.json").write_text(json.dumps(kubectl_list(items)))
+
+
+def context(day: date, run_id: str | None = None, run_type: str = "scheduled") -> dict:
+    run_id = run_id or f"{run_type}__{day.isoformat()}T00:00:00+00:00"
+    return {
+        "logical_date": datetime(day.year, day.month, day.day, tzinfo=UTC),
+        "run_id": run_id,
+        "dag_run": SimpleNamespace(run_type=run_type, run_id=run_id),
+    }
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch, slack):
+    archive_dir = tmp_path / "archive"
+    changes = tmp_path / "ped.jsonl"
+    changes.write_text(
+        json.dumps(
+            {
+                "change_id": "ped-1",
+                "namespace": "payments",
+                "deployment": "checkout-api",
+                "team": "payments",
+                "min_replicas": 2,
+                "max_replicas": 4,
+                "cpu": 2,
+                "memory_gb": 4,
+                "changed_at": f"{DAY1 - timedelta(days=30)}T00:00:00Z",
+                "action": "upsert",
+            }
+        )
+        + "\n"
+    )
+    for name, value in {
+        "REPLICA_LEDGER_ARCHIVE_DIR": archive_dir,
+        "REPLICA_LEDGER_PED_CHANGES": changes,
+        "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
+        "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
+        "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
+        "REPLICA_LEDGER_CLUSTERS": "gke-eu,gke-us",
+        "REPLICA_LEDGER_ALERT_MAX_AGE_DAYS": "4",
+        "REPLICA_LEDGER_DBT_TARGET": "duckdb",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    write_day(archive_dir, DAY1, "gke-eu", replicas=3, hpa_max=6)
+    write_day(archive_dir, DAY1, "gke-us", replicas=3, hpa_max=4)
+    write_day(archive_dir, DAY2, "gke-eu", replicas=3, hpa_max=6)
+    for day in (DAY3, DAY4):
+        write_day(archive_dir, day, "gke-eu", replicas=3, hpa_max=6)
+        write_day(archive_dir, day, "gke-us", replicas=5, hpa_max=4)
+    return SimpleNamespace(archive=archive_dir, warehouse=tmp_path / "warehouse.duckdb", slack=slack)
+
+
+def build(day: date) -> None:
+    settings = load_settings()
+    pipeline.load_day(settings, day)
+    pipeline.build_day(settings, day)
+
+
+def run_alert(day: date, **kw) -> tuple[str, dict | None]:
+    """route_alerts, then post_slack when it chose to (as the DAG does)."""
+    ctx = context(day, **kw)
+    branch = airflow_tasks.choose_alert_branch(ctx, POST, SKIP)
+    return branch, airflow_tasks.post_alerts(ctx) if branch == POST else None
+
+
+def alert_log(path) -> list[tuple]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(
+            "select cluster, deployment, breach_type, episode_started_on, route, status, snapshot_date"
+            " from main.alert_log order by snapshot_date, cluster"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def posted_texts(slack) -> list[str]:
+    return [json.dumps(post.body, ensure_ascii=False) for post in slack.posts("slack_payments_webhook")]
+
+
+def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
+    route = "slack_payments_webhook#payments-alerts"
+
+    # Day 1: the read model has the new episode with its excess priced by dbt.
+    build(DAY1)
+    (row,) = airflow_tasks.episodes_of_day(load_settings(), DAY1)
+    assert (row["cluster"], row["breach_type"], row["status"], row["excess_replicas"]) == (
+        "gke-eu",
+        "hpa_max_over_limit",
+        "new",
+        2,
+    )
+    assert float(row["excess_monthly_cost"]) == 57.00
+    branch, report = run_alert(DAY1)
+    assert branch == POST and report["messages"] == 1
+    (text,) = posted_texts(fleet.slack)
+    assert "payments/checkout-api" in text and "Excess ≈ 57.00 a month (2 x 28.50)" in text
+    assert alert_log(fleet.warehouse) == [
+        ("gke-eu", "checkout-api", "hpa_max_over_limit", DAY1, route, "sent", DAY1)
+    ]
+
+    # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
+    assert run_alert(DAY1)[0] == SKIP
+    assert "already_sent" in airflow_tasks.post_alerts(context(DAY1))["results"][0]
+    assert run_alert(DAY1, run_id="manual__rerun-day-1", run_type="manual")[0] == SKIP
+
+    # Day 2: the episode is still open (gke-us has no file yet): not announced again.
+    build(DAY2)
+    statuses = {r["cluster"]: r["status"] for r in airflow_tasks.episodes_of_day(load_settings(), DAY2)}
+    assert statuses == {"gke-eu": "open"}
+    assert run_alert(DAY2)[0] == SKIP
+
+    # gke-us's day-2 file arrives late and a backfill reloads day 2: it never posts.
+    write_day(fleet.archive, DAY2, "gke-us", replicas=5, hpa_max=4)
+    build(DAY2)
+    assert run_alert(DAY2, run_type="backfill")[0] == SKIP
+
+    # Day 3: the late episode is announced once, by the first run allowed to post that sees it.
+    build(DAY3)
+    branch, report = run_alert(DAY3)
+    assert branch == POST
+    assert len(fleet.slack.posts()) == 2
+    late = posted_texts(fleet.slack)[-1]
+    assert "Replicas above the approved max" in late and "gke-us" in late and "reported late" in late
+    assert "HPA max raised" not in late  # the day-1 episode was announced already
+    assert alert_log(fleet.warehouse)[-1] == (
+        "gke-us",
+        "checkout-api",
+        "replicas_over_limit",
+        DAY2,
+        route,
+        "sent",
+        DAY3,
+    )
+
+    # A re-run of day 3 and day 4's run: both episodes are open and known, nothing is posted.
+    assert run_alert(DAY3, run_id="manual__rerun-day-3", run_type="manual")[0] == SKIP
+    build(DAY4)
+    assert run_alert(DAY4)[0] == SKIP
+    assert len(fleet.slack.posts()) == 2
+    assert len(alert_log(fleet.warehouse)) == 2
+
+
+def test_a_full_rebuild_keeps_alert_log(fleet):
+    build(DAY1)
+    assert run_alert(DAY1)[0] == POST
+    settings = load_settings()
+    from replica_ledger.dbt_runner import build_vars, run_dbt
+
+    run_dbt(settings, ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)])
+    assert len(alert_log(fleet.warehouse)) == 1
+    assert run_alert(DAY1)[0] == SKIP
