@@ -137,9 +137,7 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
     assert branch == POST and report["messages"] == 1
     (text,) = posted_texts(fleet.slack)
     assert "payments/checkout-api" in text and "Excess ≈ 57.00 a month (2 x 28.50)" in text
-    assert alert_log(fleet.warehouse) == [
-        ("gke-eu", "checkout-api", "hpa_max_over_limit", DAY1, route, "sent", DAY1)
-    ]
+    assert alert_log(fleet.warehouse) == [("gke-eu", "checkout-api", "hpa_max_over_limit", DAY1, route, "sent", DAY1)]
 
     # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
     assert run_alert(DAY1)[0] == SKIP
@@ -189,6 +187,7 @@ def test_a_full_rebuild_keeps_alert_log(fleet):
     settings = load_settings()
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
-    run_dbt(settings, ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)])
+    full_rebuild = ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)]
+    run_dbt(settings, full_rebuild)
     assert len(alert_log(fleet.warehouse)) == 1
     assert run_alert(DAY1)[0] == SKIP
