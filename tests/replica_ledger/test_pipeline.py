@@ -1,16 +1,20 @@
 """The pipeline's load step on a real DuckDB file: idempotent per day, gaps recorded,
-unreadable files kept with their error, and the change log reloaded whole."""
+unreadable files kept with their error (and none of their rows), one expected-cluster
+rule, and the change log reloaded whole."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from replica_ledger import pipeline, warehouse
+from replica_ledger.raw.day import write_day_rows
+from replica_ledger.raw.stores import LocalStore
 from replica_ledger.settings import Settings, load_settings
 from tests.replica_ledger.test_archive import api_items, write_snapshot
 from tests.support.airflow_cli import table_fingerprints
@@ -70,6 +74,51 @@ def test_other_days_are_untouched_by_a_day_reload(settings):
     with warehouse.connect(settings.duckdb_path, read_only=True) as con:
         days = con.execute("select snapshot_date, count(*) from raw.k8s_deployments group by all").fetchall()
     assert days == [(DAY, 1)]
+
+
+def test_a_cluster_once_seen_is_expected_every_day_after(settings):
+    """Configured, plus seen on or before the day: the same rule on both paths (raw.day)."""
+    only = replace(settings, clusters=("gke-eu",))
+    write_snapshot(only.archive_dir, "gke-eu", api_items())
+    earlier = DAY - timedelta(days=3)
+    (only.archive_dir / f"dt={earlier}").mkdir(parents=True)
+    (only.archive_dir / f"dt={earlier}" / "gke-hand.json").write_text('{"items": []}')
+    (only.archive_dir / f"dt={DAY + timedelta(days=1)}").mkdir(parents=True)
+    (only.archive_dir / f"dt={DAY + timedelta(days=1)}" / "gke-later.json").write_text('{"items": []}')
+    assert pipeline.load_day(only, earlier - timedelta(days=1))["clusters"] == {"gke-eu": "missing"}
+    assert pipeline.load_day(only, earlier)["clusters"] == {"gke-eu": "missing", "gke-hand": "loaded"}
+    summary = pipeline.load_day(only, DAY)
+    assert summary["clusters"] == {"gke-eu": "loaded", "gke-hand": "missing"}  # gke-later is not yet seen
+    assert summary["gaps"] == ["gke-hand"]
+    assert pipeline.take_snapshot(only, DAY, live_allowed=False)["clusters_missing"] == ["gke-hand"]
+
+
+def test_plain_json_and_its_meta_win_over_the_gzip_twin(settings):
+    gz = write_snapshot(settings.archive_dir, "gke-eu", api_items("shop", "from-gzip"), gz=True)
+    write_snapshot(settings.archive_dir, "gke-eu", api_items(), meta={"captured_at": "2026-10-15T00:04:07Z"})
+    assert gz.exists()
+    pipeline.load_day(settings, DAY)
+    with warehouse.connect(settings.duckdb_path, read_only=True) as con:
+        deployments = con.execute("select deployment, captured_at from raw.k8s_deployments").fetchall()
+        (source,) = con.execute("select source_uri from raw.snapshot_manifest where cluster = 'gke-eu'").fetchone()
+    assert deployments == [("api.v2-eu", datetime(2026, 10, 15, 0, 4, 7))]
+    assert source == f"dt={DAY}/gke-eu.json"
+
+
+def test_a_file_bad_half_way_leaves_none_of_its_rows(settings):
+    items = [*api_items("shop", "a"), *api_items("shop", "b"), *api_items("shop", "c")]
+    good = json.dumps({"kind": "List", "items": items}).encode()
+    write_snapshot(settings.archive_dir, "gke-us", items)
+    (settings.archive_dir / f"dt={DAY}" / "gke-eu.json.gz").write_bytes(gzip.compress(good[:-40]))  # cut late
+    with warehouse.connect(settings.duckdb_path) as con:
+        warehouse.ensure_raw_schema(con)
+        with warehouse.replacing_day(con, DAY) as sink:
+            # One row per batch: the bad file's first rows reach DuckDB before its end is read.
+            load = write_day_rows(LocalStore(settings.archive_dir), DAY, (), sink, batch_rows=1)
+        rows = con.execute("select cluster, count(*) from raw.k8s_deployments group by all order by 1").fetchall()
+    assert load.statuses() == {"gke-eu": "unreadable", "gke-us": "loaded"}
+    assert rows == [("gke-us", 3)]
+    assert load.rows["k8s_deployments"] == 3
 
 
 def test_past_day_snapshot_never_captures_live(settings):
