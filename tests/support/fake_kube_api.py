@@ -11,14 +11,26 @@ Like a real API server it leaves apiVersion/kind out of list items and includes
 metadata.managedFields, which kubectl strips.
 
 Faults are injected per resource and page (page 0 is the request without a continue
-token): 410 Gone, 429 with Retry-After, 5xx, 401/403, and slow answers. Every request is
-recorded with its arrival time (time.monotonic) so tests can check what the client did,
-e.g. that it waited for Retry-After, without timing anything themselves.
+token): 410 Gone, 429 or 5xx with Retry-After, 401/403, any other status, slow answers,
+answers that stall mid-body, and 200 answers that are not a Kubernetes list. Every request
+is recorded with its arrival time (time.monotonic) so tests can check what the client did,
+e.g. that it waited for Retry-After, without timing anything themselves; `connections`
+counts accepted TCP connections, including those that never became an HTTP request.
 
     with FakeKubeApi(deployments=1200, hpas=800, faults=[Fault.gone("deployments", page=2)]) as api:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
         ...
         api.recorded_requests("deployments")
+
+`FakeKubeApi(tls=True)` serves HTTPS with a certificate made for the run; its kubeconfig
+trusts it (or not: `write_kubeconfig(..., trust_certificate=False)`). Like kube-apiserver
+(Go's net/http), it answers a plain-HTTP request on its TLS port with "400 Bad Request:
+Client sent an HTTP request to an HTTPS server." Paths outside the list API get Go's
+plain-text "404 page not found".
+
+`BrokenServer` is a TCP listener that is no API server at all: it accepts connections and
+never answers (HANG), or answers with another protocol (GARBAGE). `closed_port()` is a
+port nobody listens on (connection refused).
 
 Run it by hand: python -m tests.support.fake_kube_api --deployments 1000 --hpas 1000
 """
@@ -29,7 +41,13 @@ import argparse
 import base64
 import binascii
 import contextlib
+import datetime as dt
+import functools
+import ipaddress
 import json
+import selectors
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -51,6 +69,10 @@ DEFAULT_TOKEN = "fake-token-for-tests"  # a test credential, only for the loopba
 ALWAYS = -1  # Fault.times for a fault that never wears off
 _ITEMS_PER_CHUNK = 100
 _MAX_PREFETCHED_PAGES = 4
+# What Go's net/http (so kube-apiserver) writes back when plain HTTP arrives on its TLS port.
+GO_PLAIN_HTTP_ON_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+GO_NOT_FOUND_BODY = b"404 page not found\n"
+NOT_KUBERNETES_BODY = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>\n"
 
 # ----------------------------------------------------------------------------- objects
 
@@ -254,6 +276,10 @@ class Fault:
     retry_after: str | None = None
     delay_s: float = 0.0
     times: int = 1
+    # Send the head of the page, then wait this long before the rest (a stalled answer).
+    stall_s: float = 0.0
+    # Answer 200 with this body instead of the page (a server that is not Kubernetes).
+    body: bytes | None = None
 
     def __post_init__(self) -> None:
         self.resource = RESOURCE_ALIASES.get(self.resource, self.resource)
@@ -270,8 +296,26 @@ class Fault:
         return cls(resource, page, status=429, retry_after=str(retry_after_s), times=times)
 
     @classmethod
-    def server_error(cls, resource: str, page: int, status: int = 500, times: int = 1) -> Fault:
+    def server_error(
+        cls, resource: str, page: int, status: int = 500, times: int = 1, retry_after_s: int | None = None
+    ) -> Fault:
+        retry_after = None if retry_after_s is None else str(retry_after_s)
+        return cls(resource, page, status=status, retry_after=retry_after, times=times)
+
+    @classmethod
+    def answer(cls, resource: str, status: int, page: int | None = None, times: int = ALWAYS) -> Fault:
+        """Any status with a Kubernetes Status body, e.g. 400 or 404."""
         return cls(resource, page, status=status, times=times)
+
+    @classmethod
+    def stalled(cls, resource: str, page: int, stall_s: float, times: int = ALWAYS) -> Fault:
+        """200 and the first bytes of the page, then nothing for `stall_s`."""
+        return cls(resource, page, stall_s=stall_s, times=times)
+
+    @classmethod
+    def not_kubernetes(cls, resource: str, page: int = 0) -> Fault:
+        """200 with an HTML page: the URL leads to some web server, not an API server."""
+        return cls(resource, page, body=NOT_KUBERNETES_BODY, times=ALWAYS)
 
     @classmethod
     def forbidden(cls, resource: str) -> Fault:
@@ -360,6 +404,7 @@ class _State:
     token: str | None
     faults: list[Fault]
     requests: list[RecordedRequest] = field(default_factory=list)
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     next_list_id: int = 1
@@ -402,14 +447,48 @@ class _State:
         with self.lock:
             self.requests.append(request)
 
+    def count_connection(self) -> None:
+        with self.lock:
+            self.connections += 1
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a handler stuck in a slow fault must not block shutdown
     state: _State
+    tls_context: ssl.SSLContext | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out hang up on slow answers; that is the point, not an error.
         pass
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's own thread: count it, and speak TLS first if asked to."""
+        self.state.count_connection()
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        tls_socket = _accept_tls(request, self.tls_context)
+        if tls_socket is None:
+            return
+        try:
+            super().finish_request(tls_socket, client_address)
+        finally:
+            tls_socket.close()
+
+
+def _accept_tls(sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket | None:
+    """The TLS side of a new connection, or None if it was plain HTTP or the handshake failed."""
+    sock.settimeout(10)
+    try:
+        first = sock.recv(1, socket.MSG_PEEK)
+        if first and first != b"\x16":  # not a TLS handshake record: answer as Go does
+            sock.sendall(GO_PLAIN_HTTP_ON_TLS_ANSWER)
+            return None
+        tls_socket = context.wrap_socket(sock, server_side=True)
+    except OSError:  # includes ssl.SSLError: the client refused our certificate, or hung up
+        return None
+    tls_socket.settimeout(None)
+    return tls_socket
 
 
 class _ListHandler(BaseHTTPRequestHandler):
@@ -425,7 +504,8 @@ class _ListHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         route = _ROUTES.get(url.path)
         if route is None:
-            self._send_json(404, status_body(404))
+            state.record(RecordedRequest(arrived_at, url.path, 0, None, None, 404))
+            self._send(404, GO_NOT_FOUND_BODY, "text/plain; charset=utf-8")
             return
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         limit = int(query["limit"]) if query.get("limit") else None
@@ -453,9 +533,13 @@ class _ListHandler(BaseHTTPRequestHandler):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._send_json(fault.status, status_body(fault.status, route), headers)
             return
+        if fault is not None and fault.body is not None:
+            self._send(200, fault.body, "text/html")
+            return
         list_id = position["list"] if position else state.new_list_id()
         offset = position["offset"] if position else 0
-        self._send_page(route, state.counts[route.plural], offset, limit, page, list_id, continue_token)
+        stall_s = fault.stall_s if fault is not None else 0.0
+        self._send_page(route, state.counts[route.plural], offset, limit, page, list_id, continue_token, stall_s)
 
     def _send_page(
         self,
@@ -466,6 +550,7 @@ class _ListHandler(BaseHTTPRequestHandler):
         page: int,
         list_id: int,
         continue_token: str | None,
+        stall_s: float = 0.0,
     ) -> None:
         state = self.server.state
         end = total if limit is None else min(total, offset + limit)
@@ -481,6 +566,10 @@ class _ListHandler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._write_chunk(head[:-1].encode() + b',"items":[')
+        if stall_s:
+            self.wfile.flush()
+            if state.stopping.wait(stall_s):
+                return
         for chunk in state.page_chunks(continue_token, route, offset, end):
             self._write_chunk(chunk)
         self._write_chunk(b"]}")
@@ -490,8 +579,11 @@ class _ListHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _send_json(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self._send(status, body, "application/json", headers)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -516,12 +608,14 @@ class FakeKubeApi:
         hpas: int = 0,
         faults: Iterable[Fault] = (),
         token: str | None = DEFAULT_TOKEN,
+        tls: bool = False,
     ) -> None:
         self._state = _State(
             counts={"deployments": deployments, "horizontalpodautoscalers": hpas},
             token=token,
             faults=list(faults),
         )
+        self._tls = tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -537,14 +631,28 @@ class FakeKubeApi:
 
     @property
     def url(self) -> str:
+        """The server's URL: https:// when it speaks TLS."""
         if self._server is None:
             raise RuntimeError("FakeKubeApi is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
+
+    @property
+    def address(self) -> str:
+        """host:port, as the collector names the server in its messages."""
+        return self.url.split("://", 1)[1]
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a request that never parsed as HTTP still counts)."""
+        with self._state.lock:
+            return self._state.connections
 
     def start(self) -> FakeKubeApi:
         self._server = _Server((LOOPBACK, 0), _ListHandler)
         self._server.state = self._state
+        if self._tls:
+            self._server.tls_context = _server_tls_context()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": _SHUTDOWN_POLL_S},
@@ -580,17 +688,36 @@ class FakeKubeApi:
         with self._state.lock:
             return [r for r in self._state.requests if resource is None or r.resource == resource]
 
-    def write_kubeconfig(self, path: Path, context: str = "fake", token: str | None = None) -> Path:
-        return write_kubeconfig(path, self.url, token if token is not None else self.token, context)
+    def write_kubeconfig(
+        self,
+        path: Path,
+        context: str = "fake",
+        token: str | None = None,
+        server_url: str | None = None,
+        trust_certificate: bool = True,
+    ) -> Path:
+        """A kubeconfig for this server; `server_url` replaces its URL (e.g. the wrong scheme)."""
+        ca_pem = fake_certificate().cert_pem if self._tls and trust_certificate else None
+        token = token if token is not None else self.token
+        return write_kubeconfig(path, server_url or self.url, token, context, ca_pem)
 
 
-def write_kubeconfig(path: Path, server_url: str, token: str | None, context: str = "fake") -> Path:
-    """A kubeconfig with one cluster/user/context, talking plain HTTP with a bearer token."""
+def write_kubeconfig(
+    path: Path,
+    server_url: str,
+    token: str | None,
+    context: str = "fake",
+    ca_pem: bytes | None = None,
+) -> Path:
+    """A kubeconfig with one cluster/user/context and a bearer token; `ca_pem` is the CA to trust."""
     user: dict[str, Any] = {"token": token} if token else {}
+    cluster: dict[str, Any] = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     kubeconfig = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": f"{context}-cluster", "cluster": {"server": server_url}}],
+        "clusters": [{"name": f"{context}-cluster", "cluster": cluster}],
         "users": [{"name": f"{context}-user", "user": user}],
         "contexts": [{"name": context, "context": {"cluster": f"{context}-cluster", "user": f"{context}-user"}}],
         "current-context": context,
@@ -600,6 +727,145 @@ def write_kubeconfig(path: Path, server_url: str, token: str | None, context: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
     return path
+
+
+# ----------------------------------------------------------------------------- TLS
+
+
+@dataclass(frozen=True)
+class FakeCertificate:
+    """A self-signed certificate for 127.0.0.1 (its own CA), made once per process."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+
+@functools.cache
+def fake_certificate() -> FakeCertificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-kube-api")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return FakeCertificate(certificate.public_bytes(serialization.Encoding.PEM), key_pem)
+
+
+def _server_tls_context() -> ssl.SSLContext:
+    import tempfile
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate = fake_certificate()
+    # load_cert_chain reads files only.
+    with tempfile.TemporaryDirectory(prefix="fake-kube-tls-") as folder:
+        cert_file, key_file = Path(folder) / "cert.pem", Path(folder) / "key.pem"
+        cert_file.write_bytes(certificate.cert_pem)
+        key_file.write_bytes(certificate.key_pem)
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+# ----------------------------------------------------------------------------- not an API server
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+class BrokenServer:
+    """A TCP listener on 127.0.0.1 that is not an API server.
+
+    HANG accepts every connection and never sends a byte (for TLS, not even a handshake);
+    GARBAGE answers whatever arrives with an SSH banner. `connections` counts accepted ones.
+    """
+
+    HANG = "hang"
+    GARBAGE = "garbage"
+    GARBAGE_ANSWER = b"SSH-2.0-OpenSSH_9.6\r\n"
+
+    def __init__(self, behaviour: str) -> None:
+        if behaviour not in (self.HANG, self.GARBAGE):
+            raise ValueError(f"unknown behaviour {behaviour!r}")
+        self._behaviour = behaviour
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._accepted: list[socket.socket] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        if self._listener is None:
+            raise RuntimeError("BrokenServer is not running")
+        host, port = self._listener.getsockname()[:2]
+        return f"{host}:{port}"
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._accepted)
+
+    def start(self) -> BrokenServer:
+        self._listener = socket.create_server((LOOPBACK, 0))
+        self._thread = threading.Thread(target=self._accept_loop, name="broken-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                if not selector.select(timeout=_SHUTDOWN_POLL_S):
+                    continue
+                connection, _ = self._listener.accept()
+                with self._lock:
+                    self._accepted.append(connection)
+                if self._behaviour == self.GARBAGE:
+                    threading.Thread(target=self._answer_garbage, args=(connection,), daemon=True).start()
+
+    def _answer_garbage(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            connection.settimeout(5)
+            connection.recv(65536)
+            connection.sendall(self.GARBAGE_ANSWER)
+            connection.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            for connection in self._accepted:
+                connection.close()
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> BrokenServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 def _serve_from_command_line() -> None:

@@ -201,6 +201,7 @@ class ResourceLister:
                 return
 
     def fetch_page(self, resource: ListedResource, continue_token: str | None) -> dict[str, Any]:
+        earlier: Failure | None = None
         for attempt in itertools.count(1):
             if self._deadline.expired():
                 raise DeadlineExceeded(f"{self._deadline_text()} ran out while listing {resource.qualified_name}")
@@ -211,7 +212,12 @@ class ResourceLister:
                 failure = classify_api_error(resource, exc, self._endpoint)
             except _TRANSPORT_ERRORS as exc:
                 failure = classify_transport_error(exc, self._endpoint, timeouts)
-            self._wait_before_retry(resource, attempt, failure)
+            reported = failure
+            if timeouts.cut_by_deadline and earlier is not None and earlier.description != failure.description:
+                # A last try cut short by the deadline says little; what failed before it says more.
+                reported = Failure(f"{failure.description}; before that: {earlier.description}", failure.headers)
+            self._wait_before_retry(resource, attempt, reported)
+            earlier = failure
         raise AssertionError("unreachable")  # itertools.count never ends
 
     def _wait_before_retry(self, resource: ListedResource, attempt: int, failure: Failure) -> None:

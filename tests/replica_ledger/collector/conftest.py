@@ -15,7 +15,7 @@ from tests.support.fake_kube_api import FakeKubeApi
 @pytest.fixture(autouse=True)
 def collector_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Short backoffs so retry tests stay quick; everything else at its default unless a test says."""
-    for name in ("GZIP", "PAGE_SIZE", "READ_TIMEOUT", "MAX_RETRIES", "MAX_LIST_RESTARTS"):
+    for name in ("GZIP", "PAGE_SIZE", "READ_TIMEOUT", "MAX_RETRIES", "MAX_LIST_RESTARTS", "DEADLINE_SECONDS"):
         monkeypatch.delenv(f"REPLICA_LEDGER_COLLECTOR_{name}", raising=False)
     monkeypatch.setenv("REPLICA_LEDGER_COLLECTOR_BACKOFF_BASE", "0.01")
     monkeypatch.setenv("REPLICA_LEDGER_COLLECTOR_BACKOFF_CAP", "0.05")
@@ -25,17 +25,20 @@ def collector_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture
 def run_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., CollectorRun]:
-    """Runs main(argv) in-process against `api`; extra CLI arguments replace the defaults."""
+    """Runs main(argv) in-process against `api` (or with `kubeconfig`); extra CLI arguments replace the defaults."""
 
     def run(
-        api: FakeKubeApi,
+        api: FakeKubeApi | None,
         *extra: str,
         cluster: str = CLUSTER,
         date: str | None = SNAPSHOT_DATE,
         output: Path | str | None = None,
+        kubeconfig: Path | None = None,
     ) -> CollectorRun:
         output = output if output is not None else tmp_path / "archive"
-        kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
+        if kubeconfig is None:
+            assert api is not None, "pass the fake server or a kubeconfig"
+            kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
         argv = ["--cluster", cluster, "--output", str(output), "--kubeconfig", str(kubeconfig)]
         if date is not None:
             argv += ["--date", date]

@@ -216,10 +216,11 @@ def test_a_server_that_never_answers_in_time_fails_clearly(run_collector, collec
     collector_env.setenv("REPLICA_LEDGER_COLLECTOR_MAX_RETRIES", "1")
     with FakeKubeApi(deployments=3, faults=[Fault.slow("deployments", page=0, delay_s=3, times=ALWAYS)]) as api:
         run = run_collector(api)
+        address = api.address
 
     assert run.exit_code == 1
     assert run.last_stderr_line == (
-        "giving up listing deployments.apps after 2 attempts: no response within 0.2s "
+        f"giving up listing deployments.apps after 2 attempts: no response from {address} within 0.2s "
         "(read timeout, REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT)"
     )
     assert not (run.day_dir() / f"{CLUSTER}.json").exists()
@@ -386,7 +387,7 @@ def test_without_kubeconfig_outside_a_cluster_says_so(tmp_path, capsys, monkeypa
 
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
-    assert main(["--cluster", "c", "--output", str(tmp_path)]) == 1
+    assert main(["--cluster", "c", "--output", str(tmp_path)]) == 4  # permanent: no retry helps
     err = capsys.readouterr().err.strip()
     assert err.startswith("no in-cluster service account (")
     assert err.endswith("outside a pod pass --kubeconfig")
@@ -396,8 +397,9 @@ def test_without_kubeconfig_outside_a_cluster_says_so(tmp_path, capsys, monkeypa
 def test_an_unknown_context_is_a_clear_failure(run_collector):
     with FakeKubeApi() as api:
         run = run_collector(api, "--context", "nope")
-    assert run.exit_code == 1
+    assert run.exit_code == 4  # permanent: no retry helps
     assert run.last_stderr_line.startswith("cannot load kubeconfig ")
+    assert api.recorded_requests() == []
 
 
 def test_the_named_context_is_used(run_collector):
