@@ -41,10 +41,11 @@ How a claim cannot be won twice:
   ``MERGE ... WHEN NOT MATCHED THEN INSERT`` at the same moment may both insert a row for
   the same episode. The claim therefore reads the rows back after its MERGE committed and
   wins an episode only when its own row is the ONLY row for it; on a tie it deletes its
-  own row. Why at most one wins: if A's read-back did not see B's row, B committed after
-  A's read, so B's read-back (after B's commit, hence after A's) sees A's row, and B
-  loses. If both see both, both lose and delete their rows: nobody posts now and a later
-  run announces the episode. Reads after a committed DML statement are consistent (we
+  own row (only a loser ever deletes). Why at most one wins: if A's read-back did not see
+  B's row, B committed after A's read, so B's read-back (after B's commit, hence after
+  A's) sees A's row, which A, having won, keeps: B loses. If both see both, both give up:
+  nobody posts now and a later run announces the episode; if one gives up before the
+  other reads, the other wins alone. Reads after a committed DML statement are consistent (we
   never stream rows, which would go through the streaming buffer).
 """
 
@@ -503,9 +504,14 @@ def _naive(value: Any) -> Any:
 # --------------------------------------------------------------------------- factory
 
 
+def is_bigquery_target(settings: Any) -> bool:
+    """Whether the dbt target is BigQuery (`bigquery`, or the tests' `bigquery_emulator`)."""
+    return str(settings.dbt_target).startswith("bigquery")
+
+
 def alert_log_for(settings: Any, *, bigquery_client: Any = None) -> AlertLog:
     """The ledger of the dbt target: DuckDB file of the settings, or the BigQuery dataset."""
-    if settings.dbt_target == "bigquery":
+    if is_bigquery_target(settings):
         import os
 
         dataset = os.environ.get("REPLICA_LEDGER_BQ_DATASET", "replica_ledger")
@@ -514,7 +520,11 @@ def alert_log_for(settings: Any, *, bigquery_client: Any = None) -> AlertLog:
 
 
 def bigquery_client_from_env() -> Any:
-    """A BigQuery client for the project and location of the environment (as dbt's profile)."""
+    """A BigQuery client for the project and location dbt's profile uses.
+
+    With ``REPLICA_LEDGER_BQ_API_ENDPOINT`` set (the BigQuery emulator, as dbt's
+    ``bigquery_emulator`` output), the client goes there without Google credentials.
+    """
     import os
 
     from google.cloud import bigquery
@@ -522,7 +532,18 @@ def bigquery_client_from_env() -> Any:
     project = os.environ.get("REPLICA_LEDGER_GCP_PROJECT")
     if not project:
         raise ValueError("REPLICA_LEDGER_GCP_PROJECT is not set: needed to reach the BigQuery alert_log")
-    return bigquery.Client(project=project, location=os.environ.get("REPLICA_LEDGER_BQ_LOCATION", "EU"))
+    location = os.environ.get("REPLICA_LEDGER_BQ_LOCATION", "EU")
+    endpoint = os.environ.get("REPLICA_LEDGER_BQ_API_ENDPOINT")
+    if endpoint:
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": endpoint},
+        )
+    return bigquery.Client(project=project, location=location)
 
 
 __all__ = [
@@ -536,4 +557,5 @@ __all__ = [
     "alert_log_for",
     "bigquery_client_from_env",
     "episode_key",
+    "is_bigquery_target",
 ]

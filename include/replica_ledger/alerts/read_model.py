@@ -35,7 +35,9 @@ def bigquery_sql(table: str) -> str:
 def episodes_of_day(settings: Any, day: date, *, bigquery_client: Any = None) -> list[dict]:
     """Rows of ``fct_breach_alerts`` for ``day``: the new, open and resolved episodes with
     their excess monthly cost (dicts with the field names of ``alerts.Episode``)."""
-    if settings.dbt_target == "bigquery":
+    from replica_ledger.alerts.ledger import is_bigquery_target
+
+    if is_bigquery_target(settings):
         return _bigquery_rows(day, bigquery_client)
     return _duckdb_rows(settings, day)
 
