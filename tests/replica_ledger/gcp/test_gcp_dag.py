@@ -9,15 +9,15 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from replica_ledger.gcp.raw_rows import DirectoryStore, stage_day
+from replica_ledger.gcp.bigquery import RawDataset, load_day_files, load_job_config
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import (
     BUCKET,
     CLUSTERS,
+    GCP_ENV,
     IMAGE,
     PROJECT,
     SNAPSHOT_DAY,
-    render,
     unmapped_pods,
 )
 
@@ -28,19 +28,18 @@ def pod_document(operator) -> dict:
     return ApiClient().sanitize_for_serialization(operator.build_pod_request_obj(dry_run=True))
 
 
-def test_gcp_dag_replaces_the_local_snapshot_and_load(gcp_dag):
+def test_gcp_dag_replaces_the_local_snapshot_and_loads_like_local(gcp_dag):
     ids = set(gcp_dag.task_dict)
-    assert {"snapshot.take_snapshot", "load.load_day"}.isdisjoint(ids)
+    assert "snapshot.take_snapshot" not in ids
     route = gcp_dag.task_dict["snapshot.route_snapshot"]
     assert route.downstream_task_ids == {"snapshot.capture", "snapshot.archive_only"}
-    stage = gcp_dag.task_dict["load.stage_raw_rows"]
-    assert stage.upstream_task_ids == {"snapshot.capture", "snapshot.archive_only"}
+    # The same python task as locally (pipeline.load_day): no staging, no separate load jobs.
+    load = gcp_dag.task_dict["load.load_day"]
+    assert load.upstream_task_ids == {"snapshot.capture", "snapshot.archive_only"}
     # A failed pod must not block the other clusters: the missing object becomes a gap.
-    assert str(stage.trigger_rule.value if hasattr(stage.trigger_rule, "value") else stage.trigger_rule) == "all_done"
-    loads = {f"load.load_{table}" for table in DAY_TABLES}
-    assert stage.downstream_task_ids == loads
-    for task_id in loads:
-        assert gcp_dag.task_dict[task_id].downstream_task_ids == {"transform.dbt_build"}
+    assert str(load.trigger_rule.value if hasattr(load.trigger_rule, "value") else load.trigger_rule) == "all_done"
+    assert load.downstream_task_ids == {"transform.dbt_build"}
+    assert not [task for task in gcp_dag.tasks if type(task).__name__ == "BigQueryInsertJobOperator"]
 
 
 def test_one_collector_pod_per_configured_cluster(gcp_dag):
@@ -93,27 +92,51 @@ def test_collector_pod_spec_for_the_day(gcp_dag):
 
 
 @pytest.mark.parametrize("table", DAY_TABLES)
-def test_load_job_replaces_the_day_partition(gcp_dag, table):
-    operator = render(gcp_dag.task_dict[f"load.load_{table}"], gcp_dag)
-    assert type(operator).__name__ == "BigQueryInsertJobOperator"
-    assert operator.project_id == PROJECT
-    assert operator.location == "europe-west1"
-    load = operator.configuration["load"]
-    assert load["destinationTable"] == {"projectId": PROJECT, "datasetId": "ledger_raw", "tableId": f"{table}$20261011"}
+def test_load_job_replaces_the_day_partition(table):
+    raw = RawDataset.from_env(GCP_ENV)
+    assert raw.partition(table, SNAPSHOT_DAY) == f"{PROJECT}.ledger_raw.{table}$20261011"
+    load = load_job_config(table).to_api_repr()["load"]
     assert load["writeDisposition"] == "WRITE_TRUNCATE"
+    assert load["createDisposition"] == "CREATE_IF_NEEDED"
     assert load["timePartitioning"] == {"type": "DAY", "field": "snapshot_date"}
     assert load["sourceFormat"] == "NEWLINE_DELIMITED_JSON"
-    assert load["sourceUris"] == [f"gs://{BUCKET}/raw/{table}/dt=2026-10-11/rows.jsonl"]
+    assert load["clustering"]["fields"][0] == "cluster"
+    assert load["maxBadRecords"] == 0 and load["ignoreUnknownValues"] is False
     assert [field["name"] for field in load["schema"]["fields"]] == list(RAW_TABLES[table])
+    assert {field["type"] for field in load["schema"]["fields"]} <= {"DATE", "STRING", "TIMESTAMP", "INTEGER"}
 
 
-def test_staged_objects_are_what_the_load_jobs_read(gcp_dag, gcp_settings, tmp_path):
-    store = DirectoryStore(tmp_path, bucket=BUCKET)
-    summary = stage_day(store, gcp_settings, SNAPSHOT_DAY)
-    for table in DAY_TABLES:
-        load = render(gcp_dag.task_dict[f"load.load_{table}"], gcp_dag).configuration["load"]
-        assert load["sourceUris"] == [summary["objects"][table]]
-        assert store.read(summary["objects"][table].removeprefix(f"gs://{BUCKET}/")) is not None
+def test_only_day_tables_have_a_day_partition():
+    with pytest.raises(ValueError, match="not a day-partitioned"):
+        RawDataset.from_env(GCP_ENV).partition("ped_limit_changes", SNAPSHOT_DAY)
+    with pytest.raises(ValueError, match="REPLICA_LEDGER_GCP_PROJECT"):
+        RawDataset.from_env({})
+
+
+class RecordingClient:
+    """Records what load_table_from_file receives (the job configuration is the unit under test)."""
+
+    def __init__(self):
+        self.loads = []
+
+    def load_table_from_file(self, source, destination, *, job_config, location, rewind):
+        self.loads.append((source.read(), destination, job_config.to_api_repr()["load"], location))
+        return SimpleNamespace(result=lambda timeout: None, job_id=f"job-{len(self.loads)}")
+
+
+def test_every_table_of_the_day_is_loaded_from_its_file(tmp_path):
+    files = {table: tmp_path / f"{table}.jsonl" for table in DAY_TABLES}
+    for table, path in files.items():
+        path.write_text("" if table == "k8s_rejects" else f'{{"table": "{table}"}}\n')
+    client = RecordingClient()
+    raw = RawDataset.from_env(GCP_ENV)
+    jobs = load_day_files(client, raw, SNAPSHOT_DAY, files)
+    assert list(jobs) == list(DAY_TABLES)
+    for (data, destination, load, location), table in zip(client.loads, DAY_TABLES, strict=True):
+        assert destination == f"{PROJECT}.ledger_raw.{table}$20261011"
+        assert data == files[table].read_bytes()  # an empty file empties the partition
+        assert load["writeDisposition"] == "WRITE_TRUNCATE"
+        assert location == "europe-west1"
 
 
 def _run_context(day, run_type="scheduled"):

@@ -1,30 +1,35 @@
-"""Past dates in production: the decision, and archive-if-it-exists-else-gap staging (no network).
+"""Past dates in production: the decision, and archive-if-it-exists-else-gap loading from GCS.
 
-Staging runs on a DirectoryStore: the bucket layout in a folder, read and written by the
-same code that reads gs:// through GCSHook in Composer. The demo archive provides real
-snapshot files (plain, gzip, with and without a meta file).
+The archive is a real bucket on fake-gcs-server (`empty_gcs`, tests/conftest.py), read by
+`GcsStore` through google-cloud-storage, exactly as on Composer. The rows go through the
+one loader (`raw.day.write_day_rows`) into the NDJSON files the BigQuery sink uploads. The
+demo archive provides real snapshot files (plain, gzip, with and without a meta file).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
-import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from replica_ledger import pipeline
 from replica_ledger.gcp.decide import ARCHIVE_ONLY, CAPTURE, snapshot_source
-from replica_ledger.gcp.raw_rows import DirectoryStore, stage_day
 from replica_ledger.gcp.settings import GcpSettingsError, load_gcp_settings
+from replica_ledger.raw.day import write_day_rows
+from replica_ledger.raw.ndjson import NdjsonDayFiles
+from replica_ledger.raw.stores import GcsStore, LocalStore
 from replica_ledger.settings import Settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, REPO_ROOT
+from tooling.raw_rows import day_rows
 
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "archive"
 DEMO_DAY = date(2026, 10, 3)
+DEMO_CLUSTERS = ("gke-demo-eu", "gke-demo-us")
 TODAY = date(2026, 10, 12)
 
 
@@ -44,92 +49,132 @@ def test_snapshot_source(day, tolerance, backfill, expected):
     assert snapshot_source(day, tolerance, backfill=backfill, today=TODAY) == expected
 
 
-def gcp(clusters=("gke-demo-eu", "gke-demo-us")):
-    env = {**GCP_ENV, "REPLICA_LEDGER_RAW_SCHEMA": "ledger_raw"}
-    return load_gcp_settings(Settings(clusters=tuple(clusters)), env)
+# --------------------------------------------------------------------------- the bucket
+
+
+def upload(bucket, name: str, data: bytes) -> None:
+    content_type = "application/gzip" if name.endswith(".gz") else "application/json"
+    bucket.blob(f"snapshots/{name}").upload_from_string(data, content_type=content_type)
 
 
 @pytest.fixture
-def bucket(tmp_path: Path) -> DirectoryStore:
-    """A bucket holding the demo archive under snapshots/ (as the collector writes it)."""
-    shutil.copytree(DEMO_ARCHIVE / f"dt={DEMO_DAY}", tmp_path / "snapshots" / f"dt={DEMO_DAY}")
-    return DirectoryStore(tmp_path, bucket=BUCKET)
+def bucket(empty_gcs):
+    """A bucket holding the demo archive's first days under snapshots/ (as the collector writes it)."""
+    bucket = empty_gcs.create_bucket(BUCKET)
+    for folder in sorted(DEMO_ARCHIVE.glob("dt=*"))[:3]:
+        for path in folder.iterdir():
+            upload(bucket, f"{folder.name}/{path.name}", path.read_bytes())
+    return bucket
 
 
-def ndjson(store: DirectoryStore, table: str, day: date) -> list[dict]:
-    data = store.read(f"raw/{table}/dt={day}/rows.jsonl")
+@pytest.fixture
+def store(bucket, empty_gcs) -> GcsStore:
+    return GcsStore(BUCKET, "snapshots")  # the product's own client: STORAGE_EMULATOR_HOST
+
+
+def ndjson_day(store, day: date, clusters=DEMO_CLUSTERS) -> tuple[dict, dict[str, bytes]]:
+    """Load `day` into the BigQuery sink's NDJSON files; (summary, file bytes per table)."""
+    with NdjsonDayFiles() as files:
+        load = write_day_rows(store, day, clusters, files)
+        return load, {table: files.path(table).read_bytes() for table in DAY_TABLES}
+
+
+def lines(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.decode().splitlines()]
 
 
-def test_archived_day_loads_with_the_local_parser(bucket):
-    summary = stage_day(bucket, gcp(), DEMO_DAY)
-    assert summary["clusters"] == {"gke-demo-eu": "loaded", "gke-demo-us": "loaded"}
-    assert summary["gaps"] == []
-    local = pipeline.collect_day_rows(
-        Settings(archive_dir=DEMO_ARCHIVE, clusters=("gke-demo-eu", "gke-demo-us")), DEMO_DAY
-    )
-    for table in ("k8s_deployments", "k8s_hpas", "k8s_rejects"):
-        staged = ndjson(bucket, table, DEMO_DAY)
-        assert len(staged) == len(local[table]) == summary["rows"][table]
-        for row in staged:
+def test_the_bucket_and_the_local_folder_give_the_same_rows(store):
+    from_gcs = day_rows(store, DEMO_DAY, DEMO_CLUSTERS)
+    from_folder = day_rows(LocalStore(DEMO_ARCHIVE), DEMO_DAY, DEMO_CLUSTERS)
+    assert len(from_gcs["k8s_deployments"]) > 0 and len(from_gcs["k8s_hpas"]) > 0
+    for table in DAY_TABLES:
+        assert len(from_gcs[table]) == len(from_folder[table])
+        for gcs_row, local_row in zip(from_gcs[table], from_folder[table], strict=True):
+            if table == "snapshot_manifest":
+                assert gcs_row["source_uri"] == f"gs://{BUCKET}/snapshots/{local_row['source_uri']}"
+                gcs_row, local_row = {**gcs_row, "source_uri": None}, {**local_row, "source_uri": None}
+            assert gcs_row == local_row
+
+
+def test_archived_day_is_written_as_the_load_jobs_read_it(store):
+    load, files = ndjson_day(store, DEMO_DAY)
+    assert load.statuses() == {"gke-demo-eu": "loaded", "gke-demo-us": "loaded"}
+    for table in DAY_TABLES:
+        rows = lines(files[table])
+        assert len(rows) == load.rows[table]
+        for row in rows:
             assert list(row) == list(RAW_TABLES[table])
             assert row["snapshot_date"] == DEMO_DAY.isoformat()
-    deployments = {
-        (row["cluster"], row["namespace"], row["deployment"]): row
-        for row in ndjson(bucket, "k8s_deployments", DEMO_DAY)
-    }
-    for row in local["k8s_deployments"]:
-        staged = deployments[row["cluster"], row["namespace"], row["deployment"]]
-        assert staged["spec_replicas"] == row["spec_replicas"]
-        assert staged["captured_at"] == row["captured_at"].isoformat(sep=" ", timespec="microseconds")
-    manifest = {row["cluster"]: row for row in ndjson(bucket, "snapshot_manifest", DEMO_DAY)}
+    manifest = {row["cluster"]: row for row in lines(files["snapshot_manifest"])}
     assert manifest["gke-demo-us"]["source_uri"] == f"gs://{BUCKET}/snapshots/dt={DEMO_DAY}/gke-demo-us.json.gz"
-    local_manifest = {row["cluster"]: row for row in local["snapshot_manifest"]}
-    for cluster, row in manifest.items():
-        assert row["source_sha256"] == local_manifest[cluster]["source_sha256"]
-        assert row["deployment_count"] == local_manifest[cluster]["deployment_count"]
+    eu_meta = json.loads((DEMO_ARCHIVE / f"dt={DEMO_DAY}" / "gke-demo-eu.meta.json").read_text())
+    assert manifest["gke-demo-eu"]["captured_at"].replace(" ", "T").startswith(eu_meta["captured_at"].rstrip("Z"))
+    us_file = (DEMO_ARCHIVE / f"dt={DEMO_DAY}" / "gke-demo-us.json.gz").read_bytes()
+    assert manifest["gke-demo-us"]["source_sha256"] == hashlib.sha256(gzip.decompress(us_file)).hexdigest()
 
 
-def test_missing_day_records_gaps_and_empties_the_other_partitions(tmp_path):
-    store = DirectoryStore(tmp_path, bucket=BUCKET)
-    summary = stage_day(store, gcp(), date(2026, 9, 30))
-    assert summary["gaps"] == ["gke-demo-eu", "gke-demo-us"]
-    manifest = ndjson(store, "snapshot_manifest", date(2026, 9, 30))
-    assert [(row["cluster"], row["status"], row["deployment_count"]) for row in manifest] == [
+def test_missing_day_records_gaps_and_empties_the_other_partitions(store):
+    _, files = ndjson_day(store, date(2026, 9, 30))
+    assert [(row["cluster"], row["status"], row["deployment_count"]) for row in lines(files["snapshot_manifest"])] == [
         ("gke-demo-eu", "missing", 0),
         ("gke-demo-us", "missing", 0),
     ]
     for table in ("k8s_deployments", "k8s_hpas", "k8s_rejects"):
         # written, and empty: the WRITE_TRUNCATE load then empties the day's partition
-        assert store.read(f"raw/{table}/dt=2026-09-30/rows.jsonl") == b""
+        assert files[table] == b""
 
 
-def test_one_missing_cluster_is_a_gap_and_the_others_load(bucket):
-    summary = stage_day(bucket, gcp(("gke-demo-eu", "gke-demo-us", "gke-demo-ap")), DEMO_DAY)
-    assert summary["clusters"] == {"gke-demo-ap": "missing", "gke-demo-eu": "loaded", "gke-demo-us": "loaded"}
-    assert summary["gaps"] == ["gke-demo-ap"]
+def test_one_missing_cluster_is_a_gap_and_the_others_load(store):
+    load, _ = ndjson_day(store, DEMO_DAY, (*DEMO_CLUSTERS, "gke-demo-ap"))
+    assert load.statuses() == {"gke-demo-ap": "missing", "gke-demo-eu": "loaded", "gke-demo-us": "loaded"}
 
 
-def test_hand_dropped_snapshot_of_an_unconfigured_cluster_is_loaded(bucket):
-    summary = stage_day(bucket, gcp(("gke-demo-eu",)), DEMO_DAY)
-    assert summary["clusters"] == {"gke-demo-eu": "loaded", "gke-demo-us": "loaded"}
+def test_hand_dropped_snapshot_of_an_unconfigured_cluster_is_loaded_and_then_expected(store, bucket):
+    upload(bucket, f"dt={DEMO_DAY}/gke-hand.json", b'{"kind": "List", "items": []}')
+    assert ndjson_day(store, DEMO_DAY, ("gke-demo-eu",))[0].statuses() == {
+        "gke-demo-eu": "loaded",
+        "gke-demo-us": "loaded",
+        "gke-hand": "loaded",
+    }
+    # Seen on an earlier day: a gap from then on, on GCS as locally.
+    later = ndjson_day(store, DEMO_DAY + timedelta(days=1), ("gke-demo-eu",))[0]
+    assert later.statuses() == {"gke-demo-eu": "missing", "gke-demo-us": "missing", "gke-hand": "missing"}
+    # ... and never before it was seen.
+    assert "gke-hand" not in ndjson_day(store, DEMO_DAY - timedelta(days=1))[0].statuses()
 
 
-def test_unreadable_object_is_recorded_not_fatal(bucket):
-    folder = Path(bucket.root) / "snapshots" / f"dt={DEMO_DAY}"
-    (folder / "gke-demo-us.json.gz").write_bytes(gzip.compress(b'{"kind": "List"'))
-    summary = stage_day(bucket, gcp(), DEMO_DAY)
-    assert summary["clusters"]["gke-demo-us"] == "unreadable"
-    (row,) = [row for row in ndjson(bucket, "snapshot_manifest", DEMO_DAY) if row["cluster"] == "gke-demo-us"]
+def test_plain_json_and_meta_win_over_the_gzip_twin_on_gcs(store, bucket):
+    upload(bucket, f"dt={DEMO_DAY}/gke-demo-us.json", b'{"kind": "List", "items": []}')
+    upload(bucket, f"dt={DEMO_DAY}/gke-demo-us.meta.json", b'{"captured_at": "2026-10-04T00:09:00Z"}')
+    load, files = ndjson_day(store, DEMO_DAY)
+    (row,) = [row for row in load.manifest if row["cluster"] == "gke-demo-us"]
+    assert row["source_uri"] == f"gs://{BUCKET}/snapshots/dt={DEMO_DAY}/gke-demo-us.json"
+    assert row["deployment_count"] == 0 and row["captured_at"].isoformat() == "2026-10-04T00:09:00"
+    assert {row["cluster"] for row in lines(files["k8s_deployments"])} == {"gke-demo-eu"}
+
+
+def test_unreadable_object_is_recorded_not_fatal(store, bucket):
+    upload(bucket, f"dt={DEMO_DAY}/gke-demo-us.json.gz", gzip.compress(b'{"kind": "List"'))
+    load, files = ndjson_day(store, DEMO_DAY)
+    assert load.statuses()["gke-demo-us"] == "unreadable"
+    (row,) = [row for row in lines(files["snapshot_manifest"]) if row["cluster"] == "gke-demo-us"]
     assert "malformed JSON" in row["error"]
-    assert {row["cluster"] for row in ndjson(bucket, "k8s_deployments", DEMO_DAY)} == {"gke-demo-eu"}
+    assert {row["cluster"] for row in lines(files["k8s_deployments"])} == {"gke-demo-eu"}
 
 
-def test_rerun_writes_the_same_objects(bucket):
-    first = stage_day(bucket, gcp(), DEMO_DAY)
-    before = {table: bucket.read(f"raw/{table}/dt={DEMO_DAY}/rows.jsonl") for table in DAY_TABLES}
-    assert stage_day(bucket, gcp(), DEMO_DAY) == first
-    assert {table: bucket.read(f"raw/{table}/dt={DEMO_DAY}/rows.jsonl") for table in DAY_TABLES} == before
+def test_rerun_writes_the_same_rows(store):
+    first = ndjson_day(store, DEMO_DAY)
+    assert ndjson_day(store, DEMO_DAY) == first
+
+
+def test_on_gcp_the_load_reads_the_environments_bucket(monkeypatch):
+    for name, value in GCP_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REPLICA_LEDGER_GCS_SNAPSHOT_PREFIX", "/archive/snapshots/")
+    store = pipeline.archive_store(Settings(env="gcp", clusters=("c1",)))
+    assert isinstance(store, GcsStore)
+    assert store.url("dt=2026-10-11/c1.json.gz") == f"gs://{BUCKET}/archive/snapshots/dt=2026-10-11/c1.json.gz"
+    assert isinstance(pipeline.archive_store(Settings(archive_dir=Path("/a"))), LocalStore)
 
 
 @pytest.mark.parametrize(
