@@ -72,13 +72,10 @@ def test_backfill_never_posts(backfill):
     assert not outbox.exists() or list(outbox.iterdir()) == []
     sent = query(
         backfill.local / "warehouse.duckdb",
-        "select count(*) as n from information_schema.tables "
-        "where table_schema = 'ops' and table_name = 'notifications_sent'",
+        "select count(*) as n from information_schema.tables where table_schema = 'main' and table_name = 'alert_log'",
     )
     if sent[0]["n"]:
-        assert query(backfill.local / "warehouse.duckdb", "select count(*) as n from ops.notifications_sent") == [
-            {"n": 0}
-        ]
+        assert query(backfill.local / "warehouse.duckdb", "select count(*) as n from main.alert_log") == [{"n": 0}]
 
 
 def test_backfill_again_leaves_every_table_unchanged(backfill):
