@@ -10,12 +10,13 @@ protocol mismatch, 404); 5 the deadline ran out. Errors are one line on stderr (
 one), progress is logged to stderr.
 
 Environment (all optional; see settings.py):
-    REPLICA_LEDGER_COLLECTOR_DEADLINE_SECONDS  whole capture: listing, retries, writing, upload (600)
+    REPLICA_LEDGER_COLLECTOR_DEADLINE_SECONDS  whole capture: listing, retries, writing, upload (300)
     REPLICA_LEDGER_COLLECTOR_GZIP=1            write <cluster>.json.gz locally (always for gs://)
     REPLICA_LEDGER_COLLECTOR_PAGE_SIZE         items per list page (500)
     REPLICA_LEDGER_COLLECTOR_CONNECT_TIMEOUT   seconds (10)
-    REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT      seconds per socket read (60)
-    REPLICA_LEDGER_COLLECTOR_MAX_RETRIES       retries per page on 429/5xx/timeouts (5)
+    REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT      seconds per socket read (30)
+    REPLICA_LEDGER_COLLECTOR_MAX_RETRIES       retries per page on 429/5xx/timeouts/refused (5)
+    REPLICA_LEDGER_COLLECTOR_MAX_TIMEOUTS      timeouts in a row per page before giving up (2)
     REPLICA_LEDGER_COLLECTOR_BACKOFF_BASE      first backoff, doubling per retry (1)
     REPLICA_LEDGER_COLLECTOR_BACKOFF_CAP       longest backoff (30)
     REPLICA_LEDGER_COLLECTOR_MAX_RETRY_AFTER   longest Retry-After honoured (120)

@@ -43,6 +43,7 @@ class Failure:
 
     description: str
     headers: Mapping[str, Any] | None = None
+    timed_out: bool = False  # the server did not answer in time (counted against MAX_TIMEOUTS)
 
 
 class TlsFailure(Exception):
@@ -84,18 +85,20 @@ def classify_transport_error(exc: Exception, endpoint: Endpoint, timeouts: Timeo
     if isinstance(exc, TlsFailure):
         return _classify_tls(exc.original, endpoint)
     if isinstance(exc, StalledAnswer):
-        return Failure(f"the answer from {endpoint.address} stalled mid-page")
+        return Failure(f"the answer from {endpoint.address} stalled mid-page", timed_out=True)
     if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before ConnectTimeoutError, its base class
         return Failure(_describe_connect_failure(exc, endpoint))
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
         return Failure(
             f"no connection to {endpoint.address} within {timeouts.connect_s:g}s"
-            + _timeout_setting(timeouts, "CONNECT_TIMEOUT")
+            + _timeout_setting(timeouts, "CONNECT_TIMEOUT"),
+            timed_out=True,
         )
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         what = "no TLS handshake" if "handshake" in str(exc.__context__ or "") else "no response"
         return Failure(
-            f"{what} from {endpoint.address} within {timeouts.read_s:g}s" + _timeout_setting(timeouts, "READ_TIMEOUT")
+            f"{what} from {endpoint.address} within {timeouts.read_s:g}s" + _timeout_setting(timeouts, "READ_TIMEOUT"),
+            timed_out=True,
         )
     if isinstance(exc, urllib3.exceptions.LocationValueError):
         raise PermanentError(f"server URL {endpoint.url!r} is unusable: {exc} ({KUBECONFIG_SERVER_HINT})") from exc

@@ -202,6 +202,7 @@ class ResourceLister:
 
     def fetch_page(self, resource: ListedResource, continue_token: str | None) -> dict[str, Any]:
         earlier: Failure | None = None
+        timeouts_in_a_row = 0
         for attempt in itertools.count(1):
             if self._deadline.expired():
                 raise DeadlineExceeded(f"{self._deadline_text()} ran out while listing {resource.qualified_name}")
@@ -212,20 +213,28 @@ class ResourceLister:
                 failure = classify_api_error(resource, exc, self._endpoint)
             except _TRANSPORT_ERRORS as exc:
                 failure = classify_transport_error(exc, self._endpoint, timeouts)
+            timeouts_in_a_row = timeouts_in_a_row + 1 if failure.timed_out else 0
             reported = failure
             if timeouts.cut_by_deadline and earlier is not None and earlier.description != failure.description:
                 # A last try cut short by the deadline says little; what failed before it says more.
                 reported = Failure(f"{failure.description}; before that: {earlier.description}", failure.headers)
-            self._wait_before_retry(resource, attempt, reported)
+            self._wait_before_retry(resource, attempt, reported, timeouts_in_a_row)
             earlier = failure
         raise AssertionError("unreachable")  # itertools.count never ends
 
-    def _wait_before_retry(self, resource: ListedResource, attempt: int, failure: Failure) -> None:
+    def _wait_before_retry(
+        self, resource: ListedResource, attempt: int, failure: Failure, timeouts_in_a_row: int
+    ) -> None:
         name = resource.qualified_name
         if self._deadline.expired():
             raise DeadlineExceeded(f"{self._deadline_text()} ran out while listing {name}: {failure.description}")
         if attempt > self._settings.max_retries:
             raise CollectorError(f"giving up listing {name} after {attempt} attempts: {failure.description}")
+        if timeouts_in_a_row >= self._settings.max_timeouts:
+            raise CollectorError(
+                f"giving up listing {name} after {attempt} attempts: {failure.description}; "
+                f"{timeouts_in_a_row} timeouts in a row ({ENV_PREFIX}MAX_TIMEOUTS)"
+            )
         delay = retry_wait(self._schedule, attempt, failure.headers, deadline=self._deadline)
         if delay is None:
             raise DeadlineExceeded(

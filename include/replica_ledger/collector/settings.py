@@ -22,10 +22,14 @@ class CollectorSettings:
     # kubectl's own default chunk size; keeps one page around 1-3 MB of JSON.
     page_size: int = 500
     connect_timeout_s: float = 10.0
-    # Per socket read, not per page: a healthy server streams a 500-item page in well under this.
-    read_timeout_s: float = 60.0
+    # Per socket read, not per page: a healthy server starts a 500-item page within a
+    # second or two and streams it in well under this.
+    read_timeout_s: float = 30.0
     # Retries after the first attempt, per page, for 429, 5xx, timeouts and dropped connections.
     max_retries: int = 5
+    # Attempts of one page that may time out in a row: a server that accepted the connection
+    # and did not answer twice will not answer a third time soon; give up in ~1 minute, not ~6.
+    max_timeouts: int = 2
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 30.0
     # A Retry-After above this is clipped, so one bad header cannot park the task for hours.
@@ -33,10 +37,11 @@ class CollectorSettings:
     # How often one resource may be listed from scratch after 410 Gone (expired continue token).
     max_list_restarts: int = 3
     gzip_local: bool = False
-    # The whole capture: listing, writing, uploading. Ten minutes covers a 50k-object cluster
-    # with every retry the limits above allow, and ends well before the collector pod's own
-    # limit (REPLICA_LEDGER_POD_TIMEOUT_SECONDS, 1800 s), so the operator sees our message.
-    deadline_s: float = 600.0
+    # The whole capture: listing, writing, uploading. A 50k-object cluster takes well under a
+    # minute; five leave room for retries and throttling, and end long before the collector
+    # pod's own limit (REPLICA_LEDGER_POD_TIMEOUT_SECONDS, 1800 s), so the operator gets our
+    # message rather than a killed pod, and the Airflow task retry comes sooner.
+    deadline_s: float = 300.0
 
     def backoff_schedule(self) -> BackoffSchedule:
         return BackoffSchedule(
@@ -54,6 +59,7 @@ class CollectorSettings:
             connect_timeout_s=_positive_float(env, "CONNECT_TIMEOUT", cls.connect_timeout_s),
             read_timeout_s=_positive_float(env, "READ_TIMEOUT", cls.read_timeout_s),
             max_retries=_non_negative_int(env, "MAX_RETRIES", cls.max_retries),
+            max_timeouts=_positive_int(env, "MAX_TIMEOUTS", cls.max_timeouts),
             backoff_base_s=_non_negative_float(env, "BACKOFF_BASE", cls.backoff_base_s),
             backoff_cap_s=_non_negative_float(env, "BACKOFF_CAP", cls.backoff_cap_s),
             max_retry_after_s=_non_negative_float(env, "MAX_RETRY_AFTER", cls.max_retry_after_s),

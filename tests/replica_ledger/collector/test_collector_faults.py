@@ -280,6 +280,39 @@ def test_500_with_retry_after_waits_for_it_then_succeeds(run_collector, caplog):
     )
 
 
+@pytest.mark.timeout(120)
+def test_a_server_that_accepts_and_never_answers_is_given_up_after_two_timeouts(
+    run_collector, collector_env, kubeconfig_file
+):
+    collector_env.setenv("REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT", "0.3")
+    with BrokenServer(BrokenServer.HANG) as server:
+        write_kubeconfig(kubeconfig_file, f"http://{server.address}", "a-token")
+        run = run_collector(None, kubeconfig=kubeconfig_file)
+        connections, address = server.connections, server.address
+
+    assert run.exit_code == EXIT_FAILURE
+    assert run.last_stderr_line == (
+        f"giving up listing deployments.apps after 2 attempts: no response from {address} within 0.3s "
+        "(read timeout, REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT); 2 timeouts in a row "
+        "(REPLICA_LEDGER_COLLECTOR_MAX_TIMEOUTS)"
+    )
+    assert connections == 2  # MAX_RETRIES (5) would have allowed six
+
+
+def test_a_timeout_between_other_failures_does_not_end_the_retries(run_collector, collector_env):
+    collector_env.setenv("REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT", "0.3")
+    faults = [
+        Fault.slow("deployments", page=0, delay_s=LONG_FAULT_S),
+        Fault.server_error("deployments", page=0, status=503),
+        Fault.slow("deployments", page=0, delay_s=LONG_FAULT_S),
+    ]
+    with FakeKubeApi(deployments=2, faults=faults) as api:
+        run = run_collector(api)
+
+    assert run.exit_code == EXIT_OK, run.stderr
+    assert statuses(api) == [200, 503, 200, 200, 200]  # slow (200 late), 503, slow, deployments, hpas
+
+
 # ----------------------------------------------------------------------------- the deadline: exit 5
 
 

@@ -53,7 +53,7 @@ def test_settings_defaults_and_overrides():
         settings.gzip_local,
         settings.deadline_s,
     ) == (250, 2.5, 0, True, 90.0)
-    assert CollectorSettings().deadline_s == 600.0
+    assert (CollectorSettings().deadline_s, CollectorSettings().read_timeout_s) == (300.0, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +65,7 @@ def test_settings_defaults_and_overrides():
         ("GZIP", "maybe"),
         ("BACKOFF_CAP", "x"),
         ("DEADLINE_SECONDS", "0"),
+        ("MAX_TIMEOUTS", "0"),
         ("DEADLINE_SECONDS", "soon"),
     ],
 )
