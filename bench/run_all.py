@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
-PARTS = ("fleet", "collector", "dbt", "parse", "backfill", "bigquery")
+PARTS = ("fleet", "collector", "load", "dbt", "parse", "backfill", "bigquery")
 FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
 
 
@@ -126,6 +126,26 @@ def collector_rows() -> list[Row]:
             "within 25% of the smallest = flat",
         )
     )
+    return rows
+
+
+def load_rows() -> list[Row]:
+    """Peak RSS of the raw load per snapshot size (bench/bench_load_memory.py): flat in the file size."""
+    run([python("af3"), "bench/bench_load_memory.py"], timeout=1800)
+    report = read("bench_load_memory.json")
+    rows = []
+    for result in report["results"]:
+        at_target = result["deployments"] == report["target_size"] and result["sink"] != "json.loads"
+        rows.append(
+            Row(
+                "load",
+                f"load {result['deployments']:,} Deployments ({result['file_mb']:.0f} MB), {result['sink']}",
+                f"{result['peak_rss_mb']:.0f} MB, {result['seconds']:.1f} s",
+                f"<= {report['target_mb']} MB" if at_target else "",
+                verdict(result["peak_rss_mb"], report["target_mb"]) if at_target else "",
+                "reference: whole document at once" if result["sink"] == "json.loads" else "peak RSS of the load",
+            )
+        )
     return rows
 
 
@@ -270,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     builders = {
         "fleet": fleet_rows,
         "collector": collector_rows,
+        "load": load_rows,
         "dbt": dbt_rows,
         "parse": parse_rows,
         "backfill": lambda: backfill_rows(args.backfill_days),
