@@ -6,7 +6,12 @@ against the Kubernetes OpenAPI schemas with kubernetes-validate.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
@@ -117,6 +122,38 @@ def test_dockerfile_builds_a_non_root_collector_image_from_python_311_slim():
     assert "--no-deps --requirement /tmp/collector-requirements.txt" in text
     for source in re.findall(r"^COPY (\S+) ", text, flags=re.MULTILINE):
         assert (REPO_ROOT / source).exists(), source
+
+
+def test_the_image_holds_every_replica_ledger_module_the_collector_imports(tmp_path):
+    """The image copies only some of replica_ledger: lay those files out as the Dockerfile does
+    and import every collector module from there alone (this interpreter's site-packages
+    stand in for the pinned requirements)."""
+    app = tmp_path / "app"
+    for source, target in re.findall(r"^COPY (include/\S+) /app/(\S+)$", DOCKERFILE.read_text(), flags=re.MULTILINE):
+        source_path, target_path = REPO_ROOT / source, app / target
+        if source_path.is_dir():
+            shutil.copytree(source_path, target_path, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source_path, target_path)
+    modules = sorted(
+        f"replica_ledger.collector.{path.stem}" for path in (app / "replica_ledger/collector").glob("*.py")
+    )
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "ours = [m.__file__ for m in list(sys.modules.values()) if m.__name__.startswith('replica_ledger')]\n"
+        "print(json.dumps(sorted(ours)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(app)}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    loaded = json.loads(completed.stdout)
+    assert loaded and all(name.startswith(str(app)) for name in loaded), loaded
+    assert str(app / "replica_ledger" / "http_retry.py") in loaded
 
 
 def test_image_requirements_are_pinned_to_the_airflow3_lock():
