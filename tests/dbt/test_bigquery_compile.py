@@ -116,12 +116,17 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
     incremental = {
         name: node for name, node in models(compiled).items() if node["config"]["materialized"] == "incremental"
     }
-    assert set(incremental) == {"fct_deployment_daily", "fct_replica_breaches", "mart_monthly_billing"}
+    assert set(incremental) == {
+        "fct_deployment_daily",
+        "fct_replica_breaches",
+        "fct_breach_alerts",
+        "mart_monthly_billing",
+    }
     for name, node in incremental.items():
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
         assert config["cluster_by"] == ["namespace", "deployment"], name
-    for name in ("fct_deployment_daily", "fct_replica_breaches"):
+    for name in ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_alerts"):
         config = incremental[name]["config"]
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}
         assert config["partitions"] == [f"cast('{DAY}' as date)"]
