@@ -72,3 +72,32 @@ def test_settings_defaults_and_overrides():
 def test_unusable_settings_are_refused(name, value):
     with pytest.raises(SettingsError, match=f"REPLICA_LEDGER_COLLECTOR_{name}"):
         CollectorSettings.from_env({f"REPLICA_LEDGER_COLLECTOR_{name}": value})
+
+
+def test_the_collector_modules_import_each_other_without_a_circle():
+    """Imports anywhere in a module count (also those inside functions, as destination.py's of gcs.py)."""
+    import ast
+    from graphlib import CycleError, TopologicalSorter
+    from pathlib import Path
+
+    import replica_ledger.collector
+
+    package = Path(replica_ledger.collector.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        graph[path.stem] = {
+            name.removeprefix("replica_ledger.collector.")
+            for name in imported
+            if name.startswith("replica_ledger.collector.")
+        }
+    assert "destination" not in graph["gcs"]
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        pytest.fail(f"import circle: {exc.args[1]}")
