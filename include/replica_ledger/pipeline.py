@@ -137,9 +137,7 @@ def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
 
     change_rows = list(changelog.read_change_log(settings.ped_changes))
     with warehouse.connect(settings.duckdb_path) as con:
-        # One thread: the load appends batches one after the other, and a second thread
-        # only adds its own buffers (measured: less memory and faster, bench_load_memory.py).
-        con.execute("SET threads = 1")
+        warehouse.limit_load_memory(con)
         warehouse.ensure_raw_schema(con)
         with warehouse.replacing_day(con, day) as sink:
             load = write_day_rows(store, day, settings.clusters, sink)
