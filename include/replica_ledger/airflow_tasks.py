@@ -130,9 +130,13 @@ def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str)
 
 
 def post_alerts(context: dict[str, Any]) -> dict:
-    from replica_ledger.alerts import alert_log_for, send_alerts
+    from replica_ledger.alerts import alert_log_for, send_alerts, should_post
 
     settings, day = load_settings(), snapshot_day(context)
+    allowed, reason = should_post(context, day, settings.alert_max_age_days)
+    if not allowed:  # decided before reading any warehouse
+        log.info("no alert for %s: %s", day, reason)
+        return {"allowed": False, "reason": reason, "messages": 0, "results": []}
     report = send_alerts(
         _alert_batch(context, settings, day),
         context=context,

@@ -54,3 +54,21 @@ def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch):
     past_not_end = context(yesterday, run_type="backfill") if (yesterday + timedelta(days=1)).day != 1 else None
     if past_not_end:
         assert airflow_tasks.docs_due(past_not_end) is False
+
+
+@pytest.mark.parametrize("target", ["duckdb", "bigquery"])
+def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(monkeypatch, tmp_path, target):
+    """Decided before any warehouse is read: nothing is opened (no DuckDB file, no BigQuery client).
+
+    Both targets take the same path; the end-to-end alert runs are in tests/replica_ledger/alerts/."""
+    monkeypatch.setenv("REPLICA_LEDGER_DBT_TARGET", target)
+    monkeypatch.setenv("REPLICA_LEDGER_DUCKDB", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "2")
+    monkeypatch.delenv("REPLICA_LEDGER_GCP_PROJECT", raising=False)
+    yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    backfill = context(yesterday, run_type="backfill", run_id="backfill__x")
+    old_day = context(yesterday - timedelta(days=10))
+    for ctx in (backfill, old_day):
+        assert airflow_tasks.choose_alert_branch(ctx, "alert.post_slack", "alert.no_alert") == "alert.no_alert"
+        assert airflow_tasks.post_alerts(ctx)["allowed"] is False
+    assert not (tmp_path / "warehouse.duckdb").exists()
