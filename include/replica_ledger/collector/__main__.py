@@ -30,6 +30,7 @@ import gc
 import logging
 import re
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started_at = time.monotonic()  # the deadline counts from here, Kubernetes client import included
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        return _collect(args)
+        return _collect(args, started_at)
     except CollectorError as exc:
         print(exc.message, file=sys.stderr)
         return exc.exit_code
@@ -100,13 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _collect(args: argparse.Namespace) -> int:
+def _collect(args: argparse.Namespace, started_at: float) -> int:
     from replica_ledger.collector.settings import CollectorSettings
     from replica_ledger.http_retry import Deadline
 
     settings = CollectorSettings.from_env()
-    # Started before the Kubernetes client is imported: the deadline covers the whole run.
-    deadline = Deadline(settings.deadline_s)
+    deadline = Deadline(settings.deadline_s - (time.monotonic() - started_at))
     # Imported here so `--help` and argument errors do not pay for the Kubernetes client.
     from replica_ledger.collector.collect import SnapshotRequest, collect_snapshot
 

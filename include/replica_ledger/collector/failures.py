@@ -90,21 +90,28 @@ def classify_transport_error(exc: Exception, endpoint: Endpoint, timeouts: Timeo
         return Failure(_describe_connect_failure(exc, endpoint))
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
         return Failure(
-            f"no connection to {endpoint.address} within {timeouts.connect_s:g}s"
+            f"no connection to {endpoint.address} within {_seconds(timeouts.connect_s)}s"
             + _timeout_setting(timeouts, "CONNECT_TIMEOUT"),
             timed_out=True,
         )
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-        what = "no TLS handshake" if "handshake" in str(exc.__context__ or "") else "no response"
-        return Failure(
-            f"{what} from {endpoint.address} within {timeouts.read_s:g}s" + _timeout_setting(timeouts, "READ_TIMEOUT"),
-            timed_out=True,
-        )
+        if "handshake" in str(exc.__context__ or ""):  # urllib3 runs the handshake under the connect timeout
+            waited = f"within {_seconds(timeouts.connect_s)}s" + _timeout_setting(timeouts, "CONNECT_TIMEOUT")
+            return Failure(f"no TLS handshake from {endpoint.address} {waited}", timed_out=True)
+        waited = f"within {_seconds(timeouts.read_s)}s" + _timeout_setting(timeouts, "READ_TIMEOUT")
+        return Failure(f"no response from {endpoint.address} {waited}", timed_out=True)
     if isinstance(exc, urllib3.exceptions.LocationValueError):
         raise PermanentError(f"server URL {endpoint.url!r} is unusable: {exc} ({KUBECONFIG_SERVER_HINT})") from exc
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return _classify_protocol_error(exc, endpoint)
     return Failure(f"{type(exc).__name__}: {exc}")
+
+
+def _seconds(value: float) -> str:
+    """30, 12.5, 0.3, 0.039: a timeout cut by the deadline is no 19.9863."""
+    if value >= 1:
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.2g}"
 
 
 def _timeout_setting(timeouts: Timeouts, suffix: str) -> str:

@@ -299,6 +299,23 @@ def test_a_server_that_accepts_and_never_answers_is_given_up_after_two_timeouts(
     assert connections == 2  # MAX_RETRIES (5) would have allowed six
 
 
+@pytest.mark.timeout(120)
+def test_a_tls_handshake_that_never_comes_is_a_connect_timeout(run_collector, collector_env, kubeconfig_file):
+    collector_env.setenv("REPLICA_LEDGER_COLLECTOR_CONNECT_TIMEOUT", "0.3")
+    with BrokenServer(BrokenServer.HANG) as server:
+        write_kubeconfig(kubeconfig_file, f"https://{server.address}", "a-token")
+        run = run_collector(None, kubeconfig=kubeconfig_file)
+        connections, address = server.connections, server.address
+
+    assert run.exit_code == EXIT_FAILURE
+    assert run.last_stderr_line == (
+        f"giving up listing deployments.apps after 2 attempts: no TLS handshake from {address} within 0.3s "
+        "(connect timeout, REPLICA_LEDGER_COLLECTOR_CONNECT_TIMEOUT); 2 timeouts in a row "
+        "(REPLICA_LEDGER_COLLECTOR_MAX_TIMEOUTS)"
+    )
+    assert connections == 2
+
+
 def test_a_timeout_between_other_failures_does_not_end_the_retries(run_collector, collector_env):
     collector_env.setenv("REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT", "0.3")
     faults = [
