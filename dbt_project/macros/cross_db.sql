@@ -107,7 +107,8 @@
 {%- endmacro %}
 
 
-{#- A stable fingerprint of several text expressions (nulls are distinct from ''). -#}
+{#- A stable fingerprint of several text expressions (nulls are distinct from ''): the md5
+    of the values joined by '|', so both adapters give the same id for the same values. -#}
 {% macro ledger_fingerprint(exprs) -%}
     {{ return(adapter.dispatch('ledger_fingerprint', 'replica_ledger')(exprs)) }}
 {%- endmacro %}
@@ -115,7 +116,9 @@
     md5(concat_ws('|'{% for e in exprs %}, coalesce(cast({{ e }} as varchar), '<null>'){% endfor %}))
 {%- endmacro %}
 {% macro bigquery__ledger_fingerprint(exprs) -%}
-    to_hex(md5(concat(''{% for e in exprs %}, '|', coalesce(cast({{ e }} as string), '<null>'){% endfor %})))
+    to_hex(md5(concat(
+        {%- for e in exprs %}{% if not loop.first %}, '|', {% endif %}coalesce(cast({{ e }} as string), '<null>'){% endfor -%}
+    )))
 {%- endmacro %}
 
 

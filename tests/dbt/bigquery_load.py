@@ -1,9 +1,9 @@
 """Raw data into the BigQuery emulator the way production puts it into BigQuery.
 
-Snapshot days: one load job per raw table into the partition decorator `table$YYYYMMDD`
-with WRITE_TRUNCATE (replica_ledger.gcp.bigquery), from the NDJSON that the Composer
-worker stages (replica_ledger.gcp.raw_rows.to_ndjson). `load_raw_day` is the one place
-to switch when the production loader changes.
+Snapshot days: the product's load step itself (`pipeline.load_day` on a BigQuery target:
+one `table$YYYYMMDD` WRITE_TRUNCATE load job per raw table), pointed at the emulator by
+REPLICA_LEDGER_BQ_API_ENDPOINT. `load_raw_day` is the one place to change if that entry
+point moves.
 
 PED change log: the PED pipeline's typed table (replica_ledger.ped.bigquery.ddl_sql), one
 row per change; a line that is not a JSON object cannot be in that table and is left out.
@@ -11,35 +11,44 @@ row per change; a line that is not a JSON object cannot be in that table and is 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
 import json
+import os
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
-from replica_ledger.gcp.raw_rows import to_ndjson
-
-from replica_ledger.gcp.bigquery import schema_fields
+from replica_ledger import pipeline
 from replica_ledger.ped.bigquery import PARAM_TYPES, ddl_sql
-from replica_ledger.warehouse import DAY_TABLES
+from replica_ledger.settings import Settings
+from tooling.emulators.bigquery import DBT_TARGET, BigQueryEmulator
 
+RAW_DATASET = "replica_ledger_raw"
 PED_TABLE = "ped_limit_changes"
 _PED_JSON_TYPES = {"INT64": int, "FLOAT64": float}
 
 
-def load_raw_day(client, dataset: str, day: date, rows_by_table: dict[str, list[dict]]) -> None:
-    """Replace `day` in every raw table (an empty table of rows empties the day)."""
-    from google.cloud import bigquery
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    for table in DAY_TABLES:
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-            time_partitioning=bigquery.TimePartitioning(field="snapshot_date"),
-            schema=[bigquery.SchemaField.from_api_repr(field) for field in schema_fields(table)],
-        )
-        destination = f"{client.project}.{dataset}.{table}${day:%Y%m%d}"
-        data = io.BytesIO(to_ndjson(table, rows_by_table.get(table, [])))
-        client.load_table_from_file(data, destination, job_config=config).result()
+
+def load_raw_day(emulator: BigQueryEmulator, settings: Settings, day: date) -> dict:
+    """Replace `day` in the emulator's raw tables with the product's load step."""
+    with environment({**emulator.env(), "REPLICA_LEDGER_RAW_SCHEMA": RAW_DATASET}):
+        return pipeline.load_day(dataclasses.replace(settings, dbt_target=DBT_TARGET), day)
 
 
 def ped_rows(path: Path) -> list[dict]:
@@ -50,10 +59,9 @@ def ped_rows(path: Path) -> list[dict]:
             change = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if not isinstance(change, dict):
-            continue
-        row = {name: _typed(change.get(name), kind) for name, kind in PARAM_TYPES.items()}
-        rows.append({**row, "arrival_seq": number})
+        if isinstance(change, dict):
+            row = {name: _typed(change.get(name), kind) for name, kind in PARAM_TYPES.items()}
+            rows.append({**row, "arrival_seq": number})
     return rows
 
 
@@ -62,7 +70,7 @@ def _typed(value, kind: str):
     return cast(value) if cast is not None and value is not None else value
 
 
-def load_ped_change_log(client, dataset: str, path: Path) -> int:
+def load_ped_change_log(client, path: Path, dataset: str = RAW_DATASET) -> int:
     """(Re)create the PED table in `dataset` and fill it from the JSON Lines file."""
     from google.cloud import bigquery
 

@@ -1,0 +1,245 @@
+"""The real dbt project on dbt-bigquery, against the BigQuery emulator (tooling/emulators/bigquery.py).
+
+The demo month goes into the emulator the production way: every day through the
+product's load step (one `table$YYYYMMDD` WRITE_TRUNCATE load job per raw table,
+tests/dbt/bigquery_load.py), and the PED change log as a typed BigQuery table. Then
+`dbt build` runs on the `bigquery_emulator` output of profiles.yml: a full rebuild
+(seeds, models, data tests, unit tests), then one day as the DAG runs it (that day's
+partitions by insert_overwrite, plus the month's bill). The marts must equal what the
+DuckDB target builds from the same archive with the same two commands.
+
+What the emulator cannot tell: cost, slots and partition pruning (it scans everything;
+test_bigquery_compile.py checks the filters), and require_partition_filter on views and
+inside MERGE, which its patches relax (tooling/emulators/bigquery_server.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from replica_ledger import pipeline
+from replica_ledger.dbt_runner import build_vars
+from replica_ledger.settings import Settings
+from tests.dbt.bigquery_load import RAW_DATASET, load_ped_change_log, load_raw_day
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_DIR = REPO_ROOT / "dbt_project"
+OCTOBER = [date(2026, 10, 1) + timedelta(days=offset) for offset in range(31)]
+# The DAG's run of one day after the full rebuild: its partitions are replaced in place.
+DAY_RUN = {"snapshot_date": "2026-10-11", "billing_month": "2026-10-01"}
+DATASET = "replica_ledger"
+DBT_TIMEOUT_S = 900
+
+# Each mart read whole (the partition predicates satisfy require_partition_filter).
+MARTS = {
+    "mart_monthly_billing": "select * from {t} where billing_month >= date '2000-01-01'",
+    "fct_deployment_daily": "select * from {t} where snapshot_date >= date '2000-01-01'",
+    "fct_replica_breaches": "select * from {t} where snapshot_date >= date '2000-01-01'",
+    "fct_breach_episodes": "select * from {t}",
+    "fct_breach_alerts": "select * from {t} where snapshot_date >= date '2000-01-01'",
+    "fct_snapshot_gaps": "select * from {t}",
+    "dim_replica_limits": "select * from {t}",
+}
+
+
+def run_dbt(target_env: dict[str, str], work: Path, *args: str, window: dict[str, str] | None = None) -> list[dict]:
+    """`dbt <args>` in a subprocess (own target folder); run_results.json's results. It must succeed."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("REPLICA_LEDGER_")}
+    env.update(target_env)
+    env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"})
+    env["REPLICA_LEDGER_DBT_SNAPSHOT_DATE"] = (window or {}).get("snapshot_date", "")
+    env["REPLICA_LEDGER_DBT_BILLING_MONTH"] = (window or {}).get("billing_month", "")
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [
+        str(dbt), *args,
+        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+        "--vars", build_vars(Settings()),
+    ]  # fmt: skip
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=DBT_TIMEOUT_S)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return json.loads((work / "target" / "run_results.json").read_text())["results"]
+
+
+def build_month(target_env: dict[str, str], work: Path) -> dict[str, list[dict]]:
+    """The full rebuild, then the day run: the same two commands on both warehouses."""
+    return {
+        "full": run_dbt(target_env, work, "build"),
+        "day": run_dbt(target_env, work, "build", "--exclude-resource-type", "unit_test", window=DAY_RUN),
+    }
+
+
+def normalised(value):
+    """One spelling per value across the two warehouses (BigQuery timestamps come back aware)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, Decimal | float):
+        return round(float(value), 6)
+    return value
+
+
+def comparable(rows: list[dict]) -> list[dict]:
+    normal = [{name: normalised(value) for name, value in row.items()} for row in rows]
+    return sorted(normal, key=lambda row: repr(sorted(row.items())))
+
+
+# ----------------------------------------------------------------------------- the two warehouses
+
+
+@pytest.fixture(scope="module")
+def on_bigquery(bigquery_emulator, tmp_path_factory) -> SimpleNamespace:
+    """The demo month loaded into the emulator and built by dbt-bigquery."""
+    work = tmp_path_factory.mktemp("dbt_bigquery_emulator")
+    client = bigquery_emulator.client()
+    client.create_dataset(RAW_DATASET, exists_ok=True)
+    settings = Settings()
+    for day in OCTOBER:
+        load_raw_day(bigquery_emulator, settings, day)
+    load_ped_change_log(client, settings.ped_changes)
+    results = build_month(bigquery_emulator.dbt_env(), work)
+
+    def fetch(sql: str) -> list[dict]:
+        return [dict(row.items()) for row in client.query_and_wait(sql)]
+
+    marts = {name: comparable(fetch(sql.format(t=f"{DATASET}.{name}"))) for name, sql in MARTS.items()}
+    quarantine = fetch(f"select * from {DATASET}.fct_limit_change_quarantine")
+    return SimpleNamespace(results=results, marts=marts, quarantine=quarantine)
+
+
+@pytest.fixture(scope="module")
+def on_duckdb(tmp_path_factory) -> SimpleNamespace:
+    """The same archive and change log through the local path: DuckDB and dbt-duckdb."""
+    import duckdb
+
+    work = tmp_path_factory.mktemp("dbt_duckdb")
+    settings = Settings(duckdb_path=work / "warehouse.duckdb")
+    for day in OCTOBER:
+        pipeline.load_day(settings, day)
+    build_month({"REPLICA_LEDGER_DBT_TARGET": "duckdb", "REPLICA_LEDGER_DUCKDB": str(settings.duckdb_path)}, work)
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+
+        def fetch(sql: str) -> list[dict]:
+            cursor = con.execute(sql)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+        marts = {name: comparable(fetch(sql.format(t=f"main.{name}"))) for name, sql in MARTS.items()}
+        quarantine = fetch("select * from main.fct_limit_change_quarantine")
+    return SimpleNamespace(marts=marts, quarantine=quarantine)
+
+
+# ----------------------------------------------------------------------------- dbt on BigQuery
+
+
+def test_full_rebuild_and_day_run_pass_every_node(on_bigquery):
+    full, day = on_bigquery.results["full"], on_bigquery.results["day"]
+    for result in full + day:
+        if not result["unique_id"].startswith("exposure."):  # exposures report no-op
+            assert result["status"] in ("success", "pass"), (result["unique_id"], result["status"], result["message"])
+    kinds = [result["unique_id"].split(".")[0] for result in full]
+    assert kinds.count("seed") == 2
+    assert kinds.count("unit_test") >= 7
+    assert kinds.count("test") >= 80
+    assert kinds.count("model") >= 15
+
+
+def test_monthly_bill_is_the_demo_story_and_equals_duckdb(on_bigquery, on_duckdb):
+    billing = on_bigquery.marts["mart_monthly_billing"]
+    bills = {row["deployment"]: (row["billed_max_replicas"], row["amount"]) for row in billing}
+    assert bills == {
+        "payments-api": (6, 351.0),
+        "orders-api": (4, 294.0),
+        "catalog-api": (4, 237.0),
+        "inventory-api": (4, 370.0),
+        "legacy-api": (2, 199.0),
+        "search-api": (4, 294.0),
+    }
+    assert on_bigquery.marts["mart_monthly_billing"] == on_duckdb.marts["mart_monthly_billing"]
+
+
+@pytest.mark.parametrize("mart", [name for name in MARTS if name != "mart_monthly_billing"])
+def test_mart_equals_duckdb(on_bigquery, on_duckdb, mart):
+    assert on_bigquery.marts[mart], f"{mart} is empty on BigQuery"
+    assert on_bigquery.marts[mart] == on_duckdb.marts[mart]
+
+
+def test_quarantine_equals_duckdb_but_for_lines_that_are_not_json(on_bigquery, on_duckdb):
+    """The PED BigQuery table is typed: a line that is not a JSON object cannot be in it."""
+
+    def reasons(rows: list[dict]) -> list[tuple]:
+        return sorted(
+            (row["arrival_seq"], row["change_id"], row["quarantine_reason"])
+            for row in rows
+            if row["quarantine_reason"] != "malformed_json"
+        )
+
+    assert any(row["quarantine_reason"] == "malformed_json" for row in on_duckdb.quarantine)
+    assert len(on_bigquery.quarantine) == len(reasons(on_bigquery.quarantine)) > 0
+    assert reasons(on_bigquery.quarantine) == reasons(on_duckdb.quarantine)
+
+
+# ----------------------------------------------------------------------------- the emulator's decorator load
+
+
+def load_partition(client, table: str, day: date, rows: list[dict], disposition: str = "WRITE_TRUNCATE"):
+    """What the production loader sends: NDJSON into `table$YYYYMMDD`, day-partitioned on snapshot_date."""
+    from google.cloud import bigquery
+
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        write_disposition=disposition,
+        time_partitioning=bigquery.TimePartitioning(field="snapshot_date"),
+        clustering_fields=["cluster"],
+        schema_update_options=[bigquery.SchemaUpdateOption.ALLOW_FIELD_ADDITION],
+        schema=[
+            bigquery.SchemaField("snapshot_date", "DATE"),
+            bigquery.SchemaField("cluster", "STRING"),
+            bigquery.SchemaField("replicas", "INTEGER"),
+        ],
+    )
+    data = io.BytesIO("".join(json.dumps(row) + "\n" for row in rows).encode())
+    return client.load_table_from_file(data, f"{table}${day:%Y%m%d}", job_config=config).result()
+
+
+def test_decorator_load_replaces_exactly_its_day(bigquery_emulator):
+    from google.api_core.exceptions import BadRequest
+
+    client = bigquery_emulator.client()
+    dataset = client.create_dataset("decorator_load", exists_ok=True)
+    table = f"{client.project}.{dataset.dataset_id}.k8s_rows"
+    day, other_day = date(2026, 10, 11), date(2026, 10, 12)
+
+    def content() -> list[tuple]:
+        query = f"select snapshot_date, cluster, replicas from `{table}` order by 1, 2"
+        return [tuple(row.values()) for row in client.query_and_wait(query)]
+
+    load_partition(client, table, day, [{"snapshot_date": "2026-10-11", "cluster": c, "replicas": 3} for c in "ab"])
+    load_partition(client, table, other_day, [{"snapshot_date": "2026-10-12", "cluster": "a", "replicas": 4}])
+    assert client.get_table(table).time_partitioning.field == "snapshot_date"
+
+    # A re-run of the day replaces that day only, however many rows it had.
+    load_partition(client, table, day, [{"snapshot_date": "2026-10-11", "cluster": "c", "replicas": 5}])
+    assert content() == [(day, "c", 5), (other_day, "a", 4)]
+
+    # WRITE_APPEND adds to the day.
+    load_partition(client, table, day, [{"snapshot_date": "2026-10-11", "cluster": "d", "replicas": 6}], "WRITE_APPEND")
+    assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
+
+    # A row of another day fails the job and changes nothing.
+    with pytest.raises(BadRequest, match="different partitions"):
+        load_partition(client, table, day, [{"snapshot_date": "2026-10-12", "cluster": "x", "replicas": 9}])
+    assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
+
+    # An empty file empties the day.
+    load_partition(client, table, day, [])
+    assert content() == [(other_day, "a", 4)]
