@@ -73,11 +73,16 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """The socket timeouts of one request, and whether the deadline shortened them."""
+    """The socket timeouts of one request, and whether the deadline shortened each."""
 
     connect_s: float
     read_s: float
-    cut_by_deadline: bool
+    connect_cut: bool = False
+    read_cut: bool = False
+
+    @property
+    def cut_by_deadline(self) -> bool:
+        return self.connect_cut or self.read_cut
 
 
 def classify_transport_error(exc: Exception, endpoint: Endpoint, timeouts: Timeouts) -> Failure:
@@ -89,22 +94,26 @@ def classify_transport_error(exc: Exception, endpoint: Endpoint, timeouts: Timeo
     if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before ConnectTimeoutError, its base class
         return Failure(_describe_connect_failure(exc, endpoint))
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-        return Failure(
-            f"no connection to {endpoint.address} within {_seconds(timeouts.connect_s)}s"
-            + _timeout_setting(timeouts, "CONNECT_TIMEOUT"),
-            timed_out=True,
-        )
+        waited = _waited(timeouts.connect_s, timeouts.connect_cut, "CONNECT_TIMEOUT")
+        return Failure(f"no connection to {endpoint.address} {waited}", timed_out=True)
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
         if "handshake" in str(exc.__context__ or ""):  # urllib3 runs the handshake under the connect timeout
-            waited = f"within {_seconds(timeouts.connect_s)}s" + _timeout_setting(timeouts, "CONNECT_TIMEOUT")
+            waited = _waited(timeouts.connect_s, timeouts.connect_cut, "CONNECT_TIMEOUT")
             return Failure(f"no TLS handshake from {endpoint.address} {waited}", timed_out=True)
-        waited = f"within {_seconds(timeouts.read_s)}s" + _timeout_setting(timeouts, "READ_TIMEOUT")
+        waited = _waited(timeouts.read_s, timeouts.read_cut, "READ_TIMEOUT")
         return Failure(f"no response from {endpoint.address} {waited}", timed_out=True)
     if isinstance(exc, urllib3.exceptions.LocationValueError):
         raise PermanentError(f"server URL {endpoint.url!r} is unusable: {exc} ({KUBECONFIG_SERVER_HINT})") from exc
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return _classify_protocol_error(exc, endpoint)
     return Failure(f"{type(exc).__name__}: {exc}")
+
+
+def _waited(seconds: float, cut_by_deadline: bool, setting: str) -> str:
+    """E.g. "within 30s (read timeout, REPLICA_LEDGER_COLLECTOR_READ_TIMEOUT)"."""
+    if cut_by_deadline:
+        return f"within {_seconds(seconds)}s (the rest of the deadline, {ENV_PREFIX}DEADLINE_SECONDS)"
+    return f"within {_seconds(seconds)}s ({setting.lower().replace('_', ' ')}, {ENV_PREFIX}{setting})"
 
 
 def _seconds(value: float) -> str:
@@ -114,14 +123,16 @@ def _seconds(value: float) -> str:
     return f"{value:.2g}"
 
 
-def _timeout_setting(timeouts: Timeouts, suffix: str) -> str:
-    if timeouts.cut_by_deadline:
-        return f" (the rest of the deadline, {ENV_PREFIX}DEADLINE_SECONDS)"
-    return f" ({suffix.lower().replace('_', ' ')}, {ENV_PREFIX}{suffix})"
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The underlying error of type `kind`, wherever urllib3 put it (chained or as an argument)."""
+    for candidate in (exc.__cause__, exc.__context__, *exc.args):
+        if isinstance(candidate, kind):
+            return candidate
+    return None
 
 
 def _describe_connect_failure(exc: urllib3.exceptions.NewConnectionError, endpoint: Endpoint) -> str:
-    cause = exc.__context__
+    cause = _cause(exc, OSError)
     if isinstance(exc, urllib3.exceptions.NameResolutionError) or isinstance(cause, socket.gaierror):
         host = urlsplit(endpoint.url).hostname
         return f"cannot resolve host {host} ({getattr(cause, 'strerror', None) or cause})"
@@ -135,7 +146,7 @@ def _describe_connect_failure(exc: urllib3.exceptions.NewConnectionError, endpoi
 
 
 def _classify_tls(exc: urllib3.exceptions.SSLError, endpoint: Endpoint) -> Failure:
-    cause = exc.__context__ if isinstance(exc.__context__, ssl.SSLError) else None
+    cause = _cause(exc, ssl.SSLError)
     if isinstance(cause, ssl.SSLCertVerificationError):
         raise PermanentError(
             f"TLS certificate of {endpoint.address} is not trusted: {cause.verify_message} "

@@ -257,8 +257,12 @@ class ResourceLister:
     def _timeouts(self) -> Timeouts:
         connect_s = self._deadline.bound(self._settings.connect_timeout_s)
         read_s = self._deadline.bound(self._settings.read_timeout_s)
-        cut = (connect_s, read_s) != (self._settings.connect_timeout_s, self._settings.read_timeout_s)
-        return Timeouts(connect_s, read_s, cut)
+        return Timeouts(
+            connect_s,
+            read_s,
+            connect_cut=connect_s < self._settings.connect_timeout_s,
+            read_cut=read_s < self._settings.read_timeout_s,
+        )
 
     def _request_page(self, resource: ListedResource, continue_token: str | None, timeouts: Timeouts) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
