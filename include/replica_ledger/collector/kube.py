@@ -229,16 +229,16 @@ class ResourceLister:
         if self._deadline.expired():
             raise DeadlineExceeded(f"{self._deadline_text()} ran out while listing {name}: {failure.description}")
         if attempt > self._settings.max_retries:
-            raise CollectorError(f"giving up listing {name} after {attempt} attempts: {failure.description}")
+            raise CollectorError(f"giving up listing {name} after {_attempts(attempt)}: {failure.description}")
         if timeouts_in_a_row >= self._settings.max_timeouts:
             raise CollectorError(
-                f"giving up listing {name} after {attempt} attempts: {failure.description}; "
+                f"giving up listing {name} after {_attempts(attempt)}: {failure.description}; "
                 f"{timeouts_in_a_row} timeouts in a row ({ENV_PREFIX}MAX_TIMEOUTS)"
             )
         delay = retry_wait(self._schedule, attempt, failure.headers, deadline=self._deadline)
         if delay is None:
             raise DeadlineExceeded(
-                f"giving up listing {name} after {attempt} attempts: {failure.description}; "
+                f"giving up listing {name} after {_attempts(attempt)}: {failure.description}; "
                 f"the next retry would start after the {self._deadline_text()}"
             )
         log.warning(
@@ -311,6 +311,10 @@ class ResourceLister:
         finally:
             if not complete:
                 response.close()  # never hand a half-read connection back to the pool
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 def _set_read_timeout(response: urllib3.HTTPResponse, timeout_s: float) -> None:

@@ -410,7 +410,7 @@ def test_a_retry_after_beyond_the_deadline_gives_up_at_once(run_collector, colle
 
     assert run.exit_code == EXIT_DEADLINE
     assert run.last_stderr_line == (
-        "giving up listing deployments.apps after 1 attempts: HTTP 503 Service Unavailable: "
+        "giving up listing deployments.apps after 1 attempt: HTTP 503 Service Unavailable: "
         "The server is currently unable to handle the request (Retry-After 60s); "
         f"the next retry would start after the deadline of 30s ({DEADLINE_ENV})"
     )
