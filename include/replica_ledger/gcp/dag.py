@@ -125,12 +125,13 @@ def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> li
 
         @task.branch(task_id="route_snapshot")
         def route_snapshot(**context) -> str:
-            from replica_ledger.airflow_tasks import is_backfill, snapshot_day
+            from replica_ledger.airflow.context import RunInfo
             from replica_ledger.gcp.decide import choose_snapshot_branch
 
+            run = RunInfo.from_context(context)
             return choose_snapshot_branch(
-                snapshot_day(context),
-                is_backfill(context),
+                run.snapshot_day,
+                run.is_backfill,
                 tolerance,
                 "snapshot.capture",
                 "snapshot.archive_only",
