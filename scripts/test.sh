@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# make test: lint once, then the whole suite on Airflow 3.x and on Airflow 2.11.
-#   - real Airflow runs (dag.test over the demo month, `make backfill` twice per version),
-#   - real dbt builds on DuckDB (all data tests and unit tests),
-#   - real HTTP servers on 127.0.0.1 for the Kubernetes API, Slack, GCS and BigQuery,
-#   - the dbt docs lineage in a real headless Chromium (Debian's), inside the Airflow UI.
-# PYTEST_ARGS narrows a run (e.g. PYTEST_ARGS="tests/dags -x"); AIRFLOW_VERSIONS="3" runs one version.
+# make test: lint once, then two pytest runs at the same time:
+#   - Airflow 3.x: the whole suite, on two xdist workers (one test module per worker at a time);
+#   - Airflow 2.11: what touches Airflow (`-m airflow`: DAG integrity, the dag.test month, the
+#     backfill commands, the UI plugin, the task glue); the rest does not depend on Airflow.
+# Everything is real: Airflow runs, dbt builds on DuckDB and on the BigQuery emulator,
+# fake-gcs-server, the Firestore emulator, HTTP servers on 127.0.0.1 for Kubernetes and Slack,
+# the dbt docs lineage in headless Chromium.
+# PYTEST_ARGS narrows both runs (e.g. PYTEST_ARGS="tests/dags -x"); AIRFLOW_VERSIONS="3" runs one
+# version (the first one listed always runs the whole suite); PYTEST_WORKERS sets the xdist workers.
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO_ROOT"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false DO_NOT_TRACK=1 PYTHONDONTWRITEBYTECODE=1
 RESULTS="$REPO_ROOT/.local/test-results"
-mkdir -p "$RESULTS"
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 started=$(date +%s)
 
 bash scripts/install_chromium.sh
@@ -18,15 +21,42 @@ bash scripts/lint.sh .venv/af3
 
 VERSIONS=${AIRFLOW_VERSIONS:-3 2}
 FIRST_VERSION=${VERSIONS%% *}
-for version in $VERSIONS; do
-  echo "== pytest on Airflow $(".venv/af$version/bin/python" -c 'import airflow; print(airflow.__version__)')"
-  # The Composer resolver check (pip against PyPI, ~3 min) does not depend on the local
-  # Airflow: run it with the first version only.
-  [ "$version" = "$FIRST_VERSION" ] || export REPLICA_LEDGER_SKIP_NETWORK_TESTS=1
-  version_started=$(date +%s)
+
+suite() {  # suite VERSION: one pytest run, its output in $RESULTS/airflowVERSION.log
+  local version=$1 scope=() env=()
+  if [ "$version" = "$FIRST_VERSION" ]; then
+    scope=(-n "${PYTEST_WORKERS:-2}" --dist loadfile)
+  else
+    # The Composer resolver check (pip against PyPI) does not depend on the local Airflow.
+    scope=(-m airflow)
+    env=(REPLICA_LEDGER_SKIP_NETWORK_TESTS=1)
+  fi
+  local began status=0
+  began=$(date +%s)
   # shellcheck disable=SC2086
-  ".venv/af$version/bin/python" -m pytest ${PYTEST_ARGS:-tests} -q -p no:cacheprovider -rs --durations=15 \
-    --junitxml="$RESULTS/airflow$version.xml"
-  echo "== Airflow $version suite: $(( $(date +%s) - version_started ))s"
+  env "${env[@]}" ".venv/af$version/bin/python" -m pytest ${PYTEST_ARGS:-tests} "${scope[@]}" \
+    -q -p no:cacheprovider -rs --durations=10 --junitxml="$RESULTS/airflow$version.xml" \
+    >"$RESULTS/airflow$version.log" 2>&1 || status=$?
+  echo "== Airflow $version suite: $(($(date +%s) - began))s, exit $status" >>"$RESULTS/airflow$version.log"
+  return $status
+}
+
+declare -A pids
+for version in $VERSIONS; do
+  echo "== pytest on Airflow $(".venv/af$version/bin/python" -c 'import airflow; print(airflow.__version__)') (log: .local/test-results/airflow$version.log)"
+  suite "$version" &
+  pids[$version]=$!
 done
-echo "== make test: $(( $(date +%s) - started ))s in all"
+
+failed=0
+for version in $VERSIONS; do
+  wait "${pids[$version]}" || failed=1
+done
+# The logs one after the other (each ends with pytest's summary and its ten slowest tests).
+for version in $VERSIONS; do
+  echo
+  echo "======================== Airflow $version ========================"
+  cat "$RESULTS/airflow$version.log"
+done
+echo "== make test: $(($(date +%s) - started))s in all"
+exit $failed

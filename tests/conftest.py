@@ -1,12 +1,41 @@
-"""Fixtures shared by the whole test suite."""
+"""Fixtures and collection rules shared by the whole test suite."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
 from tooling.emulators import firestore, gcs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests of Airflow itself (the DAG files, `dag.test()` months, the backfill commands, the UI
+# plugin, the task glue) run on every supported Airflow version; `make test` runs everything
+# else once. A module elsewhere opts in with `pytestmark = pytest.mark.airflow`.
+AIRFLOW_FOLDERS = ("tests/dags/", "tests/plugins/", "tests/replica_ledger/airflow/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "airflow: touches Airflow; runs on Airflow 2.11 and 3.x")
+    # Two suites (and xdist workers) run at once: each gets its own dbt target and log
+    # folders, or they would overwrite each other's manifest and partial-parse file.
+    # Subprocesses (Airflow tasks started by the tests) inherit the variables.
+    airflow_major = version("apache-airflow").split(".")[0]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    scratch = REPO_ROOT / ".local" / "test-dbt" / f"af{airflow_major}-{worker}"
+    os.environ["DBT_TARGET_PATH"] = str(scratch / "target")
+    os.environ["DBT_LOG_PATH"] = str(scratch / "logs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+        if relative.startswith(AIRFLOW_FOLDERS):
+            item.add_marker(pytest.mark.airflow)
 
 # ----------------------------------------------------------------------------- GCS and Firestore emulators
 
