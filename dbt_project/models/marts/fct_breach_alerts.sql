@@ -10,9 +10,10 @@
 ) }}
 
 -- What the Slack alert of snapshot day D says: every breach episode that is new on D
--- (started on D), open on D (started before, not ended by D) or resolved on D (D is the
--- first snapshot day without it), with the excess's monthly cost priced by the same charge
--- macro as the bill. The alert task reads the run's day from here on either warehouse;
+-- (started on D), open on D (started before, and D's snapshot still shows it) or resolved
+-- on D (D is the first snapshot day without it), with the excess's monthly cost priced by
+-- the same charge macro as the bill. Every column is as of D (nothing known only later),
+-- so a re-run of D and a full rebuild give D's rows exactly as the day's run did. The alert task reads the run's day from here on either warehouse;
 -- which episodes a route has already heard of is the alert_log ledger's business.
 {%- set day = ledger_run_day() %}
 
@@ -40,8 +41,7 @@ rates as (
 ),
 
 episodes_of_day as (
-    -- Episodes are half-open [started_on, ended_on) in snapshot days: as of day D they are
-    -- known from the whole history, so a re-run of an old day gives the same rows.
+    -- Episodes are half-open [started_on, ended_on) in snapshot days.
     select
         alert_days.snapshot_date,
         episodes.*,
@@ -58,8 +58,9 @@ episodes_of_day as (
 ),
 
 observed as (
-    -- The day's own breach row when there is one; otherwise (resolved on D, or no
-    -- snapshot of the cluster on D) the episode's last day seen.
+    -- The day's own breach row (new, open); for an episode resolved on D, its last day
+    -- seen (before D). An open episode whose cluster has no snapshot on D is not listed
+    -- that day: nothing is said about a day without a snapshot.
     select
         episodes_of_day.snapshot_date,
         episodes_of_day.cluster,
@@ -70,9 +71,6 @@ observed as (
         episodes_of_day.episode_id,
         episodes_of_day.started_on as episode_started_on,
         episodes_of_day.episode_status,
-        episodes_of_day.last_seen_on,
-        episodes_of_day.ended_on,
-        breaches_of_day.snapshot_date is not null as seen_on_day,
         case
             when breaches_of_day.snapshot_date is not null then breaches_of_day.observed_value
             else episodes_of_day.last_observed_value
@@ -97,6 +95,7 @@ observed as (
             and episodes_of_day.namespace = breaches_of_day.namespace
             and episodes_of_day.deployment = breaches_of_day.deployment
             and episodes_of_day.breach_type = breaches_of_day.breach_type
+    where episodes_of_day.episode_status = 'resolved' or breaches_of_day.snapshot_date is not null
 )
 
 select
@@ -113,9 +112,6 @@ select
     observed.episode_id,
     observed.episode_started_on,
     observed.episode_status,
-    observed.last_seen_on,
-    observed.ended_on,
-    observed.seen_on_day,
     observed.observed_value,
     observed.approved_max_replicas,
     observed.cpu,

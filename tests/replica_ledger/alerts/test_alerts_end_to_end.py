@@ -116,6 +116,15 @@ def alert_log(path) -> list[tuple]:
         con.close()
 
 
+def alert_model_rows(path, day: date) -> list[tuple]:
+    con = duckdb.connect(str(path))
+    try:
+        sql = "select * from main.fct_breach_alerts where snapshot_date = ? order by all"
+        return con.execute(sql, [day]).fetchall()
+    finally:
+        con.close()
+
+
 def posted_texts(slack) -> list[str]:
     return [json.dumps(post.body, ensure_ascii=False) for post in slack.posts("slack_payments_webhook")]
 
@@ -179,6 +188,11 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
     assert run_alert(DAY4)[0] == SKIP
     assert len(fleet.slack.posts()) == 2
     assert len(alert_log(fleet.warehouse)) == 2
+
+    # Day 3 rebuilt after day 4: its read model rows are what its own run saw.
+    day3 = alert_model_rows(fleet.warehouse, DAY3)
+    build(DAY3)
+    assert alert_model_rows(fleet.warehouse, DAY3) == day3
 
 
 def test_a_full_rebuild_keeps_alert_log(fleet):
