@@ -195,13 +195,16 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
     assert alert_model_rows(fleet.warehouse, DAY3) == day3
 
 
-def test_a_full_rebuild_keeps_alert_log(fleet):
-    build(DAY1)
-    assert run_alert(DAY1)[0] == POST
+def test_a_full_rebuild_keeps_alert_log_and_gives_the_same_alert_rows(fleet):
+    for day in (DAY1, DAY2, DAY3):
+        build(day)
+    assert run_alert(DAY3)[0] == POST
+    daily = [alert_model_rows(fleet.warehouse, day) for day in (DAY1, DAY2, DAY3)]
     settings = load_settings()
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
     full_rebuild = ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)]
     run_dbt(settings, full_rebuild)
-    assert len(alert_log(fleet.warehouse)) == 1
-    assert run_alert(DAY1)[0] == SKIP
+    assert [alert_model_rows(fleet.warehouse, day) for day in (DAY1, DAY2, DAY3)] == daily
+    assert len(alert_log(fleet.warehouse)) == 2
+    assert run_alert(DAY3)[0] == SKIP
