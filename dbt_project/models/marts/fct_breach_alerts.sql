@@ -13,8 +13,9 @@
 -- (started on D), open on D (started before, and D's snapshot still shows it) or resolved
 -- on D (D is the first snapshot day without it), with the excess's monthly cost priced by
 -- the same charge macro as the bill. Every column is as of D (nothing known only later),
--- so a re-run of D and a full rebuild give D's rows exactly as the day's run did. The alert task reads the run's day from here on either warehouse;
--- which episodes a route has already heard of is the alert_log ledger's business.
+-- so a re-run of D and a full rebuild give D's rows exactly as the day's run did. The
+-- alert task reads the run's day from here on either warehouse; which episodes a route
+-- has already heard of is the alert_log ledger's business.
 {%- set day = ledger_run_day() %}
 
 with alert_days as (
