@@ -45,7 +45,10 @@ How a claim cannot be won twice:
   B's row, B committed after A's read, so B's read-back (after B's commit, hence after
   A's) sees A's row, which A, having won, keeps: B loses. If both see both, both give up:
   nobody posts now and a later run announces the episode; if one gives up before the
-  other reads, the other wins alone. Reads after a committed DML statement are consistent (we
+  other reads, the other wins alone. Confirm (UPDATE) and release (DELETE) are mutating
+  statements: two at once on the table may conflict, BigQuery re-runs the loser a few
+  times, and if it still fails the task fails with the rows left ``failed`` (maybe
+  posted): never a second post. Reads after a committed DML statement are consistent (we
   never stream rows, which would go through the streaming buffer).
 """
 
