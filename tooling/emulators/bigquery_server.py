@@ -139,11 +139,13 @@ def set_variables_from_struct() -> None:
         items = tree.expressions
         if len(items) == 1:
             target, value = items[0].this.this, items[0].this.expression
+            # `(a)` parses as Paren, `(a, b)` as Tuple: both are a list of variables here.
+            variables = [target.this] if isinstance(target, exp.Paren) else getattr(target, "expressions", None)
             select = value.this if isinstance(value, exp.Subquery) else None
-            if isinstance(target, exp.Tuple) and isinstance(select, exp.Select) and select.args.get("kind"):
+            if isinstance(target, exp.Paren | exp.Tuple) and isinstance(select, exp.Select) and select.args.get("kind"):
                 select = select.copy()
                 select.set("kind", None)  # SELECT AS STRUCT a, b -> SELECT a, b: one column per variable
-                self.into(select, [variable.name for variable in target.expressions])
+                self.into(select, [variable.name for variable in variables])
                 return
         assign(self, statement)
 
