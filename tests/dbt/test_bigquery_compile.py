@@ -4,6 +4,11 @@ No network: the profile's oauth method finds a dummy service-account key through
 GOOGLE_APPLICATION_CREDENTIALS (made here, never used to sign anything), compile runs
 with --no-introspect --no-populate-cache so no query or metadata call is made, and any
 stray HTTP(S) request would go to a closed port on 127.0.0.1.
+
+Kept beside test_bigquery_emulator.py (which runs the models on dbt-bigquery against the
+emulator) for what the emulator cannot show: the production `bigquery` output (oauth,
+the PED table in another project), partition pruning (the emulator scans every
+partition), and the filters require_partition_filter needs through views and MERGE.
 """
 
 from __future__ import annotations
