@@ -247,3 +247,51 @@ def test_decorator_load_replaces_exactly_its_day(bigquery_emulator):
     # An empty file empties the day.
     load_partition(client, table, day, [])
     assert content() == [(other_day, "a", 4)]
+
+
+# ----------------------------------------------------------------------------- the emulator's own guards
+
+
+def test_command_line_start_env_stop(tmp_path):
+    """What `make demo-gcp` uses: a background emulator found again through its state file."""
+    from tooling.emulators import bigquery
+
+    if not bigquery.is_installed():
+        pytest.skip(f"the BigQuery emulator venv {bigquery.VENV} is not installed: make .venv/bq/.installed")
+    command = [sys.executable, "-m", "tooling.emulators.bigquery", "--state-dir", str(tmp_path)]
+    started = subprocess.run(
+        [*command, "start", "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=120
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        state = json.loads((tmp_path / "bigquery.json").read_text())
+        env = subprocess.run([*command, "env"], capture_output=True, text=True, timeout=60).stdout
+        assert f"export REPLICA_LEDGER_BQ_API_ENDPOINT={state['endpoint']}" in env.splitlines()
+        emulator = bigquery.running_from_state(tmp_path)
+        assert [tuple(row.values()) for row in emulator.client().query_and_wait("select 1 + 1")] == [(2,)]
+    finally:
+        stopped = subprocess.run([*command, "stop"], capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not (tmp_path / "bigquery.json").exists()
+    assert bigquery.running_from_state(tmp_path) is None
+    assert not Path(f"/proc/{state['pid']}").exists()
+
+
+def test_server_refuses_another_emulator_version():
+    """The patches reach into local-bigquery's internals: they are only for the pinned version."""
+    from tooling.emulators import bigquery
+
+    if not bigquery.is_installed():
+        pytest.skip(f"the BigQuery emulator venv {bigquery.VENV} is not installed: make .venv/bq/.installed")
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import bigquery_server as server; "
+        "server.EMULATOR_VERSION = '0.0.1'; server.check_version()"
+    )
+    result = subprocess.run(
+        [str(bigquery.venv_python()), "-c", script, str(bigquery.SERVER.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "local-bigquery 0.3.2 is installed but the patches" in result.stderr
