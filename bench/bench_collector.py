@@ -5,7 +5,7 @@
 
 Each run is `python -m replica_ledger.collector` in a child process; its peak RSS comes
 from os.wait4 (that child's own rusage, so the fake server in this process does not
-count). The fake server (tests/support/fake_kube_api.py) runs here on 127.0.0.1 and
+count). The fake server (tooling/fake_kube_api.py) runs here on 127.0.0.1 and
 prepares the next page while the collector digests the current one, as a real API server
 serves from its cache.
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tests.support.fake_kube_api import FakeKubeApi
+from tooling.fake_kube_api import FakeKubeApi
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"

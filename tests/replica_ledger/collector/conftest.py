@@ -9,7 +9,7 @@ import pytest
 
 from replica_ledger.collector.__main__ import main
 from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, CollectorRun
-from tests.support.fake_kube_api import FakeKubeApi
+from tooling.fake_kube_api import FakeKubeApi
 
 
 @pytest.fixture(autouse=True)

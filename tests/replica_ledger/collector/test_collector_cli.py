@@ -19,7 +19,7 @@ import pytest
 
 from replica_ledger.collector.collect import default_snapshot_date
 from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, items_of_kind, read_snapshot
-from tests.support.fake_kube_api import ALWAYS, FakeKubeApi, Fault, object_name
+from tooling.fake_kube_api import ALWAYS, FakeKubeApi, Fault, object_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")

@@ -21,7 +21,7 @@ from replica_ledger.collector.errors import (
     EXIT_PERMANENT,
 )
 from tests.support.collector_run import CLUSTER, read_snapshot
-from tests.support.fake_kube_api import (
+from tooling.fake_kube_api import (
     BrokenServer,
     FakeKubeApi,
     Fault,

@@ -32,7 +32,7 @@ plain-text "404 page not found".
 never answers (HANG), or answers with another protocol (GARBAGE). `closed_port()` is a
 port nobody listens on (connection refused).
 
-Run it by hand: python -m tests.support.fake_kube_api --deployments 1000 --hpas 1000
+Run it by hand: python -m tooling.fake_kube_api --deployments 1000 --hpas 1000
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ import yaml
 LOOPBACK = "127.0.0.1"
 # How often serve_forever checks for shutdown; the default 0.5 s would add to every test.
 _SHUTDOWN_POLL_S = 0.02
-DEFAULT_TOKEN = "fake-token-for-tests"  # a test credential, only for the loopback fake
+DEFAULT_TOKEN = "fake-token-for-tests"  # noqa: S105 - a test credential, only for the loopback fake
 ALWAYS = -1  # Fault.times for a fault that never wears off
 _ITEMS_PER_CHUNK = 100
 _MAX_PREFETCHED_PAGES = 4
