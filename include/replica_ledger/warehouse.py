@@ -23,7 +23,8 @@ LOAD_MEMORY_LIMIT = "128MB"
 # How raw.ndjson writes TIMESTAMP values (naive UTC).
 NDJSON_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
-# Column order and types of each raw table. Keep in step with dbt_project/models/staging/<source>/_<source>__sources.yml.
+# Column order and types of each raw table. Keep in step with the sources YAML of each
+# folder under dbt_project/models/staging/ (e.g. staging/k8s/_k8s__sources.yml).
 RAW_TABLES: dict[str, dict[str, str]] = {
     "k8s_deployments": {
         "snapshot_date": "DATE",
