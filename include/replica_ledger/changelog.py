@@ -40,6 +40,8 @@ from replica_ledger.contract import (
     CHANGE_LOG_REQUIRED_FIELDS,
     CHANGE_LOG_UPSERT_ONLY_FIELDS,
     DEFAULT_MIN_REPLICAS,
+    MAX_POD_CPU,
+    MAX_POD_MEMORY_GB,
     PLATFORM_MAX_REPLICAS,
     PLATFORM_MIN_REPLICAS,
     UNKNOWN_CHANGED_BY,
@@ -156,6 +158,27 @@ def _is_finite_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# Kubernetes names (the same rules the API server applies): a namespace is a DNS-1123 label,
+# a Deployment name a DNS-1123 subdomain. A name outside them cannot match any object.
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+
+
+def is_namespace_name(value) -> bool:
+    return isinstance(value, str) and len(value) <= DNS1123_LABEL_MAX and bool(_DNS1123_LABEL.fullmatch(value))
+
+
+def is_object_name(value) -> bool:
+    return isinstance(value, str) and len(value) <= DNS1123_SUBDOMAIN_MAX and bool(_DNS1123_SUBDOMAIN.fullmatch(value))
+
+
+def _is_pod_size(value, ceiling: float) -> bool:
+    """A finite number above 0 and at most the ceiling (1e308 is finite, but its bill is not)."""
+    return _is_finite_number(value) and 0 < value <= ceiling
+
+
 def usable(row) -> bool:
     """Whether a row passes the contract's "bad change rows" rule (duplicates aside).
 
@@ -167,6 +190,8 @@ def usable(row) -> bool:
     if any(row.get(name) in (None, "") for name in ALWAYS_REQUIRED):
         return False
     if row["action"] not in CHANGE_LOG_ACTIONS:
+        return False
+    if not (is_namespace_name(row["namespace"]) and is_object_name(row["deployment"])):
         return False
     try:
         parse_time(row["changed_at"]) if not isinstance(row["changed_at"], datetime) else None
@@ -180,7 +205,7 @@ def usable(row) -> bool:
         return False
     if not PLATFORM_MIN_REPLICAS <= high <= PLATFORM_MAX_REPLICAS or low > high:
         return False
-    return _is_finite_number(row.get("cpu")) and _is_finite_number(row.get("memory_gb"))
+    return _is_pod_size(row.get("cpu"), MAX_POD_CPU) and _is_pod_size(row.get("memory_gb"), MAX_POD_MEMORY_GB)
 
 
 def current_versions(rows: Iterable[Mapping]) -> dict[tuple[str, str], dict]:
@@ -206,6 +231,9 @@ def current_versions(rows: Iterable[Mapping]) -> dict[tuple[str, str], dict]:
 # --- reading the JSON Lines log for the warehouse ------------------------------------------
 
 
+NUMBER_FIELDS = frozenset(LIMIT_FIELDS)
+
+
 def _as_text(value) -> str | None:
     """Keep the value as written: strings as is, numbers and others as their JSON text."""
     if value is None:
@@ -213,6 +241,15 @@ def _as_text(value) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True)
+
+
+def _number_as_text(value) -> str | None:
+    """A number field as its JSON text, so the warehouse can tell 6 from "6" (text: '"6"').
+
+    Python's JSON reader accepts NaN and Infinity and reads 1e999 as Infinity; they stay
+    visible here as ``NaN`` / ``Infinity``, which the validation rejects like ``"6"`` and ``true``.
+    """
+    return None if value is None else json.dumps(value, sort_keys=True)
 
 
 def change_row(arrival_seq: int, line: str) -> dict:
@@ -228,13 +265,17 @@ def change_row(arrival_seq: int, line: str) -> dict:
         row["parse_error"] = f"not a JSON object: {type(document).__name__}"
         return row
     for name in FIELDS:
-        row[name] = _as_text(document.get(name))
+        value = document.get(name)
+        row[name] = _number_as_text(value) if name in NUMBER_FIELDS else _as_text(value)
     return row
 
 
 def read_change_log(path: Path) -> Iterator[dict]:
-    """Yield one row per non-blank line; a missing file is an error, not an empty log."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    """Yield one row per non-blank line; a missing file is an error, not an empty log.
+
+    utf-8-sig: a byte order mark some editors write is not part of the first row.
+    """
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
         for line_number, line in enumerate(handle, start=1):
             stripped = line.strip()
             if stripped:

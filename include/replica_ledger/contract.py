@@ -12,6 +12,11 @@ from __future__ import annotations
 PLATFORM_MIN_REPLICAS = 2
 PLATFORM_MAX_REPLICAS = 8
 DEFAULT_MIN_REPLICAS = 2
+# §3 "Numbers in change rows": cpu and memory_gb are finite and above 0. The ceilings are
+# far above any node (a pod cannot outgrow its node), so a value beyond them is a typo or an
+# overflow (1e308 is finite, but the bill computed from it is not).
+MAX_POD_CPU = 1024
+MAX_POD_MEMORY_GB = 65536
 
 # §3 "Scope": namespaces never in scope unless configured otherwise ('*' is a wildcard).
 DEFAULT_EXCLUDED_NAMESPACES: tuple[str, ...] = (
@@ -67,4 +72,6 @@ def dbt_vars() -> dict[str, object]:
         "platform_min_replicas": PLATFORM_MIN_REPLICAS,
         "platform_max_replicas": PLATFORM_MAX_REPLICAS,
         "default_min_replicas": DEFAULT_MIN_REPLICAS,
+        "max_pod_cpu": MAX_POD_CPU,
+        "max_pod_memory_gb": MAX_POD_MEMORY_GB,
     }

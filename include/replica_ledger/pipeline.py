@@ -139,9 +139,11 @@ def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
     with warehouse.connect(settings.duckdb_path) as con:
         warehouse.limit_load_memory(con)
         warehouse.ensure_raw_schema(con)
+        # Before the day is replaced: a broken change log stops the load with nothing changed.
+        warehouse.check_change_log(con, change_rows, str(settings.ped_changes))
         with warehouse.replacing_day(con, day) as sink:
             load = write_day_rows(store, day, settings.clusters, sink)
-        changes = warehouse.replace_change_log(con, change_rows)
+        changes = warehouse.replace_change_log(con, change_rows, str(settings.ped_changes))
     unparseable = sum(1 for row in change_rows if row["parse_error"])
     return load, {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable}
 

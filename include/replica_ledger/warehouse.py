@@ -201,10 +201,51 @@ def replacing_day(con, day: date):
                 insert_ndjson(con, table, files.path(table))
 
 
-def replace_change_log(con, rows: Iterable[dict]) -> int:
-    """The change log is append-only upstream, so a full reload is both simple and exact."""
+class ChangeLogShrank(RuntimeError):
+    """The PED change log lost or rewrote rows the warehouse already holds (it is append-only)."""
+
+
+def _line_content(raw_line: str | None) -> str | None:
+    # A byte order mark is encoding, not content: an older load kept it on the first line.
+    return None if raw_line is None else raw_line.lstrip("\ufeff").strip()
+
+
+def check_change_log(con, rows: list[dict], source: str = "the PED change log") -> None:
+    """Refuse a change log that is shorter than what the warehouse holds, or rewrote a held row.
+
+    The log is append-only (contract §1.2), so an empty, truncated or edited file is a
+    broken copy, not news: loading it would drop approved limits, and every Deployment of
+    a dropped API would be judged unregistered and its team alerted. Raises before anything
+    is replaced.
+    """
+    query = f"SELECT raw_line FROM {RAW_SCHEMA}.ped_limit_changes ORDER BY arrival_seq"
+    held = [_line_content(line) for (line,) in con.execute(query).fetchall()]
+    if len(rows) < len(held):
+        raise ChangeLogShrank(
+            f"{source} has {len(rows)} rows but the warehouse already holds {len(held)}: the log is "
+            "append-only, so the file is empty or truncated; nothing was loaded or rebuilt. Restore the "
+            f"file, or, if it was rewritten on purpose, empty {RAW_SCHEMA}.ped_limit_changes and run again."
+        )
+    for position, (before, row) in enumerate(zip(held, rows, strict=False), start=1):
+        if before != _line_content(row.get("raw_line")):
+            raise ChangeLogShrank(
+                f"{source}: row {position} of {len(rows)} differs from the row {position} of {len(held)} "
+                "the warehouse already holds: the log is append-only, so earlier rows must not change; "
+                "nothing was loaded or rebuilt. Restore the file, or, if it was rewritten on purpose, "
+                f"empty {RAW_SCHEMA}.ped_limit_changes and run again."
+            )
+
+
+def replace_change_log(con, rows: Iterable[dict], source: str = "the PED change log") -> int:
+    """The change log is append-only upstream, so a full reload is both simple and exact.
+
+    `check_change_log` guards it: a log with fewer rows than held, or a changed earlier
+    row, raises `ChangeLogShrank` and the held rows stay.
+    """
     from replica_ledger.raw.ndjson import ndjson_line
 
+    rows = list(rows)
+    check_change_log(con, rows, source)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix="replica-ledger-changes-", encoding="utf-8") as file:
         file.writelines(ndjson_line("ped_limit_changes", row) for row in rows)
         file.flush()

@@ -26,6 +26,8 @@ def test_build_vars_hands_dbt_the_contract_and_the_configured_scope():
         "platform_min_replicas": 2,
         "platform_max_replicas": 8,
         "default_min_replicas": 2,
+        "max_pod_cpu": 1024,
+        "max_pod_memory_gb": 65536,
         "excluded_namespaces": ["kube-system", "team-sandbox-*"],
         "snapshot_date": "2026-10-07",
     }
