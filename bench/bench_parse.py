@@ -36,10 +36,8 @@ import importlib.util, json, socket, statistics, sys, time, traceback
 
 runs, dags_folder = int(sys.argv[1]), sys.argv[2]
 import airflow  # loaded in the DAG processor before any DAG file, with its DAG API
-try:
-    import airflow.sdk  # Airflow 3: the DAG processor's parsing child runs on the Task SDK
-except ImportError:
-    import airflow.models  # Airflow 2.11: the DagBag of the processor
+from replica_ledger.airflow.compat import parsing_module
+parsing_module()  # the Task SDK on Airflow 3, airflow.models on 2.11: what the processor's child has loaded
 from airflow.utils.file import list_py_file_paths
 
 counts = {"db_connections": 0, "network_connects": []}

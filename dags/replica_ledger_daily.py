@@ -11,14 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 
-try:  # Airflow 3
-    from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup, task
-except ImportError:  # Airflow 2.11
-    from airflow import DAG
-    from airflow.decorators import task
-    from airflow.timetables.interval import CronDataIntervalTimetable
-    from airflow.utils.task_group import TaskGroup
-
+from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable, TaskGroup, task
 from replica_ledger.alerts import failure_notifier
 
 DAG_ID = "replica_ledger_daily"

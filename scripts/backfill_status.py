@@ -60,17 +60,17 @@ def backfill_runs(dag_id: str, first: date, last: date) -> dict[date, str]:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
+    from replica_ledger.airflow.compat import BACKFILL_RUN_TYPE, dag_run_logical_date_column
+
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(hours=23)
-    # The column is `logical_date` on Airflow 3 and `execution_date` on 2.11 (where
-    # `logical_date` is a plain Python property that SQLAlchemy cannot filter on).
-    column = DagRun.execution_date if hasattr(DagRun, "execution_date") else DagRun.logical_date
+    column = dag_run_logical_date_column()
     with create_session() as session:
         runs = session.query(DagRun).filter(DagRun.dag_id == dag_id, column >= start, column <= end).all()
         return {
             (run.logical_date or run.run_after).date(): str(getattr(run.state, "value", run.state))
             for run in runs
-            if str(getattr(run.run_type, "value", run.run_type)) == "backfill"
+            if str(getattr(run.run_type, "value", run.run_type)) == BACKFILL_RUN_TYPE
         }
 
 

@@ -15,11 +15,9 @@ DAG_ID = "replica_ledger_daily"
 
 
 def load_dag(dags_folder: str):
-    try:
-        from airflow.dag_processing.dagbag import DagBag  # Airflow 3
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # Airflow 2.11
-    bag = DagBag(dag_folder=dags_folder)
+    from replica_ledger.airflow.compat import dagbag_class
+
+    bag = dagbag_class()(dag_folder=dags_folder)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     return bag.get_dag(DAG_ID)
@@ -27,13 +25,13 @@ def load_dag(dags_folder: str):
 
 def test_run(dag, logical_date: datetime):
     """`dag.test()` for one logical date: the keyword is `logical_date` on 3.x, `execution_date` on 2.11."""
-    import airflow
+    from replica_ledger.airflow.compat import IS_AIRFLOW_3
 
-    if airflow.__version__.startswith("2."):
+    if not IS_AIRFLOW_3:
         # Re-running a day deletes its earlier run, and SQLAlchemy must then resolve the
         # foreign key dag_run_note.user_id -> ab_user: a table of the FAB provider's models,
         # which nothing has imported in this process (NoReferencedTableError otherwise).
-        import airflow.providers.fab.auth_manager.models
+        import airflow.providers.fab.auth_manager.models  # noqa: F401 - registers the ab_user table
 
         return dag.test(execution_date=logical_date)
     return dag.test(logical_date=logical_date)

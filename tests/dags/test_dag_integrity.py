@@ -26,11 +26,8 @@ DAG_FILES = sorted(path for path in DAGS_FOLDER.glob("*.py") if not path.name.st
 _LOAD_DAGBAG = textwrap.dedent(
     """
     import json, sys
-    try:
-        from airflow.dag_processing.dagbag import DagBag  # Airflow 3
-    except ImportError:
-        from airflow.models.dagbag import DagBag  # Airflow 2.11
-    bag = DagBag(dag_folder=sys.argv[1])
+    from replica_ledger.airflow.compat import dagbag_class
+    bag = dagbag_class()(dag_folder=sys.argv[1])
     dags = {}
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
@@ -147,11 +144,7 @@ def test_dag_files_import_nothing_heavy_at_parse_time(tmp_path):
     probe = textwrap.dedent(
         f"""
         import importlib.util, json, sys
-        try:
-            from airflow.sdk import DAG, task  # Airflow 3
-        except ImportError:
-            from airflow import DAG  # Airflow 2.11
-            from airflow.decorators import task
+        from replica_ledger.airflow.compat import DAG, task  # what any DAG file needs anyway
         already_loaded = set(sys.modules)
         for path in sys.argv[1:]:
             spec = importlib.util.spec_from_file_location("dag_under_test", path)

@@ -37,6 +37,16 @@ def dagbag_class():
     return DagBag
 
 
+def dag_run_logical_date_column():
+    """The DagRun column to filter runs by day: `logical_date` on 3.x, `execution_date` on 2.11.
+
+    On 2.11 `DagRun.logical_date` is a plain Python property that SQLAlchemy cannot filter on.
+    """
+    from airflow.models.dagrun import DagRun
+
+    return DagRun.logical_date if IS_AIRFLOW_3 else DagRun.execution_date
+
+
 def parsing_module():
     """The module the DAG processor's parsing child imports first (the Task SDK on 3.x, models on 2.11)."""
     if IS_AIRFLOW_3:
@@ -55,6 +65,7 @@ __all__ = [
     "IS_AIRFLOW_3",
     "CronDataIntervalTimetable",
     "TaskGroup",
+    "dag_run_logical_date_column",
     "dagbag_class",
     "parsing_module",
     "task",

@@ -112,11 +112,7 @@ def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> li
     """The snapshot task group of the production path; returns its last tasks (the load follows them)."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
-    try:  # Airflow 3
-        from airflow.sdk import TaskGroup, task
-    except ImportError:  # Airflow 2.11
-        from airflow.decorators import task
-        from airflow.utils.task_group import TaskGroup
+    from replica_ledger.airflow.compat import TaskGroup, task
 
     gcp = gcp or load_gcp_settings(settings)
     tolerance = gcp.live_snapshot_tolerance_days

@@ -200,12 +200,8 @@ def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
     import kubernetes_validate
     from kubernetes.client import ApiClient
 
+    from replica_ledger.airflow.compat import DAG
     from replica_ledger.gcp.dag import build_capture
-
-    try:
-        from airflow.sdk import DAG
-    except ImportError:
-        from airflow import DAG
 
     env = {**GCP_ENV, "REPLICA_LEDGER_POD_MODE": "gke", "REPLICA_LEDGER_GKE_LOCATION": "europe-west1"}
     del env["REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"]
