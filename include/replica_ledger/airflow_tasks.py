@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from replica_ledger import pipeline
+from replica_ledger.airflow.context import RunInfo
 from replica_ledger.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,16 @@ def episodes_of_day(settings: Settings, day: date) -> list[dict]:
     return read_episodes(settings, day)
 
 
-def _alert_batch(context: dict[str, Any], settings: Settings, day: date):
+def _alert_batch(run: RunInfo, settings: Settings):
     from replica_ledger.alerts import AlertBatch, episodes_from_rows
 
     return AlertBatch(
-        snapshot_date=day,
-        run_id=str(context.get("run_id")),
-        dag_id=str(getattr(context.get("dag"), "dag_id", "replica_ledger_daily")),
-        episodes=episodes_from_rows(episodes_of_day(settings, day)),
+        snapshot_date=run.snapshot_day,
+        run_id=run.run_id,
+        dag_id=run.dag_id or "replica_ledger_daily",
+        episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day)),
         docs_url=os.environ.get("REPLICA_LEDGER_DOCS_URL"),
-        run_url=getattr(context.get("ti"), "log_url", None),
+        run_url=run.log_url,
     )
 
 
@@ -112,38 +113,48 @@ def _routes_csv(settings: Settings):
     return settings.dbt_project_dir / "seeds" / "team_slack_routes.csv"
 
 
+def _may_post(run: RunInfo, settings: Settings) -> tuple[bool, str]:
+    from replica_ledger.alerts import should_post
+
+    allowed, reason = should_post(
+        run.snapshot_day, is_backfill=run.is_backfill, max_age_days=settings.alert_max_age_days
+    )
+    if not allowed:  # decided before reading any warehouse
+        log.info("no alert for %s: %s", run.snapshot_day, reason)
+    return allowed, reason
+
+
 def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str) -> str:
     """Post when the run may post and some route has an episode it was not told about."""
-    from replica_ledger.alerts import alert_log_for, load_routes, pending_announcements, should_post
+    from replica_ledger.alerts import alert_log_for, load_routes, pending_announcements
 
-    settings, day = load_settings(), snapshot_day(context)
-    allowed, reason = should_post(context, day, settings.alert_max_age_days)
-    if not allowed:
-        log.info("no alert for %s: %s", day, reason)
+    run, settings = RunInfo.from_context(context), load_settings()
+    if not _may_post(run, settings)[0]:
         return skip_task
-    batch = _alert_batch(context, settings, day)
     pending = pending_announcements(
-        batch, load_routes(_routes_csv(settings)), alert_log_for(settings), settings.alert_max_age_days
+        _alert_batch(run, settings),
+        load_routes(_routes_csv(settings)),
+        alert_log_for(settings),
+        settings.alert_max_age_days,
     )
-    log.info("%d breach episode(s) of %s not announced yet", len(pending), day)
+    log.info("%d breach episode(s) of %s not announced yet", len(pending), run.snapshot_day)
     return post_task if pending else skip_task
 
 
 def post_alerts(context: dict[str, Any]) -> dict:
-    from replica_ledger.alerts import alert_log_for, send_alerts, should_post
+    from replica_ledger.alerts import alert_log_for, send_alerts
 
-    settings, day = load_settings(), snapshot_day(context)
-    allowed, reason = should_post(context, day, settings.alert_max_age_days)
-    if not allowed:  # decided before reading any warehouse
-        log.info("no alert for %s: %s", day, reason)
+    run, settings = RunInfo.from_context(context), load_settings()
+    allowed, reason = _may_post(run, settings)
+    if not allowed:
         return {"allowed": False, "reason": reason, "messages": 0, "results": []}
     report = send_alerts(
-        _alert_batch(context, settings, day),
-        context=context,
+        _alert_batch(run, settings),
         routes=_routes_csv(settings),
         ledger=alert_log_for(settings),
-        outbox_dir=settings.slack_outbox,
+        is_backfill=run.is_backfill,
         max_age_days=settings.alert_max_age_days,
+        outbox_dir=settings.slack_outbox,
     )
     return {
         "allowed": report.allowed,

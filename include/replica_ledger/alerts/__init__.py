@@ -9,10 +9,12 @@ Typical use from an Airflow task::
     from replica_ledger.alerts import AlertBatch, alert_log_for, episodes_from_rows, send_alerts
     from replica_ledger.alerts.read_model import episodes_of_day
 
-    batch = AlertBatch(snapshot_date=day, run_id=context["run_id"], dag_id=dag_id,
-                       episodes=episodes_from_rows(episodes_of_day(settings, day)),
-                       docs_url=..., run_url=...)
-    report = send_alerts(batch, context=context,
+    run = RunInfo.from_context(context)  # replica_ledger.airflow.context
+    batch = AlertBatch(snapshot_date=run.snapshot_day, run_id=run.run_id, dag_id=run.dag_id,
+                       episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day)),
+                       docs_url=..., run_url=run.log_url)
+    report = send_alerts(batch, is_backfill=run.is_backfill,
+                         max_age_days=settings.alert_max_age_days,
                          routes="dbt_project/seeds/team_slack_routes.csv",
                          ledger=alert_log_for(settings))
 
@@ -24,9 +26,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from replica_ledger.alerts.budget import MAX_BLOCKS, MAX_TEXT
 from replica_ledger.alerts.deliver import AlertDeliveryError, DeliveryResult, deliver
 from replica_ledger.alerts.failure import FailureNotifier, failure_fields, failure_notifier, failure_payload
 from replica_ledger.alerts.ledger import (
@@ -48,8 +52,9 @@ from replica_ledger.alerts.model import (
 )
 from replica_ledger.alerts.outbox import default_outbox_dir
 from replica_ledger.alerts.policy import should_post
-from replica_ledger.alerts.render import MAX_BLOCKS, MAX_TEXT, RoutedMessage, render_messages, render_text
+from replica_ledger.alerts.render import RoutedMessage, render_messages
 from replica_ledger.alerts.routes import DEFAULT_CONN_ID, Route, Routes, load_routes
+from replica_ledger.alerts.text import render_text
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +98,7 @@ __all__ = [
 
 @dataclass
 class AlertRunReport:
-    """What :func:`send_alerts` did: ``posted`` False with ``reason`` when the run may not post."""
+    """What :func:`send_alerts` did: ``allowed`` False with ``reason`` when the run may not post."""
 
     allowed: bool
     reason: str
@@ -101,19 +106,11 @@ class AlertRunReport:
     results: list[DeliveryResult] = field(default_factory=list)
 
 
-def _max_age(max_age_days: int | None) -> int:
-    from replica_ledger.alerts.policy import max_age_days_from_env
-
-    return max_age_days_from_env() if max_age_days is None else int(max_age_days)
-
-
-def pending_announcements(
-    batch: AlertBatch, routes: Routes, ledger: AlertLog, max_age_days: int | None = None
-) -> list[Episode]:
+def pending_announcements(batch: AlertBatch, routes: Routes, ledger: AlertLog, max_age_days: int) -> list[Episode]:
     """The episodes of ``batch`` some route has not been told about yet (nothing is claimed)."""
     pending: list[Episode] = []
     by_route: dict[Route, list[Episode]] = {}
-    for ep in to_announce(batch.episodes, batch.snapshot_date, _max_age(max_age_days)):
+    for ep in to_announce(batch.episodes, batch.snapshot_date, max_age_days):
         by_route.setdefault(routes.for_team(ep.team), []).append(ep)
     for route, episodes in by_route.items():
         announced = ledger.find(route.key, episodes)
@@ -126,31 +123,28 @@ def send_alerts(
     *,
     routes: Routes | str | Path,
     ledger: AlertLog,
-    context: Any = None,
+    is_backfill: bool,
+    max_age_days: int,
     outbox_dir: str | Path | None = None,
-    max_age_days: int | None = None,
-    today: Any = None,
+    today: date | None = None,
     conn_exists: Callable[[str], bool] | None = None,
     send: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> AlertRunReport:
     """should_post -> render_messages -> deliver, for one DAG run.
 
-    ``context`` is the Airflow task context (or any mapping/object with ``dag_run`` or
-    ``run_type``/``run_id``); without it only ``batch.run_id`` is checked for a backfill.
-    Backfills and old days return ``allowed=False`` and touch neither Slack, outbox nor ledger.
-    A route hears of each episode once (``to_announce``: new ones, and those a late snapshot
-    revealed within ``max_age_days``); ``deliver`` claims them in alert_log.
-    Raises :class:`AlertDeliveryError` when a route failed (after trying all of them).
+    ``is_backfill`` is the run's ``RunInfo.is_backfill``; ``max_age_days`` is
+    ``Settings.alert_max_age_days``. Backfills and old days return ``allowed=False`` and touch
+    neither Slack, outbox nor ledger. A route hears of each episode once (``to_announce``: new
+    ones, and those a late snapshot revealed within ``max_age_days``); ``deliver`` claims them
+    in alert_log. Raises :class:`AlertDeliveryError` when a route failed (after trying all of them).
     """
-    ok, reason = should_post(
-        context if context is not None else {"run_id": batch.run_id}, batch.snapshot_date, max_age_days, today
-    )
+    ok, reason = should_post(batch.snapshot_date, is_backfill=is_backfill, max_age_days=max_age_days, today=today)
     if not ok:
         log.info("Not posting alerts: %s", reason)
         return AlertRunReport(False, reason)
     if not isinstance(routes, Routes):
         routes = load_routes(routes)
-    announce = to_announce(batch.episodes, batch.snapshot_date, _max_age(max_age_days))
+    announce = to_announce(batch.episodes, batch.snapshot_date, max_age_days)
     messages = render_messages(batch, routes, announce)
     if not messages:
         log.info("No breach episodes to announce for %s: nothing to post", batch.snapshot_date)

@@ -1,32 +1,32 @@
 """Deliver rendered messages: to Slack when the route's connection exists, else to the outbox.
 
-Exactly-once is impossible across a crash (the post and the ledger write are not one
-transaction), so we choose **at most once** per breach episode and route, with the window
-made as small as we can. The ledger is ``alert_log`` (``ledger.py``), one row per episode
-announced per route:
+Each breach episode is announced **at most once** per route. Exactly once cannot hold
+across a crash (the post and the ledger write are not one transaction), so the window in
+which a crash leaves the outcome unknown is kept as small as possible. The ledger is
+``alert_log`` (``ledger.py``), one row per episode announced per route:
 
-1. *claim*: insert a row per episode the message announces, status ``failed`` and
+1. *claim*: a row per episode the message announces is inserted, status ``failed`` and
    ``sent_at`` NULL ("not confirmed delivered"), with a fresh claim token. An episode that
    already has a row for the route is not claimed again: whoever inserted the row is the
    only one allowed to announce it. The claim is committed before anything is posted.
    When another attempt holds some of the episodes, the message is rendered again for the
-   ones we won (none won: nothing to send).
-2. *deliver*: post to Slack (or write the outbox files).
+   ones this attempt won (none won: nothing to send).
+2. *deliver*: the message is posted to Slack (or written to the outbox).
 3. *confirm*: status ``sent`` (or ``outbox``), ``sent_at``, and the hash of the message that
-   carried them. -- or, when we KNOW nothing was posted (Slack answered with an error after
-   our bounded retries, the connection was refused, the connection id has no token, the
-   outbox could not be written), *release*: delete our claimed rows so that the Airflow
-   task retry announces them.
+   carried them. -- or, when nothing was certainly posted (Slack answered with an error
+   after the bounded retries, the connection was refused, the connection id has no token,
+   the outbox could not be written), *release*: the claimed rows are deleted so that the
+   Airflow task retry announces them.
 
 A retry of the task, a re-run of the day under another run id, the next day's run seeing
 the episode still open: all find the rows and do not announce the episode again. A late
 snapshot file that reveals a new episode gets a message about that episode only. If an
 attempt died between 1 and 3 (a worker killed mid-post, a timeout while waiting for
-Slack's answer), the rows stay ``failed``: the message may or may not be in Slack, and we
-do not post it again; the result says ``unconfirmed`` and a warning is logged. To force a
+Slack's answer), the rows stay ``failed``: the message may or may not be in Slack, and it
+is not posted again; the result says ``unconfirmed`` and a warning is logged. To force a
 re-post, delete those rows from alert_log.
 
-The other order (post, then record) would double-post whenever a task died after the post.
+Posting first and recording afterwards would post twice whenever a task died after the post.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from typing import Any, Literal
 from replica_ledger.alerts.ledger import AlertLog, AlertLogRecord
 from replica_ledger.alerts.outbox import default_outbox_dir, write_outbox
 from replica_ledger.alerts.redact import redact
-from replica_ledger.alerts.render import RoutedMessage, render_text
+from replica_ledger.alerts.render import RoutedMessage
+from replica_ledger.alerts.text import render_text
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,6 @@ def deliver(
     outbox_dir: str | Path | None = None,
     conn_exists: Callable[[str], bool] | None = None,
     send: Callable[[str, dict[str, Any]], None] | None = None,
-    raise_on_failure: bool = True,
 ) -> list[DeliveryResult]:
     """Deliver each message, announcing each of its episodes at most once per route.
 
@@ -104,15 +104,14 @@ def deliver(
       message was certainly not posted; any other exception is treated as "maybe posted".
 
     All routes are tried. When one failed, :class:`AlertDeliveryError` is raised at the end
-    (unless ``raise_on_failure`` is False) so that Airflow retries the task; the retry skips
-    the episodes already announced.
+    so that Airflow retries the task; the retry skips the episodes already announced.
     """
     conn_exists = conn_exists or _default_conn_exists
     send = send or _default_send
     outbox = Path(outbox_dir) if outbox_dir is not None else default_outbox_dir()
     results = [_deliver_one(msg, ledger=ledger, outbox=outbox, conn_exists=conn_exists, send=send) for msg in messages]
     failed = [r for r in results if r.status == "failed" or (r.status == "unconfirmed" and r.detail)]
-    if failed and raise_on_failure:
+    if failed:
         raise AlertDeliveryError(
             "Slack alerts not delivered for route(s): " + "; ".join(f"{r.route} ({r.detail})" for r in failed),
             results,

@@ -13,10 +13,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from replica_ledger.airflow.context import RunInfo
+from replica_ledger.alerts.blocks import escape_mrkdwn, message_payload, section_block
+from replica_ledger.alerts.budget import clip
 from replica_ledger.alerts.outbox import default_outbox_dir, write_outbox
 from replica_ledger.alerts.redact import redact
-from replica_ledger.alerts.render import clip, escape_mrkdwn, render_text
 from replica_ledger.alerts.routes import DEFAULT_CONN_ID, safe_filename
+from replica_ledger.alerts.text import render_text
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +45,15 @@ def _iso(value: Any) -> str | None:
 
 
 def failure_fields(context: Mapping[str, Any]) -> dict[str, Any]:
-    """dag_id, task_id, run_id, logical_date, try_number, log_url, error from a task context."""
+    """dag_id, task_id, run_id, logical_date, try_number, log_url, error from a task context.
+
+    The run's id, DAG and log URL come from :class:`RunInfo`; the task, its try and its
+    exception are what only a failure context has. The logical date is reported as Airflow
+    gave it (none for a manual Airflow 3 run without one), not as the snapshot day.
+    """
+    run = RunInfo.from_context(context)
     ti = context.get("task_instance") or context.get("ti")
     dag_run = context.get("dag_run")
-    dag = context.get("dag")
-    task = context.get("task")
     logical = (
         context.get("logical_date")
         or _get(dag_run, "logical_date")
@@ -54,18 +61,14 @@ def failure_fields(context: Mapping[str, Any]) -> dict[str, Any]:
         or context.get("execution_date")  # Airflow 2 only
         or _get(ti, "execution_date")
     )
-    try:
-        log_url = _get(ti, "log_url")
-    except Exception:  # building the URL reads config; a callback must not die of it
-        log_url = None
     error = context.get("exception")
     return {
-        "dag_id": _get(ti, "dag_id") or _get(dag, "dag_id") or _get(dag_run, "dag_id") or "?",
-        "task_id": _get(ti, "task_id") or _get(task, "task_id") or "?",
-        "run_id": _get(ti, "run_id") or context.get("run_id") or _get(dag_run, "run_id") or "",
+        "dag_id": run.dag_id or _get(ti, "dag_id") or "?",
+        "task_id": _get(ti, "task_id") or _get(context.get("task"), "task_id") or "?",
+        "run_id": run.run_id or _get(ti, "run_id") or "",
         "logical_date": _iso(logical),
         "try_number": _get(ti, "try_number"),
-        "log_url": log_url,
+        "log_url": run.log_url,
         "error": None if error is None else f"{type(error).__name__}: {redact(error)}".splitlines()[0],
     }
 
@@ -83,11 +86,8 @@ def failure_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
     ]
     if fields.get("error"):
         lines.append(f"Error: `{escape_mrkdwn(clip(fields['error'], _MAX_ERROR_CHARS, '…'))}`")
-    text = clip(f"Task failed: {dag_id}.{task_id}{tries}, logical date {when}. Log: {log_url or 'n/a'}")
-    return {
-        "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": clip("\n".join(lines))}}],
-    }
+    text = f"Task failed: {dag_id}.{task_id}{tries}, logical date {when}. Log: {log_url or 'n/a'}"
+    return message_payload(text, [section_block("\n".join(lines))])
 
 
 class FailureNotifier:

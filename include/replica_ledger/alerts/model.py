@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-REPLICAS_OVER_LIMIT = "replicas_over_limit"
-HPA_MAX_OVER_LIMIT = "hpa_max_over_limit"
-UNREGISTERED_DEPLOYMENT = "unregistered_deployment"
-
-#: The breach types of the data contract (section 3), exact strings.
-BREACH_TYPES: tuple[str, ...] = (REPLICAS_OVER_LIMIT, HPA_MAX_OVER_LIMIT, UNREGISTERED_DEPLOYMENT)
+from replica_ledger.contract import (
+    BREACH_TYPES,
+    HPA_MAX_OVER_LIMIT,
+    REPLICAS_OVER_LIMIT,
+    UNREGISTERED_DEPLOYMENT,
+)
 
 #: Each breach type in plain words, for people reading the alert.
 BREACH_TYPE_WORDS: dict[str, str] = {

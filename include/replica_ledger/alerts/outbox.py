@@ -14,8 +14,6 @@ from typing import Any
 
 from replica_ledger.alerts.redact import redact
 
-OUTBOX_ENV = "REPLICA_LEDGER_SLACK_OUTBOX"
-
 
 def default_outbox_dir() -> Path:
     """The configured outbox: ``$REPLICA_LEDGER_SLACK_OUTBOX``, else ``<local dir>/outbox``.

@@ -1,24 +1,30 @@
-"""Block Kit rendering of one run's breach episodes: one message per Slack route.
+"""One run's breach episodes as Slack messages: one message per route, each announcing the
+episodes that route has not heard of.
 
-Slack's limits are enforced here, not hoped for:
-
-* at most :data:`MAX_BLOCKS` (50) blocks per message;
-* at most :data:`MAX_TEXT` (3,000) characters per text field (150 for the header);
-* no API is ever dropped silently: APIs that do not fit in their own section are listed in
-  an overflow section ("...and 37 more in payments: ...") and, when even the names do not fit,
-  counted there. ``RoutedMessage.accounted_apis`` says where each API went.
+What the messages say lives here; Slack's limits and how a long report is fitted into one
+message live in ``budget.py``, the Block Kit blocks in ``blocks.py``, the plain-text
+rendering in ``text.py``. No API is ever dropped silently: ``RoutedMessage.accounted_apis``
+says where each API went (its own section, or an overflow section naming or counting it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from replica_ledger.alerts.blocks import (
+    context_block,
+    escape_mrkdwn,
+    header_block,
+    link,
+    message_payload,
+    section_block,
+)
+from replica_ledger.alerts.budget import MAX_BLOCKS, allocate_sections, fit_lines, name_list
 from replica_ledger.alerts.model import (
     BREACH_TYPE_WORDS,
     BREACH_TYPES,
@@ -29,10 +35,6 @@ from replica_ledger.alerts.model import (
 )
 from replica_ledger.alerts.routes import Route, Routes, safe_filename
 
-MAX_BLOCKS = 50
-MAX_TEXT = 3000
-MAX_HEADER_TEXT = 150
-MAX_CONTEXT_ELEMENTS = 10
 # Header, summary context, links context.
 _FIXED_BLOCKS = 3
 
@@ -99,25 +101,7 @@ class RoutedMessage:
 
 
 # --------------------------------------------------------------------------------------------
-# Text helpers
-
-
-def escape_mrkdwn(value: object) -> str:
-    """Escape the three characters Slack's mrkdwn requires escaping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int = MAX_TEXT, marker: str = " …(truncated)") -> str:
-    """``text`` cut to at most ``limit`` characters, with a visible marker when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - len(marker))].rstrip() + marker
-
-
-def _link(url: str | None, label: str) -> str:
-    if not url:
-        return label
-    return f"<{url}|{escape_mrkdwn(label)}>"
+# Wording
 
 
 def _money(amount: float) -> str:
@@ -168,101 +152,81 @@ def _late_note(ep: Episode) -> str:
 
 
 def api_section_text(api: str, episodes: list[Episode]) -> str:
+    """The API's name and one line per episode (breach type order, then cluster), fitted to one field."""
     order = {bt: i for i, bt in enumerate(BREACH_TYPES)}
     eps = sorted(episodes, key=lambda e: (order[e.breach_type], e.cluster))
-    lines = [f"*{escape_mrkdwn(api)}*"] + [episode_line(e) for e in eps]
-    text = "\n".join(lines)
-    if len(text) <= MAX_TEXT:
-        return text
-    # Too many clusters x types for one field: keep whole lines, say how many were left out.
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        rest = len(lines) - i
-        tail = f"\n…and {rest} more line(s) for this API."
-        if len("\n".join([*kept, line])) + len(tail) > MAX_TEXT:
-            return clip("\n".join(kept) + tail)
-        kept.append(line)
-    return clip(text)
+    return fit_lines([f"*{escape_mrkdwn(api)}*"] + [episode_line(e) for e in eps])
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+def _header_text(day: str, n_new: int, n_apis: int) -> str:
+    return f"Replica limit breaches {day}: {_plural(n_new, 'new episode')} on {_plural(n_apis, 'API')}"
 
 
-def _context(texts: list[str]) -> dict[str, Any]:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(t)} for t in texts[:MAX_CONTEXT_ELEMENTS]],
-    }
+def _summary_text(n_new: int, open_count: int, resolved_count: int, teams: list[str]) -> str:
+    return (
+        f"*{n_new}* new · *{open_count}* still open · *{resolved_count}* resolved since the last run"
+        f" · {_plural(len(teams), 'team')}: {escape_mrkdwn(', '.join(teams))}"
+    )
 
 
-def _overflow_text(prefix: str, names: list[str]) -> str:
-    """``prefix: a, b, c`` listing as many names as fit in one text field."""
-    listed: list[str] = []
-    for i, name in enumerate(names):
-        rest = len(names) - i - 1
-        candidate = f"{prefix}: " + ", ".join([*listed, name])
-        tail = f" (and {rest} not named here)" if rest else ""
-        if len(candidate) + len(tail) > MAX_TEXT:
-            break
-        listed.append(name)
-    not_named = len(names) - len(listed)
-    text = f"{prefix}: " + ", ".join(listed) if listed else prefix
-    if not_named:
-        text += f" (and {not_named} not named here)" if listed else f" ({not_named} not named here)"
-    return clip(text)
+def _footer_text(batch: AlertBatch) -> str:
+    """Links to the dbt docs and the run, and the DAG: the block that differs between runs."""
+    run_label = f"run {batch.run_id}"
+    links = [link(batch.docs_url, "dbt docs")] if batch.docs_url else []
+    links.append(link(batch.run_url, run_label) if batch.run_url else escape_mrkdwn(run_label))
+    return " · ".join(links) + f" · DAG {escape_mrkdwn(batch.dag_id)}"
 
 
-# --------------------------------------------------------------------------------------------
-# Block budget
-
-
-def allocate_sections(sizes: list[int], budget: int) -> tuple[int, list[int]]:
-    """Share ``budget`` blocks among teams with ``sizes[i]`` API sections each.
-
-    Costs: one header block per team shown, one block per API section, one overflow block
-    per team shown partly, one global overflow block when some teams are not shown at all.
-    Returns ``(teams_shown, sections_per_shown_team)``; teams are shown in the given order.
-    """
-
-    def cost(sub: list[int], level: int) -> int:
-        return sum(min(s, level) for s in sub) + sum(1 for s in sub if s > level)
-
-    n = len(sizes)
-    for shown in range(n, 0, -1):
-        sub = sizes[:shown]
-        room = budget - shown - (1 if shown < n else 0)
-        if room < 0:
-            continue
-        if sum(sub) <= room:
-            return shown, list(sub)
-        if cost(sub, 0) > room:
-            continue
-        level = 0
-        while level < max(sub) and cost(sub, level + 1) <= room:
-            level += 1
-        alloc = [min(s, level) for s in sub]
-        spare = room - cost(sub, level)
-        changed = True
-        while changed:
-            changed = False
-            for i, s in enumerate(sub):
-                if alloc[i] < s:
-                    delta = 0 if alloc[i] + 1 == s else 1
-                    if delta <= spare:
-                        alloc[i] += 1
-                        spare -= delta
-                        changed = True
-        return shown, alloc
-    return 0, []
+def _fallback_text(day: str, n_new: int, n_apis: int, teams: list[str], open_count: int, resolved_count: int) -> str:
+    return (
+        f"Replica ledger {day}: {_plural(n_new, 'new breach episode')} on {_plural(n_apis, 'API')} "
+        f"({', '.join(teams)}); {open_count} still open, {resolved_count} resolved since the last run."
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Messages
 
 
-def _api_key(ep: Episode) -> str:
-    return ep.api
+@dataclass
+class _TeamBlocks:
+    """The body of a message: team headers, API sections and overflow sections."""
+
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    in_sections: dict[str, list[str]] = field(default_factory=dict)
+    in_overflow: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int) -> _TeamBlocks:
+    """Every team's APIs in at most ``budget`` blocks: sections for those that fit, named
+    (or counted) in an overflow section for the others."""
+    teams = sorted(by_team)
+    team_apis = {t: sorted(by_team[t]) for t in teams}
+    shown, alloc = allocate_sections([len(team_apis[t]) for t in teams], budget)
+    out = _TeamBlocks()
+    for team, n_sections in zip(teams[:shown], alloc, strict=True):
+        apis = team_apis[team]
+        n_eps = sum(len(by_team[team][a]) for a in apis)
+        team_line = f"*Team {escape_mrkdwn(team)}*: {_plural(n_eps, 'new episode')}"
+        out.blocks.append(section_block(f"{team_line} on {_plural(len(apis), 'API')}"))
+        out.blocks += [section_block(api_section_text(api, by_team[team][api])) for api in apis[:n_sections]]
+        out.in_sections[team] = list(apis[:n_sections])
+        rest = apis[n_sections:]
+        if rest:
+            out.in_overflow[team] = list(rest)
+            prefix = f"_…and {len(rest)} more in {escape_mrkdwn(team)}_ (too many for one Slack message)"
+            out.blocks.append(section_block(name_list(prefix, [escape_mrkdwn(a) for a in rest])))
+    hidden = teams[shown:]
+    if hidden:
+        n_hidden_apis = sum(len(team_apis[t]) for t in hidden)
+        out.in_overflow.update({t: list(team_apis[t]) for t in hidden})
+        prefix = (
+            f"_…and {_plural(n_hidden_apis, 'more API')} in "
+            f"{_plural(len(hidden), 'other team')}_ (too many for one Slack message)"
+        )
+        named = [f"{escape_mrkdwn(t)} ({len(team_apis[t])})" for t in hidden]
+        out.blocks.append(section_block(name_list(prefix, named)))
+    return out
 
 
 def _render_route(
@@ -276,89 +240,32 @@ def _render_route(
     open_count = sum(1 for e in episodes if e.status == "open" and e.key not in keys)
     resolved_count = sum(1 for e in episodes if e.status == "resolved" and e.key not in keys)
 
-    # team -> api -> new episodes
     by_team: dict[str, dict[str, list[Episode]]] = defaultdict(lambda: defaultdict(list))
     for ep in new:
-        by_team[ep.team or "(no team)"][_api_key(ep)].append(ep)
+        by_team[ep.team or "(no team)"][ep.api].append(ep)
     teams = sorted(by_team)
-    team_apis = {t: sorted(by_team[t]) for t in teams}
-    n_apis = sum(len(v) for v in team_apis.values())
+    n_apis = sum(len(apis) for apis in by_team.values())
 
     day = batch.snapshot_date.isoformat()
-    header_text = clip(
-        f"Replica limit breaches {day}: {_plural(len(new), 'new episode')} on {_plural(n_apis, 'API')}",
-        MAX_HEADER_TEXT,
-        "…",
-    )
-    summary = (
-        f"*{len(new)}* new · *{open_count}* still open · *{resolved_count}* resolved since the last run"
-        f" · {_plural(len(teams), 'team')}: {escape_mrkdwn(', '.join(teams))}"
-    )
-    links = [_link(batch.docs_url, "dbt docs") if batch.docs_url else None]
-    run_label = f"run {batch.run_id}"
-    links.append(_link(batch.run_url, run_label) if batch.run_url else f"{escape_mrkdwn(run_label)}")
-    footer = " · ".join(x for x in links if x) + f" · DAG {escape_mrkdwn(batch.dag_id)}"
-
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header_text, "emoji": True}},
-        _context([summary]),
+    body = _team_blocks(by_team, MAX_BLOCKS - _FIXED_BLOCKS)
+    blocks = [
+        header_block(_header_text(day, len(new), n_apis)),
+        context_block([_summary_text(len(new), open_count, resolved_count, teams)]),
+        *body.blocks,
+        context_block([_footer_text(batch)]),
     ]
-    shown, alloc = allocate_sections([len(team_apis[t]) for t in teams], MAX_BLOCKS - _FIXED_BLOCKS)
-    in_sections: dict[str, list[str]] = {}
-    in_overflow: dict[str, list[str]] = {}
-    for team, n_sections in zip(teams[:shown], alloc, strict=True):
-        apis = team_apis[team]
-        n_eps = sum(len(by_team[team][a]) for a in apis)
-        team_line = f"*Team {escape_mrkdwn(team)}*: {_plural(n_eps, 'new episode')}"
-        blocks.append(_section(f"{team_line} on {_plural(len(apis), 'API')}"))
-        for api in apis[:n_sections]:
-            blocks.append(_section(api_section_text(api, by_team[team][api])))
-        in_sections[team] = list(apis[:n_sections])
-        rest = apis[n_sections:]
-        if rest:
-            in_overflow[team] = list(rest)
-            blocks.append(
-                _section(
-                    _overflow_text(
-                        f"_…and {len(rest)} more in {escape_mrkdwn(team)}_ (too many for one Slack message)",
-                        [escape_mrkdwn(a) for a in rest],
-                    )
-                )
-            )
-    hidden = teams[shown:]
-    if hidden:
-        n_hidden_apis = sum(len(team_apis[t]) for t in hidden)
-        for t in hidden:
-            in_overflow[t] = list(team_apis[t])
-        blocks.append(
-            _section(
-                _overflow_text(
-                    f"_…and {_plural(n_hidden_apis, 'more API')} in "
-                    f"{_plural(len(hidden), 'other team')}_ (too many for one Slack message)",
-                    [f"{escape_mrkdwn(t)} ({len(team_apis[t])})" for t in hidden],
-                )
-            )
-        )
-    blocks.append(_context([footer]))
-    if len(blocks) > MAX_BLOCKS:  # pragma: no cover - allocate_sections guarantees this
-        raise RuntimeError(f"rendered {len(blocks)} blocks, Slack allows {MAX_BLOCKS}")
-
-    fallback = clip(
-        f"Replica ledger {day}: {_plural(len(new), 'new breach episode')} on {_plural(n_apis, 'API')} "
-        f"({', '.join(teams)}); {open_count} still open, {resolved_count} resolved since the last run."
-    )
     return RoutedMessage(
         route=route,
         teams=teams,
         snapshot_date=batch.snapshot_date,
         run_id=batch.run_id,
         dag_id=batch.dag_id,
-        payload={"text": fallback, "blocks": blocks},
+        payload=message_payload(_fallback_text(day, len(new), n_apis, teams, open_count, resolved_count), blocks),
         new_count=len(new),
         open_count=open_count,
         resolved_count=resolved_count,
-        apis_in_sections=in_sections,
-        apis_in_overflow=in_overflow,
+        apis_in_sections=body.in_sections,
+        apis_in_overflow=body.in_overflow,
         announced=new,
         batch=batch,
         episodes=list(episodes),
@@ -385,54 +292,3 @@ def render_messages(batch: AlertBatch, routes: Routes, announce: list[Episode] |
         if msg is not None:
             out.append(msg)
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Plain text
-
-
-_LINK_RE = re.compile(r"<([^|<>]+)\|([^<>]+)>")
-
-
-def _plain(mrkdwn: str) -> str:
-    text = _LINK_RE.sub(lambda m: f"{m.group(2)} ({m.group(1)})", mrkdwn)
-    text = re.sub(r"\*([^*\n]+)\*", r"\1", text)
-    text = re.sub(r"(?<!\w)_([^_\n]+)_(?!\w)", r"\1", text)
-    text = text.replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _block_text(block: dict[str, Any]) -> str:
-    kind = block.get("type")
-    if kind == "header":
-        title = block["text"]["text"]
-        return f"{title}\n{'=' * min(len(title), 80)}"
-    if kind == "section":
-        parts = [_plain(block["text"]["text"])] if block.get("text") else []
-        for f in block.get("fields", []):
-            parts.append(_plain(f.get("text", "")))
-        return "\n".join(parts)
-    if kind == "context":
-        return "  ".join(_plain(e.get("text", "")) for e in block.get("elements", []) if "text" in e)
-    if kind == "divider":
-        return "-" * 40
-    return json.dumps(block, sort_keys=True)
-
-
-def render_text(payload: dict[str, Any] | RoutedMessage) -> str:
-    """A readable plain-text rendering of a Slack payload (for the outbox ``.txt``)."""
-    if isinstance(payload, RoutedMessage):
-        msg = payload
-        head = [
-            f"route: {msg.route.key} (connection {msg.route.slack_conn_id}"
-            + (f", channel {msg.route.channel}" if msg.route.channel else "")
-            + ")",
-            f"dag: {msg.dag_id}  run: {msg.run_id}  snapshot date: {msg.snapshot_date.isoformat()}",
-            "",
-        ]
-        body = render_text(msg.payload)
-        return "\n".join(head) + body
-    blocks = payload.get("blocks") or []
-    if not blocks:
-        return str(payload.get("text", "")) + "\n"
-    return "\n\n".join(_block_text(b) for b in blocks) + "\n"

@@ -115,8 +115,14 @@ def test_a_tie_between_two_merges_leaves_at_most_one_winner(client):
 
 def test_send_alerts_with_the_bigquery_ledger_posts_once(client, slack, routes_csv, tmp_path):
     ledger = BigQueryAlertLog(client, client.dataset_name)
-    context = {"dag_run": SimpleNamespace(run_type="scheduled", run_id="scheduled__x"), "run_id": "scheduled__x"}
-    kw = dict(routes=load_routes(routes_csv), ledger=ledger, context=context, today=TODAY, outbox_dir=tmp_path)
+    kw = dict(
+        routes=load_routes(routes_csv),
+        ledger=ledger,
+        is_backfill=False,
+        max_age_days=2,
+        today=TODAY,
+        outbox_dir=tmp_path,
+    )
     first = send_alerts(batch([ep("checkout-api")]), **kw)
     assert [r.status for r in first.results] == ["posted"]
     again = send_alerts(batch([ep("checkout-api"), ep("refund-api")]), **kw)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from datetime import date
-from types import SimpleNamespace
 
 import pytest
 
@@ -21,9 +20,8 @@ from replica_ledger.alerts.slack import post_to_slack
 from .conftest import SNAPSHOT_DAY, TODAY, Scripted, secrets_in
 from .factories import batch, ep, mixed_batch
 
-
-def scheduled_context(run_id="scheduled__2024-05-03T00:00:00+00:00"):
-    return {"dag_run": SimpleNamespace(run_type="scheduled", run_id=run_id), "run_id": run_id}
+#: What a scheduled, manual or re-run of the current day passes to send_alerts.
+CURRENT_RUN = dict(is_backfill=False, max_age_days=2)
 
 
 @pytest.fixture
@@ -62,7 +60,7 @@ def test_routes_to_two_team_webhooks_and_default(slack, routes, duckdb_ledger, t
 
 def test_current_day_posts_once_even_when_retried(slack, routes, duckdb_ledger, tmp_path, all_logs):
     b = batch([ep("checkout-api")])
-    kw = dict(routes=routes, ledger=duckdb_ledger, context=scheduled_context(), today=TODAY, outbox_dir=tmp_path)
+    kw = dict(routes=routes, ledger=duckdb_ledger, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
     first = send_alerts(b, **kw)
     assert first.allowed and [r.status for r in first.results] == ["posted"]
     # The task is retried: same run, rendered again, delivered again.
@@ -72,7 +70,7 @@ def test_current_day_posts_once_even_when_retried(slack, routes, duckdb_ledger, 
     assert len(slack.requests()) == 1
     # A different run (next day) posts again.
     nxt = batch([ep("other-api")], run_id="scheduled__2024-05-04T00:00:00+00:00", day=date(2024, 5, 4))
-    send_alerts(nxt, **{**kw, "context": scheduled_context("scheduled__2024-05-04T00:00:00+00:00")})
+    send_alerts(nxt, **kw)
     assert len(slack.posts()) == 2
     assert secrets_in(all_logs.text) == []
 
@@ -81,25 +79,25 @@ def test_rerun_of_the_day_under_a_new_run_id_posts_only_what_is_new(slack, route
     """Airflow 3 gives each manual run of a day its own id: the same message is not sent twice,
     a message that says something new is."""
     first_run, rerun = "manual__2024-05-04T00:10:00+00:00", "manual__2024-05-04T09:30:00+00:00"
-    kw = dict(routes=routes, ledger=duckdb_ledger, today=TODAY, outbox_dir=tmp_path)
-    send_alerts(batch([ep("checkout-api")], run_id=first_run), **kw, context=scheduled_context(first_run))
-    again = send_alerts(batch([ep("checkout-api")], run_id=rerun), **kw, context=scheduled_context(rerun))
+    kw = dict(routes=routes, ledger=duckdb_ledger, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
+    send_alerts(batch([ep("checkout-api")], run_id=first_run), **kw)
+    again = send_alerts(batch([ep("checkout-api")], run_id=rerun), **kw)
     assert [r.status for r in again.results] == ["already_sent"]
     assert len(slack.posts()) == 1
     assert [r.run_id for r in duckdb_ledger.records()] == [first_run]  # the ledger is unchanged
     # A late snapshot file shows one more API: the re-run has something new to say.
     late = batch([ep("checkout-api"), ep("ledger-api")], run_id=rerun)
-    assert [r.status for r in send_alerts(late, **kw, context=scheduled_context(rerun)).results] == ["posted"]
+    assert [r.status for r in send_alerts(late, **kw).results] == ["posted"]
     assert len(slack.posts()) == 2 and "ledger-api" in json.dumps(slack.posts()[-1].body)
 
 
 def test_backfill_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
-    ctx = {"dag_run": SimpleNamespace(run_type="backfill", run_id="backfill__2024-05-03T00:00:00+00:00")}
     report = send_alerts(
         mixed_batch(run_id="backfill__2024-05-03T00:00:00+00:00"),
         routes=routes,
         ledger=duckdb_ledger,
-        context=ctx,
+        is_backfill=True,
+        max_age_days=2,
         today=TODAY,
         outbox_dir=tmp_path / "outbox",
     )
@@ -109,13 +107,12 @@ def test_backfill_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
     assert not (tmp_path / "outbox").exists()
 
 
-def test_old_day_posts_nothing(slack, routes, duckdb_ledger, tmp_path, monkeypatch):
-    monkeypatch.setenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "2")
+def test_old_day_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
     report = send_alerts(
         mixed_batch(),
         routes=routes,
         ledger=duckdb_ledger,
-        context=scheduled_context(),
+        **CURRENT_RUN,
         today=date(2024, 5, 10),
         outbox_dir=tmp_path / "outbox",
     )

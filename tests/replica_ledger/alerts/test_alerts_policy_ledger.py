@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import duckdb
 import pytest
 
+from replica_ledger.airflow.context import RunInfo
 from replica_ledger.alerts import AlertLog, DuckDBAlertLog, should_post
 
 from .factories import ep
@@ -24,43 +25,53 @@ def _dag_run_type():
     return DagRunType
 
 
+def _run(run_type, run_id: str, day: date = DAY) -> RunInfo:
+    """The RunInfo of a task context, as the task glue builds it."""
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    context = {"logical_date": logical, "run_id": run_id, "dag_run": SimpleNamespace(run_type=run_type, run_id=run_id)}
+    return RunInfo.from_context(context)
+
+
+def _should_post(run: RunInfo, max_age_days: int = 2) -> tuple[bool, str]:
+    return should_post(run.snapshot_day, is_backfill=run.is_backfill, max_age_days=max_age_days, today=TODAY)
+
+
 def test_backfill_run_type_of_installed_airflow_never_posts():
     DagRunType = _dag_run_type()
     assert DagRunType.BACKFILL_JOB.value == "backfill"
-    ctx = {"dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL_JOB, run_id="backfill__2024-05-03T00:00:00+00:00")}
-    ok, reason = should_post(ctx, DAY, max_age_days=2, today=TODAY)
+    ok, reason = _should_post(_run(DagRunType.BACKFILL_JOB, "backfill__2024-05-03T00:00:00+00:00"))
     assert not ok and "backfill" in reason
     # The run type alone (AF 3 pydantic DagRun carries the enum; AF 2 the plain string).
-    assert should_post({"dag_run": SimpleNamespace(run_type="backfill", run_id="x")}, DAY, 2, TODAY)[0] is False
-    assert should_post({"run_type": "backfill"}, DAY, 2, TODAY)[0] is False
+    assert _should_post(_run("backfill", "x"))[0] is False
     # A backfill run id without run type information.
-    assert should_post({"run_id": "backfill__2024-05-03T00:00:00+00:00"}, DAY, 2, TODAY)[0] is False
+    assert _should_post(_run(None, "backfill__2024-05-03T00:00:00+00:00"))[0] is False
 
 
 @pytest.mark.parametrize("run_type", ["SCHEDULED", "MANUAL"])
 def test_scheduled_and_manual_current_day_post(run_type):
     rt = getattr(_dag_run_type(), run_type)
-    ctx = {"dag_run": SimpleNamespace(run_type=rt, run_id=f"{rt.value}__2024-05-03T00:00:00+00:00")}
-    ok, reason = should_post(ctx, DAY, max_age_days=2, today=TODAY)
+    ok, reason = _should_post(_run(rt, f"{rt.value}__2024-05-03T00:00:00+00:00"))
     assert ok, reason
 
 
-def test_old_day_never_posts(monkeypatch):
-    sched = {"dag_run": SimpleNamespace(run_type="scheduled", run_id="scheduled__x")}
-    assert should_post(sched, date(2024, 5, 2), max_age_days=2, today=TODAY)[0] is True  # 2 days: ok
-    ok, reason = should_post(sched, date(2024, 5, 1), max_age_days=2, today=TODAY)
-    assert not ok and "3 days old" in reason
-    monkeypatch.setenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "0")
-    assert should_post(sched, DAY, today=TODAY)[0] is False
-    assert should_post(sched, TODAY, today=TODAY)[0] is True
-    monkeypatch.delenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS")
-    assert should_post(sched, date(2024, 5, 2), today=TODAY)[0] is True  # default 2
-    assert should_post(sched, date(2024, 5, 1), today=TODAY)[0] is False
-    assert should_post(sched, "2024-05-03", today=TODAY)[0] is True
-    assert should_post(sched, datetime(2024, 5, 3, 23, 0), today=TODAY)[0] is True
-    monkeypatch.setenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "two")
-    with pytest.raises(ValueError):
-        should_post(sched, DAY, today=TODAY)
+def test_old_day_never_posts():
+    def ok(day, max_age_days):
+        return should_post(day, is_backfill=False, max_age_days=max_age_days, today=TODAY)[0]
+
+    assert ok(date(2024, 5, 2), 2) is True  # 2 days: ok
+    allowed, reason = should_post(date(2024, 5, 1), is_backfill=False, max_age_days=2, today=TODAY)
+    assert not allowed and "3 days old" in reason
+    assert ok(DAY, 0) is False
+    assert ok(TODAY, 0) is True
+    assert ok("2024-05-03", 2) is True
+    assert ok(datetime(2024, 5, 3, 23, 0), 2) is True
+    with pytest.raises(ValueError, match="max_age_days"):
+        ok(DAY, -1)
+
+
+def test_backfill_of_the_current_day_never_posts():
+    allowed, reason = should_post(TODAY, is_backfill=True, max_age_days=2, today=TODAY)
+    assert not allowed and "backfill" in reason
 
 
 def _episodes(*names, started_on=DAY):

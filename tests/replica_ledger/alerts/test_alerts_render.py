@@ -23,7 +23,7 @@ from replica_ledger.alerts import (
     render_messages,
     render_text,
 )
-from replica_ledger.alerts.render import allocate_sections
+from replica_ledger.alerts.budget import allocate_sections
 
 from .factories import batch, ep, mixed_batch
 
@@ -267,3 +267,88 @@ def test_escaping_and_text_rendering(routes):
     assert "Excess ≈ 57.00 a month" in txt
     assert "*Team" not in txt and "`" not in txt
     assert render_text({"text": "just text"}) == "just text\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Slack's own validation (slack_sdk's Block Kit models)
+
+
+def slack_sdk_problems(payload: dict) -> list[str]:
+    """What slack_sdk finds wrong with ``payload``: each block parsed back into its Block Kit
+    model must pass ``validate_json()`` and serialize to the same dict; plus the message limits
+    the block models do not check (block count, the fallback text)."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+
+    problems = []
+    if not 0 < len(payload["text"]) <= MAX_TEXT:
+        problems.append(f"fallback text of {len(payload['text'])} characters")
+    if len(payload["blocks"]) > MAX_BLOCKS:
+        problems.append(f"{len(payload['blocks'])} blocks")
+    for i, raw in enumerate(payload["blocks"]):
+        block = Block.parse(raw)
+        try:
+            block.validate_json()
+            if block.to_dict() != raw:
+                problems.append(f"block {i} changes in a slack_sdk round trip")
+        except SlackObjectFormationError as err:
+            problems.append(f"block {i} ({raw['type']}): {err}")
+    return problems
+
+
+def _random_batch(rng: random.Random):
+    types = ["replicas_over_limit", "hpa_max_over_limit", "unregistered_deployment"]
+    eps = []
+    for _ in range(rng.randint(1, 150)):
+        breach_type = rng.choice(types)
+        eps.append(
+            ep(
+                f"d{rng.randint(0, 60)}" + "x" * rng.randint(0, 120),
+                team=rng.choice(["payments", "orders", "growth", "R&D <core>", f"t{rng.randint(0, 70)}"]),
+                breach_type=breach_type,
+                approved=None if breach_type == "unregistered_deployment" else rng.randint(2, 8),
+                observed=rng.randint(1, 30),
+                status=rng.choice(["new", "new", "open", "resolved"]),
+                cluster=f"c{rng.randint(0, 5)}" + "y" * rng.randint(0, 150),
+            )
+        )
+    return batch(eps)
+
+
+def test_every_rendered_message_passes_slack_sdk_validation(routes):
+    from replica_ledger.alerts import failure_payload
+
+    batches = [
+        mixed_batch(),
+        batch([ep("api", team="R&D <core>")]),
+        batch([ep(f"api-{i:03d}", team="payments") for i in range(80)]),
+        batch([ep(f"{'long-name-' * 20}{i}", team=f"team-{t:02d}") for t in range(60) for i in range(3)]),
+        batch([ep("api", cluster=f"cluster-{'x' * 200}-{i}") for i in range(40)]),
+    ]
+    rng = random.Random(11)
+    batches += [_random_batch(rng) for _ in range(60)]
+    payloads = [m.payload for b in batches for r in (routes, Routes()) for m in render_messages(b, r)]
+    fields = {"dag_id": "d" * 400, "task_id": "t" * 400, "logical_date": None, "try_number": 3}
+    payloads += [failure_payload({**fields, "log_url": "http://x/" + "l" * 4000, "error": "E" * 5000})]
+    assert len(payloads) > 100
+    for payload in payloads:
+        assert slack_sdk_problems(payload) == []
+        check_limits(payload)
+
+
+def test_slack_sdk_validation_catches_what_slack_refuses():
+    """The check above is not vacuous: slack_sdk refuses an over-long section or header."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * (MAX_TEXT + 1)}}
+    header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151, "emoji": True}}
+    problems = slack_sdk_problems({"text": "t", "blocks": [section, header]})
+    assert len(problems) == 2 and "3000" in problems[0] and "150" in problems[1]
+
+
+def test_blocks_are_clipped_to_slacks_limits_and_a_message_to_50_blocks():
+    from replica_ledger.alerts.blocks import context_block, header_block, message_payload, section_block
+
+    assert len(header_block("h" * 400)["text"]["text"]) == 150
+    assert section_block("x" * 5000)["text"]["text"].endswith("…(truncated)")
+    assert len(context_block([f"e{i}" for i in range(15)])["elements"]) == 10
+    with pytest.raises(ValueError, match="at most 50 blocks"):
+        message_payload("text", [section_block("x")] * (MAX_BLOCKS + 1))
