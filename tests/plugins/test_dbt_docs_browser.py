@@ -35,10 +35,11 @@ from pathlib import Path
 
 import pytest
 
+from replica_ledger.airflow.compat import AIRFLOW_MAJOR
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-AIRFLOW_MAJOR = int(__import__("airflow").__version__.split(".")[0])
 MODEL = "fct_replica_breaches"
 MODEL_ID = f"model.replica_ledger.{MODEL}"
 # Direct neighbours, drawn in the model page's lineage panel.

@@ -12,10 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import airflow
+from replica_ledger.airflow.compat import AIRFLOW_MAJOR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_MAJOR = int(airflow.__version__.split(".")[0])
 VENV = Path(sys.executable).parent.parent
 
 
