@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tooling.fake_kube_api import FakeKubeApi
@@ -109,9 +110,11 @@ def run_collector(api: FakeKubeApi, workdir: Path, env: dict[str, str]) -> Run:
         "--output",
         str(output),
     ]
-    command += ["--kubeconfig", str(kubeconfig), "--date", "2026-10-11"]
+    # The collector only accepts the day that ended last midnight UTC (its capture window).
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    command += ["--kubeconfig", str(kubeconfig), "--date", day]
     wall_s, cpu_s, rss_mb, _ = measure(command, env)
-    snapshot = output / "dt=2026-10-11" / "bench.json"
+    snapshot = output / f"dt={day}" / "bench.json"
     size = snapshot.stat().st_size
     counts = count_items(snapshot)
     snapshot.unlink()

@@ -49,6 +49,7 @@ class ParsedSnapshot:
     deployments: list[dict] = field(default_factory=list)
     hpas: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
+    meta_error: str | None = None
 
 
 # --------------------------------------------------------------------------- capture time
@@ -66,15 +67,49 @@ def parse_rfc3339(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def captured_at_from_meta(meta_name: str, meta_bytes: bytes | None, day: date) -> datetime:
-    """`captured_at` of a meta file's content; without one, the end of the day (contract §1.1)."""
+@dataclass(frozen=True)
+class Capture:
+    """When a snapshot was taken, and why its meta file was not believed (if it was not)."""
+
+    captured_at: datetime
+    meta_error: str | None = None
+
+
+def capture_window(day: date) -> tuple[datetime, datetime]:
+    """`[dt 00:00Z, dt + 2 days 00:00Z)`: the capture times a meta file of day `dt` may give."""
+    start = datetime.combine(day, time(0, 0), tzinfo=UTC)
+    return start, start + timedelta(days=2)
+
+
+def capture_from_meta(meta_name: str, meta_bytes: bytes | None, day: date, cluster: str) -> Capture:
+    """The capture time of `cluster`'s snapshot of `day` (contract §1.1).
+
+    Without a meta file: the end of the day. A meta file that cannot be read makes the
+    snapshot unreadable (SnapshotUnreadable). A readable one that names another cluster, or
+    a `captured_at` outside `capture_window(day)` (a wrong `--date`, a clock in 2099), is
+    rejected: its reason is returned and the default applies, so limits are never looked up
+    at a time that has nothing to do with the day.
+    """
+    default = default_captured_at(day)
     if meta_bytes is None:
-        return default_captured_at(day)
+        return Capture(default)
     try:
         meta = json.loads(meta_bytes)
-        return parse_rfc3339(meta["captured_at"])
+        captured_at = parse_rfc3339(meta["captured_at"])
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotUnreadable(f"{meta_name}: captured_at unreadable ({exc})") from exc
+    named = meta.get("cluster")
+    fallback = f"; captured_at taken as {default:%Y-%m-%dT%H:%M:%SZ} (end of the day)"
+    if named is not None and named != cluster:
+        return Capture(default, f"{meta_name} rejected: cluster {named!r} is not {cluster!r}{fallback}")
+    start, end = capture_window(day)
+    if not start <= captured_at < end:
+        return Capture(
+            default,
+            f"{meta_name} rejected: captured_at {captured_at:%Y-%m-%dT%H:%M:%SZ} is outside "
+            f"[{start:%Y-%m-%dT%H:%MZ}, {end:%Y-%m-%dT%H:%MZ}) for dt={day.isoformat()}{fallback}",
+        )
+    return Capture(captured_at)
 
 
 # --------------------------------------------------------------------------- streaming parse
@@ -246,6 +281,9 @@ def _count(value) -> int:
 
 
 def _identity(item: dict) -> tuple[str, str]:
+    """(namespace, name), both valid Kubernetes names: anything else cannot be a real object."""
+    from replica_ledger.changelog import is_namespace_name, is_object_name
+
     metadata = item.get("metadata")
     if not isinstance(metadata, dict):
         raise ValueError("missing metadata")
@@ -254,14 +292,31 @@ def _identity(item: dict) -> tuple[str, str]:
         raise ValueError("missing metadata.namespace")
     if not name or not isinstance(name, str):
         raise ValueError("missing metadata.name")
+    if not is_namespace_name(namespace):
+        raise ValueError(f"metadata.namespace {namespace[:80]!r} is not a DNS-1123 label of at most 63 characters")
+    if not is_object_name(name):
+        raise ValueError(f"metadata.name {name[:80]!r} is not a DNS-1123 subdomain of at most 253 characters")
     return namespace, name
+
+
+def _replica_count(value, field_name: str) -> int:
+    """A required, non-negative replica count."""
+    count = _int_or_none(value)
+    if count is None:
+        raise ValueError(f"missing {field_name}")
+    if count < 0:
+        raise ValueError(f"negative {field_name}: {count}")
+    return count
 
 
 def deployment_row(item: dict) -> dict:
     namespace, name = _identity(item)
     metadata, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
     strategy = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-    spec_replicas = _int_or_none(spec.get("replicas"))
+    # The API server always sets spec.replicas (default 1). A file without it, or with a
+    # negative count, was edited by hand: guessing would invent a desired count, and one
+    # below status.replicas would look like a rollout and hide a breach.
+    spec_replicas = _replica_count(spec.get("replicas"), "spec.replicas")
     return {
         "namespace": namespace,
         "deployment": name,
@@ -269,8 +324,7 @@ def deployment_row(item: dict) -> dict:
         "team_label": (metadata.get("labels") or {}).get("team"),
         "generation": _int_or_none(metadata.get("generation")),
         "observed_generation": _int_or_none(status.get("observedGeneration")),
-        # The API server defaults spec.replicas to 1; a hand-written file may omit it.
-        "spec_replicas": 1 if spec_replicas is None else spec_replicas,
+        "spec_replicas": spec_replicas,
         "status_replicas": _count(status.get("replicas")),
         "ready_replicas": _count(status.get("readyReplicas")),
         "available_replicas": _count(status.get("availableReplicas")),
@@ -353,7 +407,7 @@ def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
 
     meta_path = path.parent / Path(ARCHIVE.meta_name(day, cluster)).name
     meta_bytes = meta_path.read_bytes() if meta_path.exists() else None
-    captured_at = captured_at_from_meta(meta_path.name, meta_bytes, day)
+    capture = capture_from_meta(meta_path.name, meta_bytes, day, cluster)
     buckets = {"k8s_deployments": [], "k8s_hpas": [], REJECTS: []}
     with path.open("rb") as stream:
         items = SnapshotItems(stream, path.name)
@@ -363,10 +417,11 @@ def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
     return ParsedSnapshot(
         cluster=cluster,
         snapshot_date=day,
-        captured_at=captured_at,
+        captured_at=capture.captured_at,
         source_uri=str(path),
         source_sha256=items.sha256,
         deployments=buckets["k8s_deployments"],
         hpas=buckets["k8s_hpas"],
         rejects=buckets[REJECTS],
+        meta_error=capture.meta_error,
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-SNAPSHOT_DATE = "2026-10-11"
+# The collector refuses a --date whose capture window [D+1 00:00Z, D+2 00:00Z) does not hold
+# now: the day that ended last midnight UTC is the one it may capture.
+SNAPSHOT_DATE = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 CLUSTER = "gke-test"
 
 

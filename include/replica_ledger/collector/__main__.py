@@ -32,7 +32,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from replica_ledger.collector.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CollectorError
 
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--date",
         type=_snapshot_date,
-        help="snapshot day dt=YYYY-MM-DD (default: the UTC day before the capture's UTC day)",
+        help="snapshot day dt=YYYY-MM-DD (default: the UTC day before the capture's UTC day); "
+        "must be that day: a day that has not ended, or one further back, is refused",
     )
     return parser
 
@@ -88,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("error: --context needs --kubeconfig", file=sys.stderr)
         return EXIT_USAGE
+    if args.date is not None:
+        from replica_ledger.collector.settings import snapshot_date_problem
+
+        problem = snapshot_date_problem(args.date, datetime.now(UTC))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     try:

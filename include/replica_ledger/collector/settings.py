@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from replica_ledger.collector.errors import SettingsError
 from replica_ledger.http_retry import BackoffSchedule
@@ -113,3 +114,28 @@ def _flag(env: Mapping[str, str], suffix: str) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} must be 1 or 0")
+
+
+def snapshot_date_problem(day: date, now: datetime) -> str | None:
+    """Why a capture taken `now` cannot be the snapshot of `day`, or None when it can.
+
+    A snapshot of day D shows the cluster at the end of D, so it is taken in
+    `[D + 1 day 00:00Z, D + 2 days 00:00Z)`: the loader rejects a meta file outside
+    `[D 00:00Z, D + 2 days 00:00Z)` anyway, and a day that has not ended, or one further
+    back, would label today's cluster state as that day. Past days come from the archive.
+    """
+    day_end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=UTC)
+    window_end = day_end + timedelta(days=1)
+    now = now.astimezone(UTC)
+    if now < day_end:
+        return (
+            f"--date {day.isoformat()}: that day has not ended yet (it ends at {day_end:%Y-%m-%dT%H:%MZ}); "
+            "a snapshot of a day is captured after the day, normally just after midnight UTC"
+        )
+    if now >= window_end:
+        return (
+            f"--date {day.isoformat()}: too far back: a capture now ({now:%Y-%m-%dT%H:%M:%SZ}) would label "
+            f"today's cluster state as {day.isoformat()}; a snapshot of that day must be captured before "
+            f"{window_end:%Y-%m-%dT%H:%MZ}. Past days come from the archive (or stay a gap)"
+        )
+    return None

@@ -1,7 +1,9 @@
 """A day of the archive -> raw rows, streamed into a sink: the one loader of both paths.
 
 Every expected cluster gets one `snapshot_manifest` row: `loaded`, `unreadable` (with the
-error), or `missing` (a gap). Expected clusters follow one rule, locally and on GCP alike:
+error), or `missing` (a gap). A `loaded` row has an `error` too when its meta file was
+rejected (another cluster, or a capture time outside the day's window): the snapshot is
+then judged at the default capture time. Expected clusters follow one rule, locally and on GCP alike:
 the configured clusters, plus every cluster the archive shows on or before the day. A
 cluster, once seen, is expected every day after, so a cluster whose collector stops is a
 gap, not silence; a hand-dropped snapshot of a new cluster is loaded, and expected from
@@ -125,7 +127,8 @@ def _write_cluster(
     sink.begin_cluster(cluster)
     try:
         meta_name = layout.meta_name(day, cluster)
-        captured_at = archive.captured_at_from_meta(meta_name.rsplit("/", 1)[-1], store.read(meta_name), day)
+        capture = archive.capture_from_meta(meta_name.rsplit("/", 1)[-1], store.read(meta_name), day, cluster)
+        captured_at = capture.captured_at
         with store.open(name) as stream:
             items = archive.SnapshotItems(stream, name.rsplit("/", 1)[-1])
             counts = _stream_rows(items, _Stamp(day, cluster, naive_utc(captured_at)), sink, batch_rows)
@@ -139,6 +142,9 @@ def _write_cluster(
         return manifest_row(day, cluster, "unreadable", source_uri=uri, error=str(exc))
     for table, count in counts.items():
         totals[table] += count
+    if capture.meta_error:
+        # The snapshot is used, at the default capture time; the rejected meta file stays visible.
+        log.warning("snapshot %s: %s", uri, capture.meta_error)
     return manifest_row(
         day,
         cluster,
@@ -149,6 +155,7 @@ def _write_cluster(
         deployment_count=counts["k8s_deployments"],
         hpa_count=counts["k8s_hpas"],
         rejected_count=counts["k8s_rejects"],
+        error=capture.meta_error,
     )
 
 
