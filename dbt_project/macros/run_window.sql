@@ -51,6 +51,17 @@
 {%- endmacro %}
 
 
+{#- The run window: the run's day and the lookback days before it (what a run reads to
+    judge its day against the previous snapshot); every partition on a full rebuild. -#}
+{% macro ledger_window_filter(column) -%}
+    {%- set day = ledger_run_day() -%}
+    {%- if day is none -%} {{ ledger_all_partitions(column) }} {%- else -%}
+        {{ column }} >= {{ ledger_date_add(ledger_date_literal(day), -var('episode_lookback_days')) }}
+        and {{ column }} <= {{ ledger_date_literal(day) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {% macro ledger_date_literal(iso_day) -%}
     cast('{{ iso_day }}' as date)
 {%- endmacro %}

@@ -2,7 +2,7 @@
 -- Only desired replicas count: status.replicas is left out on purpose, because a rolling
 -- update's surge makes it exceed spec.replicas without any limit being broken.
 with daily as (
-    select * from {{ ref('fct_deployment_daily') }}
+    select * from {{ ref('int_deployments__with_limits') }}
 ),
 
 replicas_over_limit as (

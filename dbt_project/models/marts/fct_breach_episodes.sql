@@ -36,7 +36,7 @@ snapshot_days as (
     select
         snapshot_date,
         cluster
-    from {{ ref('stg_k8s__snapshot_manifest') }}
+    from {{ ref('int_snapshot_expectations') }}
     where has_snapshot
 ),
 

@@ -10,61 +10,30 @@
 ) }}
 
 -- One row per in-scope Deployment per snapshot, with its HPA and the approved limit in
--- force at the snapshot's captured_at (point in time, not the start of the day).
-with deployments as (
-    select * from {{ ref('stg_k8s__deployments') }}
-    where {{ ledger_day_filter('snapshot_date') }} and is_in_scope
-),
-
-hpas as (
-    select * from {{ ref('int_hpas__by_deployment') }}
-    where {{ ledger_day_filter('snapshot_date') }}
-),
-
-limits as (
-    select * from {{ ref('dim_replica_limits') }}
-)
-
+-- force at captured_at; the join is int_deployments__with_limits. Stores the run's day.
 select
-    deployments.snapshot_date,
-    deployments.captured_at,
-    deployments.cluster,
-    deployments.namespace,
-    deployments.deployment,
-    deployments.spec_replicas,
-    deployments.status_replicas,
-    deployments.ready_replicas,
-    deployments.available_replicas,
-    deployments.updated_replicas,
-    hpas.hpa_name,
-    hpas.hpa_min_replicas,
-    hpas.hpa_max_replicas,
-    hpas.hpa_current_replicas,
-    hpas.hpa_desired_replicas,
-    coalesce(hpas.hpa_count, 0) as hpa_count,
-    -- A rollout is under way while the controller has not caught up with the spec, or
-    -- while surge pods exist beyond the desired count.
-    (
-        coalesce(deployments.observed_generation, 0) < coalesce(deployments.generation, 0)
-        or deployments.updated_replicas < deployments.spec_replicas
-        or deployments.status_replicas > deployments.spec_replicas
-    ) as rollout_in_progress,
-    limits.max_replicas as approved_max_replicas,
-    limits.min_replicas as approved_min_replicas,
-    limits.cpu,
-    limits.memory_gb,
-    limits.change_id as limit_change_id,
-    coalesce(limits.team, deployments.team_label, deployments.namespace) as team
-from deployments
-left join hpas
-    on
-        deployments.snapshot_date = hpas.snapshot_date
-        and deployments.cluster = hpas.cluster
-        and deployments.namespace = hpas.namespace
-        and deployments.deployment = hpas.deployment
-left join limits
-    on
-        deployments.namespace = limits.namespace
-        and deployments.deployment = limits.deployment
-        and limits.valid_from <= deployments.captured_at
-        and (limits.valid_to is null or deployments.captured_at < limits.valid_to)
+    snapshot_date,
+    captured_at,
+    cluster,
+    namespace,
+    deployment,
+    spec_replicas,
+    status_replicas,
+    ready_replicas,
+    available_replicas,
+    updated_replicas,
+    hpa_name,
+    hpa_min_replicas,
+    hpa_max_replicas,
+    hpa_current_replicas,
+    hpa_desired_replicas,
+    hpa_count,
+    rollout_in_progress,
+    approved_max_replicas,
+    approved_min_replicas,
+    cpu,
+    memory_gb,
+    limit_change_id,
+    team
+from {{ ref('int_deployments__with_limits') }}
+where {{ ledger_day_filter('snapshot_date') }}
