@@ -1,12 +1,11 @@
-"""How a run's context maps to the snapshot day, backfill detection and the docs gate.
-
-The contexts are the keys both Airflow versions pass to tasks; the real runs are in
-tests/dags/ (dag.test and the backfill commands).
+"""The task bodies: the docs gate and the alert branch, from the keys both Airflow versions
+pass to tasks. The context -> day/backfill rules are RunInfo's (airflow/test_context.py);
+the real runs are in tests/dags/ (dag.test and the backfill commands).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -20,29 +19,6 @@ def context(logical_date=None, run_type="scheduled", run_id="scheduled__x", run_
         "run_id": run_id,
         "dag_run": SimpleNamespace(run_type=run_type, run_after=run_after),
     }
-
-
-def test_snapshot_day_is_the_logical_date_in_utc():
-    assert airflow_tasks.snapshot_day(context(datetime(2026, 10, 14, tzinfo=UTC))) == date(2026, 10, 14)
-
-
-def test_manual_run_without_logical_date_closes_the_previous_day():
-    """Airflow 3 lets a manual run have no logical date: it is for the day before it ran."""
-    ran = datetime(2026, 10, 15, 0, 5, tzinfo=UTC)
-    assert airflow_tasks.snapshot_day(context(None, run_type="manual", run_after=ran)) == date(2026, 10, 14)
-
-
-@pytest.mark.parametrize(
-    ("run_type", "run_id", "backfill"),
-    [
-        ("backfill", "backfill__2026-10-14T00:00:00+00:00", True),  # both versions' run type value
-        ("manual", "backfill__2026-10-14T00:00:00+00:00", True),  # run id of 2.11's backfill job
-        ("scheduled", "scheduled__2026-10-14T00:00:00+00:00", False),
-        ("manual", "manual__2026-10-14T00:00:00+00:00", False),
-    ],
-)
-def test_backfill_detection(run_type, run_id, backfill):
-    assert airflow_tasks.is_backfill(context(run_type=run_type, run_id=run_id)) is backfill
 
 
 def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch):

@@ -128,20 +128,6 @@ def test_past_day_snapshot_never_captures_live(settings):
     assert summary["clusters_missing"] == ["gke-asia", "gke-eu", "gke-us"]
 
 
-@pytest.mark.parametrize(
-    ("day", "today", "tolerance", "current"),
-    [
-        (date(2026, 10, 14), date(2026, 10, 15), 1, True),  # the normal run, just after midnight
-        (date(2026, 10, 14), date(2026, 10, 14), 1, True),  # a manual run during the day
-        (date(2026, 10, 14), date(2026, 10, 16), 1, False),  # two days late: archive only
-        (date(2026, 10, 14), date(2026, 10, 16), 2, True),
-        (date(2026, 10, 15), date(2026, 10, 14), 1, False),  # a future day
-    ],
-)
-def test_is_current_day(day, today, tolerance, current):
-    assert pipeline.is_current_day(day, tolerance, today=today) is current
-
-
 def test_settings_follow_the_local_dir(monkeypatch, tmp_path):
     for name in ("REPLICA_LEDGER_DUCKDB", "REPLICA_LEDGER_SLACK_OUTBOX", "REPLICA_LEDGER_DBT_DOCS_DIR"):
         monkeypatch.delenv(name, raising=False)

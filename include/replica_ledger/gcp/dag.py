@@ -121,17 +121,17 @@ def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> li
 
         @task.branch(task_id="route_snapshot")
         def route_snapshot(**context) -> str:
+            """Collector pods only for the current day's regular run (contract section 3, "Backfills");
+            any other run loads the day's archived objects and records a gap where one is missing."""
+            import logging
+
             from replica_ledger.airflow.context import RunInfo
-            from replica_ledger.gcp.decide import choose_snapshot_branch
 
             run = RunInfo.from_context(context)
-            return choose_snapshot_branch(
-                run.snapshot_day,
-                run.is_backfill,
-                tolerance,
-                "snapshot.capture",
-                "snapshot.archive_only",
-            )
+            capture = run.is_current_day(tolerance)
+            source = "capture" if capture else "archive only"
+            logging.getLogger(__name__).info("snapshot day %s: %s", run.snapshot_day, source)
+            return "snapshot.capture" if capture else "snapshot.archive_only"
 
         capture_or_skip = [build_capture(gcp), EmptyOperator(task_id="archive_only")]
         route_snapshot() >> capture_or_skip

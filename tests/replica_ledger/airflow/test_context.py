@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
+import pytest
+
 from replica_ledger.airflow.context import RunInfo, is_current_day
 
 
@@ -29,6 +31,39 @@ def test_backfill_is_known_by_run_type_or_run_id():
     logical = datetime(2026, 10, 11, tzinfo=UTC)
     assert RunInfo.from_context(context("whatever", "backfill", logical)).is_backfill
     assert RunInfo.from_context(context("backfill__2026-10-11T00:00:00+00:00", None, logical)).is_backfill
+
+
+@pytest.mark.parametrize(
+    ("run_type", "run_id", "backfill"),
+    [
+        ("backfill", "backfill__2026-10-14T00:00:00+00:00", True),  # both versions' run type value
+        ("manual", "backfill__2026-10-14T00:00:00+00:00", True),  # run id of 2.11's backfill job
+        ("scheduled", "scheduled__2026-10-14T00:00:00+00:00", False),
+        ("manual", "manual__2026-10-14T00:00:00+00:00", False),
+    ],
+)
+def test_backfill_detection(run_type, run_id, backfill):
+    info = RunInfo.from_context(context(run_id, run_type, datetime(2026, 10, 14, tzinfo=UTC)))
+    assert info.is_backfill is backfill
+
+
+@pytest.mark.parametrize(
+    ("day", "tolerance", "backfill", "current"),
+    [
+        (date(2026, 10, 11), 1, False, True),  # the run for D, just after midnight on D+1
+        (date(2026, 10, 12), 1, False, True),  # a manual run during the day
+        (date(2026, 10, 10), 1, False, False),  # two days late: past day, archive only
+        (date(2026, 10, 10), 3, False, True),  # ... unless the tolerance allows it
+        (date(2026, 10, 13), 1, False, False),  # a future day is never current
+        (date(2026, 10, 11), 1, True, False),  # a backfill never touches live systems
+        (date(2025, 1, 1), 30, False, False),
+    ],
+)
+def test_current_day_rule(day, tolerance, backfill, current):
+    run_id = "backfill__x" if backfill else "scheduled__x"
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    info = RunInfo.from_context(context(run_id, "backfill" if backfill else "scheduled", logical))
+    assert info.is_current_day(tolerance, today=date(2026, 10, 12)) is current
 
 
 def test_only_a_regular_run_for_the_current_day_is_current():

@@ -1,4 +1,6 @@
-"""Past dates in production: the decision, and archive-if-it-exists-else-gap loading from GCS.
+"""Past dates in production: archive-if-it-exists-else-gap loading from GCS.
+
+Which run captures live is RunInfo.is_current_day (tests/replica_ledger/airflow/test_context.py).
 
 The archive is a real bucket on fake-gcs-server (`empty_gcs`, tests/conftest.py), read by
 `GcsStore` through google-cloud-storage, exactly as on Composer. The rows go through the
@@ -17,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import pipeline
-from replica_ledger.gcp.decide import ARCHIVE_ONLY, CAPTURE, snapshot_source
 from replica_ledger.gcp.settings import GcpSettingsError, load_gcp_settings
 from replica_ledger.raw.day import write_day_rows
 from replica_ledger.raw.ndjson import NdjsonDayFiles
@@ -31,22 +32,6 @@ DEMO_ARCHIVE = REPO_ROOT / "demo" / "archive"
 DEMO_DAY = date(2026, 10, 3)
 DEMO_CLUSTERS = ("gke-demo-eu", "gke-demo-us")
 TODAY = date(2026, 10, 12)
-
-
-@pytest.mark.parametrize(
-    ("day", "tolerance", "backfill", "expected"),
-    [
-        (date(2026, 10, 11), 1, False, CAPTURE),  # run for D on D+1
-        (date(2026, 10, 12), 1, False, CAPTURE),  # manual run for today
-        (date(2026, 10, 10), 1, False, ARCHIVE_ONLY),  # two days late: past day
-        (date(2026, 10, 10), 3, False, CAPTURE),  # ... unless the tolerance allows it
-        (date(2026, 10, 13), 1, False, ARCHIVE_ONLY),  # a future day is never captured
-        (date(2026, 10, 11), 1, True, ARCHIVE_ONLY),  # a backfill never captures
-        (date(2025, 1, 1), 30, False, ARCHIVE_ONLY),
-    ],
-)
-def test_snapshot_source(day, tolerance, backfill, expected):
-    assert snapshot_source(day, tolerance, backfill=backfill, today=TODAY) == expected
 
 
 # --------------------------------------------------------------------------- the bucket
