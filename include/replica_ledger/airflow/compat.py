@@ -22,10 +22,8 @@ else:  # Airflow 2.11
     from airflow.timetables.interval import CronDataIntervalTimetable
     from airflow.utils.task_group import TaskGroup
 
-#: ``DagRunType.BACKFILL_JOB``'s value, the same string on 2.11 and 3.x.
-BACKFILL_RUN_TYPE = "backfill"
-#: The run id prefix both versions give backfill runs (``backfill__<logical date>``).
-BACKFILL_RUN_ID_PREFIX = "backfill__"
+# Defined in `context` (importable without Airflow); re-exported for callers that hold compat anyway.
+from replica_ledger.airflow.context import BACKFILL_RUN_ID_PREFIX, BACKFILL_RUN_TYPE  # noqa: E402
 
 
 def dagbag_class():

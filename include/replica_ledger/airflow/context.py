@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-#: ``DagRunType.BACKFILL_JOB``'s value on both 2.11 and 3.x (kept here too so that this
-#: module stays importable without Airflow).
+#: ``DagRunType.BACKFILL_JOB``'s value, the same string on 2.11 and 3.x (a literal, so that
+#: this module stays importable without Airflow).
 BACKFILL_RUN_TYPE = "backfill"
+#: The run id prefix both versions give backfill runs (``backfill__<logical date>``).
 BACKFILL_RUN_ID_PREFIX = "backfill__"
 
 
