@@ -9,7 +9,8 @@ tested without Airflow.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from replica_ledger.settings import Settings
 
@@ -22,12 +23,6 @@ def is_month_end(day: date) -> bool:
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
-
-
-def is_current_day(day: date, tolerance_days: int, today: date | None = None) -> bool:
-    """The run for day D normally happens on D+1; tolerate a late run by a few days."""
-    today = today or datetime.now(UTC).date()
-    return 0 <= (today - day).days <= tolerance_days
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -124,6 +119,10 @@ def load_day(settings: Settings, day: date, store=None) -> dict:
         "clusters": load.statuses(),
         "gaps": [row["cluster"] for row in load.manifest if row["status"] != "loaded"],
         "rejected_objects": load.rows["k8s_rejects"],
+        # Meta files not believed (another cluster, a time outside the day): judged at the default.
+        "rejected_meta_files": {
+            row["cluster"]: row["error"] for row in load.manifest if row["status"] == "loaded" and row["error"]
+        },
         **extra,
     }
     log.info("load %s: %s", day, summary)
@@ -162,8 +161,13 @@ def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
 # --------------------------------------------------------------------------- transform
 
 
+# The billing step's models; the day's build leaves them (and their tests) to it, so a
+# billing failure (e.g. a month with no rate in force) never holds back the alerts.
+BILLING_MODELS = "int_billing_lines+"
+
+
 def build_day(settings: Settings, day: date) -> dict:
-    """dbt build of everything but the billing mart, for the run's day."""
+    """dbt build of everything but the billing models, for the run's day."""
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
     run_dbt(
@@ -171,7 +175,7 @@ def build_day(settings: Settings, day: date) -> dict:
         [
             "build",
             "--exclude",
-            "mart_monthly_billing",
+            BILLING_MODELS,
             "--exclude-resource-type",
             "unit_test",
             "--vars",
@@ -182,25 +186,110 @@ def build_day(settings: Settings, day: date) -> dict:
     return run_summary(settings, day)
 
 
+def last_closable_month(day: date) -> date | None:
+    """The last month whose last day is on or before `day` (contract §5 "Month close")."""
+    return month_start(month_start(day + timedelta(days=1)) - timedelta(days=1))
+
+
+def billing_due(settings: Settings, day: date) -> dict:
+    """Whether the run for `day` has a month to close or may restate one, from the warehouse.
+
+    A month is closed by the first run whose snapshot day is on or after its last day, so
+    any month from the first snapshot month up to last_closable_month(day) that has no
+    statement yet is to close (a missed month-end run is made up by the next run). Once a
+    month is closed, every later run checks it for restatement (a late PED row or a rate
+    correction can change a closed line on any day); fct_billing_statements writes only
+    the lines that changed.
+    """
+    first = _query(settings, "select min(snapshot_date) as first_day from int_snapshot_expectations")[0]["first_day"]
+    last = last_closable_month(day)
+    closable = [] if first is None else _months_between(month_start(first), last)
+    closed = set(closed_months(settings))
+    to_close = [month for month in closable if month not in closed]
+    to_check = [month for month in closable if month in closed]
+    due = {
+        "snapshot_date": day.isoformat(),
+        "months_to_close": [month.isoformat() for month in to_close],
+        "closed_months_to_check": [month.isoformat() for month in to_check],
+        "due": bool(to_close or to_check),
+    }
+    log.info("billing %s: %s", day, due)
+    return due
+
+
+def _months_between(first: date, last: date) -> list[date]:
+    months, month = [], first
+    while month <= last:
+        months.append(month)
+        month = month_start(month + timedelta(days=31))
+    return months
+
+
+def closed_months(settings: Settings) -> list[date]:
+    """Months with a statement in fct_billing_statements (none before the first close)."""
+    return [row["billing_month"] for row in _statement_rows(settings, "select distinct billing_month")]
+
+
+def _statement_rows(settings: Settings, select: str, where: str = "") -> list[dict]:
+    """Rows of fct_billing_statements; none when the ledger does not exist yet (first close)."""
+    try:
+        return _query(settings, f"{select} from fct_billing_statements {where}")
+    except Exception as error:  # DuckDB CatalogException / BigQuery NotFound, named by the table
+        if "fct_billing_statements" in str(error) and ("not" in str(error).lower()):
+            return []
+        raise
+
+
 def build_billing(settings: Settings, day: date) -> dict:
-    """Close the month that `day` ends: build its billing mart rows and summarize them."""
+    """Close every month the run for `day` may close, restate changed lines of closed ones.
+
+    fct_billing_statements decides line by line (new month: version 1; changed line:
+    version n+1 with its reason; unchanged: nothing); the summary says which months were
+    closed or restated by this run, read from the ledger before and after.
+    """
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
-    month = month_start(day)
+    before = _statement_keys(settings)
     run_dbt(
         settings,
         [
             "build",
             "--select",
-            "mart_monthly_billing",
+            BILLING_MODELS,
             "--exclude-resource-type",
             "unit_test",
             "--vars",
             build_vars(settings),
         ],
-        window={"snapshot_date": day.isoformat(), "billing_month": month.isoformat()},
+        window={"snapshot_date": day.isoformat()},
     )
-    return billing_summary(settings, month)
+    written = _statement_keys(settings) - before
+    closed = sorted({month for month, _, _, version in written if version == 1} - set(_months_of(before)))
+    restated = sorted({month for month, _, _, version in written if version > 1 or month in _months_of(before)})
+    summary = {
+        "snapshot_date": day.isoformat(),
+        "months_closed": [month.isoformat() for month in closed],
+        "months_restated": [month.isoformat() for month in restated],
+        "lines_written": len(written),
+        "months": [billing_summary(settings, month) for month in sorted({*closed, *restated})],
+    }
+    log.info(
+        "billing %s: closed %s, restated %s (%d new statement line(s))",
+        day,
+        summary["months_closed"] or "none",
+        summary["months_restated"] or "none",
+        len(written),
+    )
+    return summary
+
+
+def _statement_keys(settings: Settings) -> set[tuple]:
+    rows = _statement_rows(settings, "select billing_month, namespace, deployment, statement_version")
+    return {(row["billing_month"], row["namespace"], row["deployment"], row["statement_version"]) for row in rows}
+
+
+def _months_of(keys: set[tuple]) -> set[date]:
+    return {key[0] for key in keys}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -208,7 +297,7 @@ def build_billing(settings: Settings, day: date) -> dict:
 
 def _query(settings: Settings, sql: str, params: list | None = None) -> list[dict]:
     """Run a summary query (SQL both DuckDB and BigQuery accept, `?` parameters) on the dbt target."""
-    if settings.dbt_target == "bigquery":
+    if uses_bigquery(settings):  # `bigquery`, or the emulator's `bigquery_emulator`
         from replica_ledger.gcp.bigquery import query_rows
 
         return query_rows(sql, params)
@@ -248,28 +337,36 @@ def run_summary(settings: Settings, day: date) -> dict:
 
 
 def billing_summary(settings: Settings, month: date) -> dict:
+    """The month's current statement lines (mart_monthly_billing), amounts as exact decimals."""
     rows = _query(
         settings,
-        "select namespace, deployment, team, billed_max_replicas, cpu, memory_gb, amount, prorated_amount "
-        "from mart_monthly_billing where billing_month = ? order by namespace, deployment",
+        "select namespace, deployment, team, billed_max_replicas, cpu, memory_gb, amount, prorated_amount,"
+        " observed_max_replicas, unapproved_exposure_amount, statement_version, restatement_reason"
+        " from mart_monthly_billing where billing_month = ? order by namespace, deployment",
         [month],
     )
     for row in rows:
         log.info(
-            "bill %s %s/%s (%s): max %s, %s vCPU, %s GB -> %.2f (prorated %.2f)",
+            "bill %s %s/%s (%s) v%s: max %s, %s vCPU, %s GB -> %s (prorated %s; observed max %s, exposure %s)%s",
             month,
             row["namespace"],
             row["deployment"],
             row["team"],
+            row["statement_version"],
             row["billed_max_replicas"],
             row["cpu"],
             row["memory_gb"],
             row["amount"],
             row["prorated_amount"],
+            row["observed_max_replicas"],
+            row["unapproved_exposure_amount"],
+            f" restated: {row['restatement_reason']}" if row["restatement_reason"] else "",
         )
+    money = ("amount", "prorated_amount", "unapproved_exposure_amount")
     return {
         "billing_month": month.isoformat(),
         "apis": len(rows),
-        "total_amount": round(sum(row["amount"] for row in rows), 2),
-        "bills": [{**row, "amount": float(row["amount"])} for row in rows],
+        # Exact: the warehouse returns decimals; XCom gets them as strings ("236.53").
+        "total_amount": str(sum((Decimal(row["amount"]) for row in rows), Decimal("0.00"))),
+        "bills": [{**row, **{key: str(row[key]) for key in money}} for row in rows],
     }
