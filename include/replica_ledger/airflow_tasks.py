@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from replica_ledger import pipeline
@@ -18,60 +18,48 @@ from replica_ledger.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-BACKFILL_RUN_TYPE = "backfill"  # DagRunType.BACKFILL_JOB's value on both 2.11 and 3.x
-
-
-def snapshot_day(context: dict[str, Any]) -> date:
-    """The snapshot day D of a run: the UTC date of its logical date.
-
-    The data-interval timetable gives the run for day D the logical date D 00:00 UTC on
-    both Airflow versions. A manual Airflow 3 run may have no logical date: it then
-    closes the day before the moment it was asked to run after.
-    """
-    logical = context.get("logical_date")
-    if logical is None:
-        run_after = getattr(context.get("dag_run"), "run_after", None) or datetime.now(UTC)
-        return (run_after.astimezone(UTC) - timedelta(days=1)).date()
-    return logical.astimezone(UTC).date()
-
-
-def run_type(context: dict[str, Any]) -> str:
-    value = getattr(context.get("dag_run"), "run_type", None)
-    return str(getattr(value, "value", value) or "")
-
-
-def is_backfill(context: dict[str, Any]) -> bool:
-    run_id = str(context.get("run_id") or "")
-    return run_type(context) == BACKFILL_RUN_TYPE or run_id.startswith("backfill__")
-
-
-def may_touch_live_systems(context: dict[str, Any], settings: Settings, day: date) -> bool:
-    """Only a run for the current day may take a live snapshot; a backfill never does."""
-    return not is_backfill(context) and pipeline.is_current_day(day, settings.live_snapshot_tolerance_days)
-
-
 # --------------------------------------------------------------------------- steps
 
 
 def take_snapshot(context: dict[str, Any]) -> dict:
-    settings, day = load_settings(), snapshot_day(context)
-    return pipeline.take_snapshot(settings, day, live_allowed=may_touch_live_systems(context, settings, day))
+    """Only a regular run for the current day may take a live snapshot; a backfill never does."""
+    run, settings = RunInfo.from_context(context), load_settings()
+    live_allowed = run.is_current_day(settings.live_snapshot_tolerance_days)
+    return pipeline.take_snapshot(settings, run.snapshot_day, live_allowed=live_allowed)
 
 
 def load(context: dict[str, Any]) -> dict:
-    return pipeline.load_day(load_settings(), snapshot_day(context))
+    return pipeline.load_day(load_settings(), RunInfo.from_context(context).snapshot_day)
 
 
 def build(context: dict[str, Any]) -> dict:
-    return pipeline.build_day(load_settings(), snapshot_day(context))
+    return pipeline.build_day(load_settings(), RunInfo.from_context(context).snapshot_day)
 
 
 def choose_billing_branch(context: dict[str, Any], close_task: str, skip_task: str) -> str:
-    return close_task if pipeline.is_month_end(snapshot_day(context)) else skip_task
+    """Close (or check for restatement) when the warehouse says a month is closable.
+
+    Decided from the warehouse, not from "is the snapshot day a month's last day": a run
+    for Nov 2 closes October if the Oct 31 run never happened (contract §5).
+    """
+    due = pipeline.billing_due(load_settings(), RunInfo.from_context(context).snapshot_day)
+    if due["months_to_close"]:
+        log.info("billing: months to close %s", ", ".join(due["months_to_close"]))
+    if due["closed_months_to_check"]:
+        log.info("billing: closed months checked for restatement %s", ", ".join(due["closed_months_to_check"]))
+    return close_task if due["due"] else skip_task
 
 
 def close_billing_month(context: dict[str, Any]) -> dict:
-    return pipeline.build_billing(load_settings(), snapshot_day(context))
+    """Close every closable month not closed yet and restate changed lines; the return value
+    (XCom) lists the months closed and restated by this run."""
+    summary = pipeline.build_billing(load_settings(), RunInfo.from_context(context).snapshot_day)
+    log.info(
+        "billing notice: months closed %s, months restated %s",
+        ", ".join(summary["months_closed"]) or "none",
+        ", ".join(summary["months_restated"]) or "none",
+    )
+    return summary
 
 
 def docs_due(context: dict[str, Any]) -> bool:
@@ -81,9 +69,8 @@ def docs_due(context: dict[str, Any]) -> bool:
     counts, columns). Doing it on every day of a 30-day backfill would cost 30 dbt docs
     runs for one useful result, so past days refresh only when they close a month.
     """
-    settings, day = load_settings(), snapshot_day(context)
-    current = not is_backfill(context) and pipeline.is_current_day(day, settings.live_snapshot_tolerance_days)
-    return current or pipeline.is_month_end(day)
+    run = RunInfo.from_context(context)
+    return run.is_current_day(load_settings().live_snapshot_tolerance_days) or pipeline.is_month_end(run.snapshot_day)
 
 
 # --------------------------------------------------------------------------- alerts
