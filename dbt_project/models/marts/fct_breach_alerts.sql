@@ -123,16 +123,14 @@ select
     end as excess_replicas,
     -- The bill at the observed count minus the bill at the approved max: what the excess
     -- would add to the month. Null for an unregistered API (no approved max, no price).
-    round(
-        {{ ledger_monthly_charge(
+    -- Both charges are money (exact cents), so the difference is exact too.
+    {{ ledger_money(
+        ledger_monthly_charge(
             'observed.cpu', 'observed.memory_gb',
             'greatest(observed.observed_value, observed.approved_max_replicas)', 'rates'
-        ) }}
-        - {{ ledger_monthly_charge('observed.cpu', 'observed.memory_gb', 'observed.approved_max_replicas', 'rates') }},
-        2
-    ) as excess_monthly_cost
+        )
+        ~ ' - ' ~ ledger_monthly_charge('observed.cpu', 'observed.memory_gb', 'observed.approved_max_replicas', 'rates')
+    ) }} as excess_monthly_cost
 from observed
 left join rates
-    on
-        rates.effective_from <= observed.snapshot_date
-        and (rates.effective_to is null or observed.snapshot_date < rates.effective_to)
+    on {{ ledger_rate_in_force('rates', 'observed.snapshot_date') }}

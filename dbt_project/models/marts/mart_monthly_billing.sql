@@ -1,136 +1,97 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy=ledger_incremental_strategy(),
+    materialized='table',
     partition_by=ledger_partition_by('billing_month', 'month'),
-    partitions=ledger_run_partitions('month'),
     cluster_by=['namespace', 'deployment'],
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('billing_month', 'month') }}",
 ) }}
 
--- The monthly bill per API (contract §3 "Billing"). An API is billed for a month if any
--- approved version is in force during it; the amount is the highest monthly charge among
--- those versions. prorated_amount charges each day at the version in force at the end of
--- that day, for comparison. Rates are data with effective dates (seed billing_rates).
-{%- set month = ledger_billing_month() %}
+-- The monthly bill per API (contract §2, §3 "Billing", "Exposure"): the current version of
+-- each closed statement line (fct_billing_statements), with the day-weighted
+-- prorated_amount for comparison and the exposure: observed_max_replicas, the highest HPA
+-- spec.maxReplicas or desired replica count (spec.replicas, HPA status.desiredReplicas)
+-- seen in any snapshot of the month on any cluster, and unapproved_exposure_amount, what
+-- the bill would add at that count with the billed cpu and memory (never below 0). The
+-- bill itself stays on approved limits. A table rebuilt from the ledger on every close.
+with statements as (
+    select * from {{ ref('fct_billing_statements') }}
+    where superseded_at is null
+),
 
-with versions as (
-    select * from {{ ref('dim_replica_limits') }}
+lines as (
+    select * from {{ ref('int_billing_lines') }}
 ),
 
 rates as (
     {{ ledger_billing_rates_in_force() }}
 ),
 
-months as (
-    {%- if month is not none %}
-    select {{ ledger_date_literal(month) }} as billing_month
-    {%- else %}
-    -- Every month whose last day the pipeline has processed (a closed month).
-    select distinct {{ ledger_month_start('snapshot_date') }} as billing_month
-    from {{ ref('int_snapshot_expectations') }}
-    where {{ ledger_date_add('snapshot_date', 1) }} = {{ ledger_month_start(ledger_date_add('snapshot_date', 1)) }}
-    {%- endif %}
-),
-
-month_bounds as (
+observed as (
     select
-        billing_month,
-        {{ ledger_day_start_ts('billing_month') }} as month_start_at,
-        {{ ledger_day_start_ts(ledger_month_add('billing_month', 1)) }} as month_end_at,
-        {{ ledger_date_add(ledger_month_add('billing_month', 1), -1) }} as last_day,
-        {{ ledger_days_in_month('billing_month') }} as days_in_month
-    from months
-),
-
-versions_in_month as (
-    select
-        month_bounds.billing_month,
-        versions.*
-    from month_bounds
-    inner join versions
-        on
-            versions.valid_from < month_bounds.month_end_at
-            and (versions.valid_to is null or versions.valid_to > month_bounds.month_start_at)
-),
-
-charged_versions as (
-    select
-        versions_in_month.*,
-        {{ ledger_monthly_charge(
-            'versions_in_month.cpu', 'versions_in_month.memory_gb', 'versions_in_month.max_replicas', 'rates'
-        ) }} as monthly_charge
-    from versions_in_month
-    inner join rates
-        on
-            rates.effective_from <= versions_in_month.billing_month
-            and (rates.effective_to is null or versions_in_month.billing_month < rates.effective_to)
-),
-
-billed_version as (
-    select
-        *,
-        row_number() over (
-            partition by billing_month, namespace, deployment
-            order by monthly_charge desc, valid_from desc
-        ) as charge_rank
-    from charged_versions
-),
-
-month_days as (
-    {{ ledger_expand_days('month_bounds', 'billing_month', 'last_day', 'billing_day') }}
-),
-
-daily_charges as (
-    -- The version in force at the end of each day: opened before midnight, not closed by then.
-    select
-        month_days.billing_month,
-        month_days.days_in_month,
-        versions.namespace,
-        versions.deployment,
-        {{ ledger_monthly_charge('versions.cpu', 'versions.memory_gb', 'versions.max_replicas', 'rates') }}
-            as daily_monthly_charge
-    from month_days
-    inner join versions
-        on
-            versions.valid_from < {{ ledger_day_start_ts(ledger_date_add('month_days.billing_day', 1)) }}
-            and (
-                versions.valid_to is null
-                or versions.valid_to >= {{ ledger_day_start_ts(ledger_date_add('month_days.billing_day', 1)) }}
-            )
-    inner join rates
-        on
-            rates.effective_from <= month_days.billing_day
-            and (rates.effective_to is null or month_days.billing_day < rates.effective_to)
-),
-
-prorated as (
-    select
-        billing_month,
+        {{ ledger_month_start('snapshot_date') }} as billing_month,
         namespace,
         deployment,
-        sum(daily_monthly_charge) / max(days_in_month) as prorated_amount,
-        count(*) as days_in_force_at_day_end
-    from daily_charges
-    group by billing_month, namespace, deployment
+        max(greatest(
+            coalesce(hpa_max_replicas, 0), coalesce(spec_replicas, 0), coalesce(hpa_desired_replicas, 0)
+        )) as observed_max_replicas
+    from {{ ref('fct_deployment_daily') }}
+    where {{ ledger_all_partitions('snapshot_date') }}
+    group by 1, 2, 3
+),
+
+current_lines as (
+    select
+        statements.billing_month,
+        statements.namespace,
+        statements.deployment,
+        statements.team,
+        statements.billed_max_replicas,
+        statements.cpu,
+        statements.memory_gb,
+        statements.amount,
+        coalesce(lines.prorated_amount, cast(0 as {{ ledger_type_money() }})) as prorated_amount,
+        observed.observed_max_replicas,
+        case
+            when observed.observed_max_replicas is not null and statements.cpu is not null
+                then {{ ledger_monthly_charge(
+                    'statements.cpu', 'statements.memory_gb', 'observed.observed_max_replicas', 'rates'
+                ) }} - statements.amount
+        end as exposure_difference,
+        statements.statement_version,
+        statements.closed_at,
+        statements.restatement_reason,
+        statements.billed_change_id,
+        coalesce(lines.days_in_force_at_day_end, 0) as days_in_force_at_day_end
+    from statements
+    left join lines
+        on
+            statements.billing_month = lines.billing_month
+            and statements.namespace = lines.namespace
+            and statements.deployment = lines.deployment
+    left join observed
+        on
+            statements.billing_month = observed.billing_month
+            and statements.namespace = observed.namespace
+            and statements.deployment = observed.deployment
+    left join rates
+        on {{ ledger_rate_in_force('rates', 'statements.billing_month') }}
 )
 
 select
-    billed_version.billing_month,
-    billed_version.namespace,
-    billed_version.deployment,
-    billed_version.team,
-    billed_version.max_replicas as billed_max_replicas,
-    billed_version.cpu,
-    billed_version.memory_gb,
-    round(billed_version.monthly_charge, 2) as amount,
-    round(coalesce(prorated.prorated_amount, 0), 2) as prorated_amount,
-    billed_version.change_id as billed_change_id,
-    coalesce(prorated.days_in_force_at_day_end, 0) as days_in_force_at_day_end
-from billed_version
-left join prorated
-    on
-        billed_version.billing_month = prorated.billing_month
-        and billed_version.namespace = prorated.namespace
-        and billed_version.deployment = prorated.deployment
-where billed_version.charge_rank = 1
+    billing_month,
+    namespace,
+    deployment,
+    team,
+    billed_max_replicas,
+    cpu,
+    memory_gb,
+    amount,
+    prorated_amount,
+    observed_max_replicas,
+    {{ ledger_money(
+        'case when exposure_difference > 0 then exposure_difference else 0 end'
+    ) }} as unapproved_exposure_amount,
+    statement_version,
+    closed_at,
+    restatement_reason,
+    billed_change_id,
+    days_in_force_at_day_end
+from current_lines

@@ -1,0 +1,174 @@
+"""Month close as a ledger, on DuckDB with the real dbt build (contract §5).
+
+One API billed at 294 (2 vCPU, 4 GB, max 4) whose HPA shows max 6, and one at 236.525
+-> 236.53 (0.2 vCPU, 1.5 GB, max 7). Snapshots on Oct 30 and Nov 2 only:
+
+* the run for Oct 30 has no month to close;
+* the Oct 31 and Nov 1 runs never happen: the run for Nov 2 closes October (version 1);
+* re-running Nov 2 restates nothing;
+* a late PED row (changed_at Oct 11) raises the API to max 6: the run for Nov 3 writes
+  version 2 at 351 naming the change and supersedes version 1, nothing else changes;
+* `dbt build --full-refresh` keeps the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from replica_ledger import airflow_tasks, pipeline, warehouse
+from replica_ledger.settings import load_settings
+from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
+
+OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
+OCTOBER = date(2026, 10, 1)
+CLOSE, SKIP = "billing.close_month", "billing.not_month_end"
+
+
+def change(change_id: str, deployment: str, *, max_replicas: int, cpu, memory_gb, changed_at: str) -> str:
+    row = {
+        "change_id": change_id,
+        "namespace": "payments",
+        "deployment": deployment,
+        "team": "payments",
+        "min_replicas": 2,
+        "max_replicas": max_replicas,
+        "cpu": cpu,
+        "memory_gb": memory_gb,
+        "changed_at": changed_at,
+        "action": "upsert",
+    }
+    return json.dumps(row) + "\n"
+
+
+def write_day(root, day: date) -> None:
+    items = [
+        deployment_object("payments", "checkout-api", replicas=3, cpu=2, memory_gb=4, team="payments"),
+        hpa_object("payments", "checkout-api", target="checkout-api", min_replicas=2, max_replicas=6, current=3),
+        deployment_object("payments", "ledger-api", replicas=2, cpu=0.2, memory_gb=1.5, team="payments"),
+    ]
+    folder = root / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "gke-eu.json").write_text(json.dumps(kubectl_list(items)))
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):
+    archive_dir, changes = tmp_path / "archive", tmp_path / "ped.jsonl"
+    changes.write_text(
+        change("ped-1", "checkout-api", max_replicas=4, cpu=2, memory_gb=4, changed_at="2026-09-01T00:00:00Z")
+        + change("ped-2", "ledger-api", max_replicas=7, cpu=0.2, memory_gb=1.5, changed_at="2026-09-01T00:00:00Z")
+    )
+    for name, value in {
+        "REPLICA_LEDGER_ARCHIVE_DIR": archive_dir,
+        "REPLICA_LEDGER_PED_CHANGES": changes,
+        "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
+        "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
+        "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
+        "REPLICA_LEDGER_CLUSTERS": "gke-eu",
+        "REPLICA_LEDGER_DBT_TARGET": "duckdb",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    for day in (OCT30, NOV2, NOV3):
+        write_day(archive_dir, day)
+    return SimpleNamespace(changes=changes, warehouse=tmp_path / "warehouse.duckdb")
+
+
+def context(day: date) -> dict:
+    run_id = f"scheduled__{day.isoformat()}T00:00:00+00:00"
+    return {
+        "logical_date": datetime(day.year, day.month, day.day, tzinfo=UTC),
+        "run_id": run_id,
+        "dag_run": SimpleNamespace(run_type="scheduled", run_id=run_id),
+    }
+
+
+def run_day(day: date) -> tuple[str, dict | None]:
+    """load, build, then the billing branch and (when chosen) the close, as the DAG does."""
+    settings = load_settings()
+    pipeline.load_day(settings, day)
+    pipeline.build_day(settings, day)
+    branch = airflow_tasks.choose_billing_branch(context(day), CLOSE, SKIP)
+    return branch, airflow_tasks.close_billing_month(context(day)) if branch == CLOSE else None
+
+
+def query(path, sql: str) -> list[tuple]:
+    with warehouse.connect(path) as con:
+        return con.execute(sql).fetchall()
+
+
+def statements(path) -> list[tuple]:
+    return query(
+        path,
+        "select deployment, statement_version, billed_max_replicas, amount, closed_at, superseded_at,"
+        " restatement_reason from fct_billing_statements order by deployment, statement_version",
+    )
+
+
+def test_missed_month_end_late_ped_row_and_reruns(ledger):
+    # Oct 30: no month has reached its last day yet.
+    assert run_day(OCT30) == (SKIP, None)
+
+    # The Oct 31 and Nov 1 runs never happened: Nov 2 closes October.
+    branch, notice = run_day(NOV2)
+    assert branch == CLOSE
+    assert (notice["months_closed"], notice["months_restated"]) == (["2026-10-01"], [])
+    (october,) = notice["months"]
+    assert october["total_amount"] == "530.53"
+    closed = statements(ledger.warehouse)
+    assert [(row[0], row[1], row[2], row[3], row[5], row[6]) for row in closed] == [
+        ("checkout-api", 1, 4, Decimal("294.00"), None, None),
+        ("ledger-api", 1, 7, Decimal("236.53"), None, None),
+    ]
+    bill = query(
+        ledger.warehouse,
+        "select deployment, amount, observed_max_replicas, unapproved_exposure_amount, statement_version,"
+        " typeof(amount) from mart_monthly_billing order by deployment",
+    )
+    assert bill == [
+        ("checkout-api", Decimal("294.00"), 6, Decimal("57.00"), 1, "DECIMAL(18,2)"),
+        ("ledger-api", Decimal("236.53"), 2, Decimal("0.00"), 1, "DECIMAL(18,2)"),
+    ]
+
+    # Re-running the same day restates nothing and changes no line.
+    branch, notice = run_day(NOV2)
+    assert (branch, notice["months_closed"], notice["months_restated"], notice["lines_written"]) == (
+        CLOSE,
+        [],
+        [],
+        0,
+    )
+    assert statements(ledger.warehouse) == closed
+
+    # A late PED row raises checkout-api to max 6 from Oct 11: version 2 names it.
+    with ledger.changes.open("a") as log:
+        log.write(change("ped-late", "checkout-api", max_replicas=6, cpu=2, memory_gb=4, changed_at="2026-10-11T00:00:00Z"))
+    branch, notice = run_day(NOV3)
+    assert (notice["months_closed"], notice["months_restated"]) == ([], ["2026-10-01"])
+    after = statements(ledger.warehouse)
+    version_1, version_2, ledger_api = after
+    assert version_1[:5] == closed[0][:5] and version_1[6] == closed[0][6]  # nothing else changed
+    assert version_1[5] is not None  # superseded
+    assert version_2[:4] == ("checkout-api", 2, 6, Decimal("351.00"))
+    assert version_2[5] is None and "ped-late" in version_2[6]
+    assert ledger_api == closed[1]  # unchanged line: never restated
+    assert query(
+        ledger.warehouse,
+        "select deployment, amount, statement_version, unapproved_exposure_amount from mart_monthly_billing"
+        " order by deployment",
+    ) == [("checkout-api", Decimal("351.00"), 2, Decimal("0.00")), ("ledger-api", Decimal("236.53"), 1, Decimal("0.00"))]
+
+    # A full rebuild keeps the ledger (full_refresh: false).
+    from replica_ledger.dbt_runner import build_vars, run_dbt
+
+    settings = load_settings()
+    run_dbt(
+        settings,
+        ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)],
+        window={"snapshot_date": NOV3.isoformat()},
+    )
+    assert statements(ledger.warehouse) == after
