@@ -33,7 +33,9 @@ episodes as (
 ),
 
 breaches_of_day as (
-    select * from {{ ref('fct_replica_breaches') }}
+    -- The day's breach conditions: the rows fct_replica_breaches stores for the day, read
+    -- from the same source so this model reaches the facts only through the episodes.
+    select * from {{ ref('int_breach_conditions') }}
     where {{ ledger_day_filter('snapshot_date') }}
 ),
 
