@@ -12,10 +12,11 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: help venv venvs demo test lint backfill docs report bench clean deploy-composer
+.PHONY: help venv venvs demo demo-gcp test lint backfill docs report bench clean deploy-composer
 
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
+	@echo "make demo-gcp                  the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
 	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
@@ -52,6 +53,11 @@ venvs: .venv/af3/.installed .venv/af2/.installed .venv/bq/.installed
 
 demo: venv
 	AIRFLOW=$(AIRFLOW) bash scripts/demo.sh
+
+# REPLICA_LEDGER_ENV=gcp on 127.0.0.1: BigQuery emulator, fake-gcs-server, Firestore emulator,
+# fake Kubernetes API and a Slack webhook receiver, all stopped at the end (tooling/demo_gcp.py).
+demo-gcp: venv .venv/bq/.installed
+	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh
 
 test: venvs .venv/bq/.installed
 	bash scripts/test.sh

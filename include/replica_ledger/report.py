@@ -1,7 +1,8 @@
 """Print what the warehouse found: breaches, gaps, quarantined changes and the bills.
 
-`python -m replica_ledger.report [--month YYYY-MM]` reads the DuckDB warehouse named by
-REPLICA_LEDGER_DUCKDB (default .local/warehouse.duckdb).
+`python -m replica_ledger.report [--month YYYY-MM]` reads the warehouse of the dbt target:
+the DuckDB file named by REPLICA_LEDGER_DUCKDB (default .local/warehouse.duckdb), or
+BigQuery (REPLICA_LEDGER_DBT_TARGET=bigquery / bigquery_emulator).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from replica_ledger import warehouse
+from replica_ledger import pipeline
 from replica_ledger.settings import Settings, load_settings
 
 
-def _rows(con, sql: str, params: list | None = None) -> list[tuple]:
-    return con.execute(sql, params or []).fetchall()
+def _rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of `sql` on the dbt target's warehouse (DuckDB, or BigQuery and its emulator)."""
+    return [tuple(row.values()) for row in pipeline._query(settings, sql, params)]
 
 
 def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
@@ -29,46 +31,59 @@ def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
 
 
 def render_report(settings: Settings, month: date | None = None) -> str:
-    with warehouse.connect(settings.duckdb_path) as con:
-        month_filter = "where billing_month = ?" if month else ""
-        month_params = [month] if month else []
-        sections = [
-            _table(
-                "Breach episodes",
-                ["cluster", "api", "team", "breach", "started", "last seen", "ended", "max observed", "approved"],
-                _rows(
-                    con,
-                    "select cluster, namespace || '/' || deployment, team, breach_type, started_on, last_seen_on,"
-                    " ended_on, max_observed_value, last_approved_max_replicas"
-                    " from fct_breach_episodes order by started_on, namespace, deployment, breach_type",
-                ),
+    month_filter = "where billing_month = ?" if month else ""
+    month_params = [month] if month else []
+    sections = [
+        _table(
+            "Breach episodes",
+            ["cluster", "api", "team", "breach", "started", "last seen", "ended", "max observed", "approved"],
+            _rows(
+                settings,
+                "select cluster, namespace || '/' || deployment, team, breach_type, started_on, last_seen_on,"
+                " ended_on, max_observed_value, last_approved_max_replicas"
+                " from fct_breach_episodes order by started_on, namespace, deployment, breach_type",
             ),
-            _table(
-                "Snapshot gaps",
-                ["day", "cluster", "reason"],
-                _rows(con, "select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by 1, 2"),
+        ),
+        _table(
+            "Snapshot gaps",
+            ["day", "cluster", "reason"],
+            _rows(settings, "select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by 1, 2"),
+        ),
+        _table(
+            "Quarantined PED change rows",
+            ["line", "change_id", "reason", "detail"],
+            _rows(
+                settings,
+                "select arrival_seq, change_id, quarantine_reason, quarantine_detail"
+                " from fct_limit_change_quarantine order by arrival_seq",
             ),
-            _table(
-                "Quarantined PED change rows",
-                ["line", "change_id", "reason", "detail"],
-                _rows(
-                    con,
-                    "select arrival_seq, change_id, quarantine_reason, quarantine_detail"
-                    " from fct_limit_change_quarantine order by arrival_seq",
-                ),
+        ),
+        _table(
+            "Monthly bill per API",
+            ["month", "api", "team", "max", "vCPU", "GB", "amount", "prorated", "observed max", "exposure", "version"],
+            _rows(
+                settings,
+                "select billing_month, namespace || '/' || deployment, team, billed_max_replicas, cpu,"
+                " memory_gb, amount, prorated_amount, observed_max_replicas, unapproved_exposure_amount,"
+                f" statement_version from mart_monthly_billing {month_filter}"
+                " order by billing_month, namespace, deployment",
+                month_params,
             ),
-            _table(
-                "Monthly bill per API",
-                ["month", "api", "team", "max", "vCPU", "GB", "amount", "prorated"],
-                _rows(
-                    con,
-                    "select billing_month, namespace || '/' || deployment, team, billed_max_replicas, cpu,"
-                    f" memory_gb, amount, prorated_amount from mart_monthly_billing {month_filter}"
-                    " order by billing_month, namespace, deployment",
-                    month_params,
-                ),
+        ),
+        _table(
+            "Restated statement lines",
+            ["month", "api", "version", "amount", "closed at", "superseded at", "reason"],
+            _rows(
+                settings,
+                "select billing_month, namespace || '/' || deployment, statement_version, amount, closed_at,"
+                " superseded_at, restatement_reason from fct_billing_statements"
+                " where (restatement_reason is not null or superseded_at is not null)"
+                f"{' and billing_month = ?' if month else ''}"
+                " order by billing_month, namespace, deployment, statement_version",
+                month_params,
             ),
-        ]
+        ),
+    ]
     return "\n".join(sections)
 
 

@@ -13,45 +13,29 @@ import subprocess
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from tests.support.airflow_cli import REPO_ROOT, local_env, query, run_script, table_fingerprints
+from tests.dags.conftest import RUN_DAYS
+from tests.support.airflow_cli import REPO_ROOT, query, run_script, table_fingerprints
 
 OCTOBER = date(2026, 10, 1)
-RUN_DAYS = "python scripts/run_days.py {first} {last} --dags-folder dags"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> SimpleNamespace:
-    local = tmp_path_factory.mktemp("demo_month")
-    # The demo month is in the past: widen the alert window so these manual runs alert
-    # (what `make demo` does too); backfills stay silent whatever it says.
-    env = local_env(local, REPLICA_LEDGER_ALERT_MAX_AGE_DAYS="36500")
-    run_script(
-        "bash scripts/airflow_init.sh $AIRFLOW_MAJOR && " + RUN_DAYS.format(first="2026-10-01", last="2026-10-31"),
-        env,
-        timeout=2400,
-        log=local / "run_days.log",
-    )
-    return SimpleNamespace(local=local, env=env, duckdb=local / "warehouse.duckdb", outbox=local / "outbox")
+def rows(demo_month, sql: str, params: list | None = None) -> list[dict]:
+    return query(demo_month.duckdb, sql, params)
 
 
-def rows(demo, sql: str, params: list | None = None) -> list[dict]:
-    return query(demo.duckdb, sql, params)
-
-
-def test_every_day_ran_through_airflow(demo):
-    log = (demo.local / "run_days.log").read_text()
+def test_every_day_ran_through_airflow(demo_month):
+    log = (demo_month.local / "run_days.log").read_text()
     for day in range(1, 32):
         assert f"[replica-ledger] 2026-10-{day:02d} success" in log
 
 
-def test_monthly_bill_per_api(demo):
+def test_monthly_bill_per_api(demo_month):
     bills = {
         row["deployment"]: (row["billed_max_replicas"], float(row["amount"]))
-        for row in rows(demo, "select * from mart_monthly_billing where billing_month = ?", [OCTOBER])
+        for row in rows(demo_month, "select * from mart_monthly_billing where billing_month = ?", [OCTOBER])
     }
     assert bills == {
         "payments-api": (6, 351.0),  # raised from 3 to 6 on day 11: the highest version is billed
@@ -63,16 +47,16 @@ def test_monthly_bill_per_api(demo):
     }
 
 
-def test_prorated_amount_weighs_days(demo):
-    payments = rows(demo, "select * from mart_monthly_billing where deployment = 'payments-api'")[0]
+def test_prorated_amount_weighs_days(demo_month):
+    payments = rows(demo_month, "select * from mart_monthly_billing where deployment = 'payments-api'")[0]
     # Each day at the version in force at its end: days 1-10 at max 3 (180 + 114 x 3/4 =
     # 265.50) and days 11-31 at max 6 (351), over the month's 31 days.
     assert float(payments["prorated_amount"]) == pytest.approx((10 * 265.5 + 21 * 351) / 31, abs=0.01)
 
 
-def test_limit_history_is_scd2(demo):
+def test_limit_history_is_scd2(demo_month):
     versions = rows(
-        demo,
+        demo_month,
         "select change_id, max_replicas, valid_from, valid_to, is_current from dim_replica_limits "
         "where deployment = 'payments-api' order by valid_from",
     )
@@ -82,14 +66,14 @@ def test_limit_history_is_scd2(demo):
     ]
     assert versions[0]["valid_to"] == versions[1]["valid_from"] == datetime(2026, 10, 11, 9, 30)
     assert versions[1]["valid_to"] is None
-    legacy = rows(demo, "select valid_to, is_current from dim_replica_limits where deployment = 'legacy-api'")
+    legacy = rows(demo_month, "select valid_to, is_current from dim_replica_limits where deployment = 'legacy-api'")
     assert legacy == [{"valid_to": datetime(2026, 10, 15, 12, 0), "is_current": False}]  # the delete
 
 
-def test_breach_episodes(demo):
+def test_breach_episodes(demo_month):
     episodes = {
         (row["deployment"], row["breach_type"]): (row["started_on"].day, row["last_seen_on"].day, row["is_open"])
-        for row in rows(demo, "select * from fct_breach_episodes")
+        for row in rows(demo_month, "select * from fct_breach_episodes")
     }
     assert episodes == {
         # day 10's snapshot sees the HPA already at 6 while PED still says 3
@@ -101,9 +85,9 @@ def test_breach_episodes(demo):
     }
 
 
-def test_new_episode_flag_only_on_first_day(demo):
+def test_new_episode_flag_only_on_first_day(demo_month):
     new = rows(
-        demo,
+        demo_month,
         "select snapshot_date, deployment, breach_type from fct_replica_breaches where is_new_episode order by all",
     )
     assert [(row["snapshot_date"].day, row["deployment"], row["breach_type"]) for row in new] == [
@@ -114,55 +98,55 @@ def test_new_episode_flag_only_on_first_day(demo):
     ]
 
 
-def test_gaps_yield_no_rows(demo):
-    gaps = rows(demo, "select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by all")
+def test_gaps_yield_no_rows(demo_month):
+    gaps = rows(demo_month, "select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by all")
     assert [(g["snapshot_date"].day, g["cluster"], g["gap_reason"]) for g in gaps] == [
         (5, "gke-demo-us", "missing"),
         (23, "gke-demo-eu", "missing"),
     ]
     for table in ("fct_deployment_daily", "fct_replica_breaches"):
         inferred = rows(
-            demo,
+            demo_month,
             f"select count(*) as n from {table} where (snapshot_date, cluster) in "
             "(select (snapshot_date, cluster) from fct_snapshot_gaps)",
         )
         assert inferred == [{"n": 0}], f"{table} has rows for a missing day"
 
 
-def test_rollout_surge_is_not_a_breach(demo):
+def test_rollout_surge_is_not_a_breach(demo_month):
     day7 = rows(
-        demo,
+        demo_month,
         "select spec_replicas, status_replicas, rollout_in_progress, approved_max_replicas from fct_deployment_daily "
         "where deployment = 'catalog-api' and snapshot_date = ?",
         [date(2026, 10, 7)],
     )[0]
     assert day7["rollout_in_progress"] is True
     assert day7["status_replicas"] > day7["approved_max_replicas"] >= day7["spec_replicas"]
-    assert rows(demo, "select * from fct_replica_breaches where deployment = 'catalog-api'") == []
+    assert rows(demo_month, "select * from fct_replica_breaches where deployment = 'catalog-api'") == []
 
 
-def test_out_of_scope_namespaces_are_excluded(demo):
-    namespaces = {row["namespace"] for row in rows(demo, "select distinct namespace from fct_deployment_daily")}
+def test_out_of_scope_namespaces_are_excluded(demo_month):
+    namespaces = {row["namespace"] for row in rows(demo_month, "select distinct namespace from fct_deployment_daily")}
     assert namespaces == {"payments", "orders", "catalog", "inventory", "legacy", "sandbox", "search"}
 
 
-def test_bad_change_rows_are_quarantined_with_a_reason(demo):
-    quarantined = rows(demo, "select change_id, quarantine_reason from fct_limit_change_quarantine order by all")
+def test_bad_change_rows_are_quarantined_with_a_reason(demo_month):
+    quarantined = rows(demo_month, "select change_id, quarantine_reason from fct_limit_change_quarantine order by all")
     reasons = {row["quarantine_reason"] for row in quarantined}
     assert {"malformed_json", "max_replicas_out_of_range", "unknown_action"} <= reasons
     assert all(row["quarantine_reason"] for row in quarantined)
     # Reconciliation: every line of the log is either used (a version) or quarantined,
     # or is an exact re-send of a used change.
     lines = [line for line in (REPO_ROOT / "demo" / "ped_limit_changes.jsonl").read_text().splitlines() if line]
-    used = rows(demo, "select count(*) as n from dim_replica_limits")[0]["n"]
+    used = rows(demo_month, "select count(*) as n from dim_replica_limits")[0]["n"]
     deletes = sum(1 for line in lines if '"action": "delete"' in line)
     exact_resends = len(lines) - len(set(lines))
     assert len(lines) == used + deletes + len(quarantined) + exact_resends
 
 
-def test_outbox_holds_one_readable_message_per_new_episode_day(demo):
-    payloads = sorted(demo.outbox.glob("*.json"))
-    texts = sorted(demo.outbox.glob("*.txt"))
+def test_outbox_holds_one_readable_message_per_new_episode_day(demo_month):
+    payloads = sorted(demo_month.outbox.glob("*.json"))
+    texts = sorted(demo_month.outbox.glob("*.txt"))
     assert len(payloads) == len(texts) == 4, [path.name for path in payloads]
     everything = "\n".join(path.read_text() for path in texts)
     for deployment in ("payments-api", "orders-api", "shadow-api"):
@@ -173,20 +157,23 @@ def test_outbox_holds_one_readable_message_per_new_episode_day(demo):
         assert "hooks.slack.com" not in path.read_text()
 
 
-def test_rerunning_a_day_changes_nothing(demo):
-    before = table_fingerprints(demo.duckdb)
-    outbox_before = sorted(path.name for path in demo.outbox.iterdir())
+def test_rerunning_a_day_changes_nothing(demo_month):
+    before = table_fingerprints(demo_month.duckdb)
+    outbox_before = sorted(path.name for path in demo_month.outbox.iterdir())
     run_script(
-        RUN_DAYS.format(first="2026-10-14", last="2026-10-14"), demo.env, timeout=600, log=demo.local / "rerun.log"
+        RUN_DAYS.format(first="2026-10-14", last="2026-10-14"),
+        demo_month.env,
+        timeout=600,
+        log=demo_month.local / "rerun.log",
     )
-    assert table_fingerprints(demo.duckdb) == before
-    assert sorted(path.name for path in demo.outbox.iterdir()) == outbox_before  # no second post
+    assert table_fingerprints(demo_month.duckdb) == before
+    assert sorted(path.name for path in demo_month.outbox.iterdir()) == outbox_before  # no second post
 
 
-def test_full_dbt_build_with_unit_tests_passes_on_the_month(demo, tmp_path):
+def test_full_dbt_build_with_unit_tests_passes_on_the_month(demo_month, tmp_path):
     """Every data test, generic test and unit test of the project, on the month's data."""
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(demo.duckdb, warehouse)
+    shutil.copy(demo_month.duckdb, warehouse)
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
@@ -201,7 +188,7 @@ def test_full_dbt_build_with_unit_tests_passes_on_the_month(demo, tmp_path):
             '{"snapshot_date": "2026-10-31"}',
         ],
         cwd=REPO_ROOT,
-        env={**demo.env, "REPLICA_LEDGER_DUCKDB": str(warehouse), "DBT_LOG_PATH": str(tmp_path)},
+        env={**demo_month.env, "REPLICA_LEDGER_DUCKDB": str(warehouse), "DBT_LOG_PATH": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=900,

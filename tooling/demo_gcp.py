@@ -1,0 +1,361 @@
+"""`make demo-gcp`: the production wiring (REPLICA_LEDGER_ENV=gcp) over the demo month, on local emulators.
+
+What runs for real, each on 127.0.0.1:
+
+- BigQuery: the local-bigquery emulator (tooling/emulators/bigquery.py); dbt's
+  ``bigquery_emulator`` target and the product's BigQuery clients talk to it.
+- GCS: fake-gcs-server; the archive bucket holds the demo archive, plus one live capture.
+- Firestore: gcloud's emulator, holding the APIs' current limits as PED documents; the
+  production ``firestore-sync`` command reconciles them with the BigQuery PED table.
+- Kubernetes: tooling/fake_kube_api.py; the collector CLI snapshots it into the bucket
+  for the day just closed (the live capture path of the collector pod).
+- Slack: tooling/slack_receiver.py behind the three webhook connections of
+  dbt_project/seeds/team_slack_routes.csv; every body it gets is kept as a JSON file.
+
+Then the DAG runs over the demo month with ``scripts/run_days.py`` (``dag.test()`` per day,
+like ``make demo``): the days are in the past, so the snapshot branch takes
+``archive_only`` and no collector pod is started. The report is printed from BigQuery, the
+marts are exported as JSON (for comparing with ``make demo``), and everything started
+here is stopped, also on failure.
+
+Run through ``make demo-gcp`` (scripts/demo_gcp.sh sets up Airflow first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from tooling.emulators import bigquery, firestore, gcs
+from tooling.fake_kube_api import FakeKubeApi
+from tooling.slack_receiver import SlackReceiver
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_ARCHIVE = REPO_ROOT / "demo" / "archive"
+DEMO_PED_LOG = REPO_ROOT / "demo" / "ped_limit_changes.jsonl"
+FIRST_DAY, LAST_DAY = date(2026, 10, 1), date(2026, 10, 31)
+BUCKET = "replica-ledger-demo-archive"
+SNAPSHOT_PREFIX = "snapshots"
+CLUSTERS = ("gke-demo-eu", "gke-demo-us")
+RAW_DATASET = "replica_ledger_raw"
+DATASET = "replica_ledger"
+PED_TABLE = "ped_limit_changes"
+PED_COLLECTION = "ped-apis"
+# One local webhook per connection of team_slack_routes.csv: every team's alert reaches Slack.
+SLACK_TOKENS = {
+    "slack_default_webhook": "T0DEMO000/B0DEMO000/default",
+    "slack_payments_webhook": "T0DEMO000/B0DEMO001/payments",
+    "slack_orders_webhook": "T0DEMO000/B0DEMO002/orders",
+}
+# Exported after the run: what `make demo` builds too, row for row (tests/dags/test_demo_gcp.py).
+MARTS = (
+    "mart_monthly_billing",
+    "fct_replica_breaches",
+    "fct_breach_episodes",
+    "fct_snapshot_gaps",
+    "dim_replica_limits",
+    "fct_deployment_daily",
+)
+# The fake cluster's size for the live capture: small, it only shows the path works.
+LIVE_DEPLOYMENTS, LIVE_HPAS = 40, 30
+_PED_JSON_TYPES = {"INT64": int, "FLOAT64": float}
+
+
+def say(text: str) -> None:
+    print(f"[demo-gcp] {text}", flush=True)
+
+
+# ----------------------------------------------------------------------------- services
+
+
+@dataclass
+class Services:
+    bigquery: bigquery.BigQueryEmulator
+    gcs: gcs.GcsEmulator
+    firestore: firestore.FirestoreEmulator
+    kube: FakeKubeApi
+    slack: SlackReceiver
+
+
+@contextlib.contextmanager
+def running_services(work: Path, slack_folder: Path) -> Iterator[Services]:
+    """Start every local stand-in; stop each one on the way out, whatever happened."""
+    logs = work / "logs"
+    with contextlib.ExitStack() as stack:
+        say("starting the BigQuery emulator, fake-gcs-server, the Firestore emulator, Kubernetes and Slack")
+        bq = bigquery.start(data_dir=work / "bigquery", log_path=logs / "bigquery.log")
+        stack.callback(bq.stop)
+        storage = gcs.start(log_path=logs / "fake-gcs-server.log")
+        stack.callback(storage.stop)
+        store = firestore.start(log_path=logs / "firestore.log")
+        stack.callback(store.stop)
+        kube = stack.enter_context(FakeKubeApi(deployments=LIVE_DEPLOYMENTS, hpas=LIVE_HPAS))
+        slack = stack.enter_context(SlackReceiver(slack_folder))
+        say(
+            f"BigQuery {bq.endpoint}, GCS {storage.url}, Firestore {store.host}, "
+            f"Kubernetes {kube.url}, Slack {slack.base_url()} (logs: {logs})"
+        )
+        yield Services(bq, storage, store, kube, slack)
+        say("stopping the emulators and local servers")
+
+
+def stop_on_signals() -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so the emulators are stopped (they run in their own sessions)."""
+
+    def raise_exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, raise_exit)
+
+
+# ----------------------------------------------------------------------------- the archive in GCS
+
+
+def capture_live(services: Services, work: Path, env: Mapping[str, str]) -> list[str]:
+    """The collector CLI against the fake cluster, into gs://BUCKET/snapshots, for the day just closed."""
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    written = []
+    for cluster in CLUSTERS:
+        kubeconfig = services.kube.write_kubeconfig(work / f"kubeconfig-{cluster}", context=cluster)
+        command = [sys.executable, "-m", "replica_ledger.collector", "--cluster", cluster]
+        command += ["--output", f"gs://{BUCKET}/{SNAPSHOT_PREFIX}", "--kubeconfig", str(kubeconfig)]
+        command += ["--context", cluster]
+        result = subprocess.run(command, env=dict(env), capture_output=True, text=True, timeout=300, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"the collector failed for {cluster} ({result.returncode}):\n{result.stderr[-3000:]}")
+        written.append(f"{cluster} ({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'ok'})")
+    names = [
+        blob.name
+        for blob in services.gcs.client().list_blobs(BUCKET, prefix=f"{SNAPSHOT_PREFIX}/dt={day.isoformat()}/")
+    ]
+    say(f"live capture for {day} (the day just closed) with the collector CLI: {', '.join(sorted(names))}")
+    return names
+
+
+def upload_demo_archive(services: Services) -> int:
+    names = services.gcs.upload_folder(BUCKET, DEMO_ARCHIVE, SNAPSHOT_PREFIX)
+    say(f"uploaded the demo archive: {len(names)} objects into gs://{BUCKET}/{SNAPSHOT_PREFIX}/")
+    return len(names)
+
+
+# ----------------------------------------------------------------------------- the PED change log
+
+
+def ped_rows(path: Path) -> list[dict]:
+    """The change log's JSON objects as typed rows of the PED table; arrival_seq is the line number.
+
+    A line that is not a JSON object cannot be a row of that typed table, so it is left out
+    (the local demo quarantines it as malformed_json instead); the count is reported.
+    """
+    from replica_ledger.ped.bigquery import PARAM_TYPES
+
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            change = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(change, dict):
+            typed = {name: _typed(change.get(name), kind) for name, kind in PARAM_TYPES.items()}
+            rows.append({**typed, "arrival_seq": number})
+    return rows
+
+
+def _typed(value, kind: str):
+    cast = _PED_JSON_TYPES.get(kind)
+    return cast(value) if cast is not None and value is not None else value
+
+
+def load_ped_table(client, path: Path) -> int:
+    """(Re)create the PED table with the PED pipeline's DDL and fill it from the demo's JSON Lines."""
+    from google.cloud import bigquery as bq
+
+    from replica_ledger.ped.bigquery import ddl_sql
+
+    table = f"{client.project}.{RAW_DATASET}.{PED_TABLE}"
+    client.query_and_wait(f"DROP TABLE IF EXISTS `{table}`")
+    client.query_and_wait(ddl_sql(f"bq://{table}"))
+    rows = ped_rows(path)
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    config = bq.LoadJobConfig(
+        source_format=bq.SourceFormat.NEWLINE_DELIMITED_JSON, write_disposition=bq.WriteDisposition.WRITE_APPEND
+    )
+    client.load_table_from_file(io.BytesIO(data), table, job_config=config).result()
+    lines = sum(1 for line in path.read_text().splitlines() if line)
+    say(f"PED change log: {len(rows)} of {lines} lines loaded into {table} ({lines - len(rows)} not a JSON object)")
+    return len(rows)
+
+
+def ped_document(row: Mapping) -> dict:
+    """An API's current version as the PED document Firestore would hold for it."""
+    return {
+        "metadata": {"namespace": row["namespace"], "name": row["deployment"], "team": row["team"]},
+        "spec": {
+            "minReplicas": row["min_replicas"],
+            "maxReplicas": row["max_replicas"],
+            "resources": {"cpu": row["cpu"], "memoryGb": row["memory_gb"]},
+        },
+        "changedBy": "demo-firestore-seed",
+    }
+
+
+def seed_and_sync_firestore(services: Services, rows: list[dict]) -> str:
+    """Write each live API's current limits to Firestore, then run the production firestore-sync.
+
+    The documents repeat the state the change log already ends with, so the sync appends
+    nothing and the demo's results stay those of `make demo`; the sync's summary says so.
+    A deleted API gets no document (a missing document never decommissions anything).
+    """
+    from replica_ledger.changelog import current_versions
+    from replica_ledger.ped import cli
+
+    project = services.bigquery.project
+    current = current_versions(rows)
+    live = {key: row for key, row in sorted(current.items()) if row["action"] != "delete"}
+    for (namespace, deployment), row in live.items():
+        services.firestore.put_document(project, f"{PED_COLLECTION}/{namespace}--{deployment}", ped_document(row))
+    out = io.StringIO()
+    table = f"bq://{project}.{RAW_DATASET}.{PED_TABLE}"
+    code = cli.main(
+        ["firestore-sync", "--project", project, "--collection", PED_COLLECTION, "--log", table],
+        env={firestore.EMULATOR_HOST_ENV: services.firestore.host},
+        bigquery_client=services.bigquery.client(),
+        out=out,
+        err=out,
+    )
+    summary = out.getvalue().strip().splitlines()[-1] if out.getvalue().strip() else "(no output)"
+    if code != 0 or "accepted=0" not in summary:
+        raise RuntimeError(f"firestore-sync did not leave the change log as it was (exit {code}):\n{out.getvalue()}")
+    say(
+        f"Firestore: seeded {len(live)} PED documents (each live API's current limits) into "
+        f"{PED_COLLECTION}; firestore-sync into {table}: {summary} (same state as the change log: nothing appended)"
+    )
+    return summary
+
+
+# ----------------------------------------------------------------------------- the DAG
+
+
+def gcp_environment(services: Services, base: Mapping[str, str]) -> dict[str, str]:
+    """The Composer environment variables of docs/deploy-composer.md, pointed at the local services."""
+    env = dict(base)
+    env.update(services.bigquery.dbt_env())
+    env.update(services.gcs.env())
+    env.update(
+        REPLICA_LEDGER_ENV="gcp",
+        REPLICA_LEDGER_GCS_BUCKET=BUCKET,
+        REPLICA_LEDGER_GCS_SNAPSHOT_PREFIX=SNAPSHOT_PREFIX,
+        REPLICA_LEDGER_CLUSTERS=",".join(CLUSTERS),
+        REPLICA_LEDGER_RAW_SCHEMA=RAW_DATASET,
+        REPLICA_LEDGER_BQ_DATASET=DATASET,
+        # Never pulled: past days take the archive-only branch.
+        REPLICA_LEDGER_COLLECTOR_IMAGE="local/replica-ledger-collector:demo",
+        REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET="replica-ledger-kubeconfig",  # noqa: S106 - a Secret's name
+        # The demo month is in the past: widen the alert window (as `make demo` does).
+        REPLICA_LEDGER_ALERT_MAX_AGE_DAYS=base.get("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "36500"),
+        REPLICA_LEDGER_RETRIES=base.get("REPLICA_LEDGER_RETRIES", "0"),
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    for conn_id, token in SLACK_TOKENS.items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = services.slack.connection_json(token)
+    return env
+
+
+def run_days(env: Mapping[str, str], first: date, last: date, log_path: Path) -> None:
+    """scripts/run_days.py (dag.test() per day); its per-day lines are echoed, everything else logged."""
+    command = [sys.executable, "scripts/run_days.py", first.isoformat(), last.isoformat()]
+    command += ["--dags-folder", env.get("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))]
+    say(f"running the DAG with REPLICA_LEDGER_ENV=gcp, dbt target bigquery_emulator, {first}..{last} (log: {log_path})")
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in process.stdout:
+            log.write(line)
+            if line.startswith("[replica-ledger]"):
+                print(line, end="", flush=True)
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"the DAG runs failed (exit {code}); see {log_path}")
+
+
+def print_report(env: Mapping[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "replica_ledger.report"], cwd=REPO_ROOT, env=dict(env), check=False, timeout=300
+    )
+    if result.returncode != 0:
+        raise RuntimeError("replica_ledger.report failed")
+
+
+def export_marts(client, folder: Path) -> None:
+    """Each mart's rows as JSON (values as text), for comparing with the DuckDB demo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for mart in MARTS:
+        rows = [dict(row.items()) for row in client.query_and_wait(f"SELECT * FROM `{DATASET}.{mart}`")]
+        (folder / f"{mart}.json").write_text(json.dumps(rows, default=str, indent=1, sort_keys=True))
+    say(f"marts exported as JSON into {folder}")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def local_dir() -> Path:
+    return Path(os.environ.get("REPLICA_LEDGER_LOCAL_DIR") or REPO_ROOT / ".local").resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from", dest="first", type=date.fromisoformat, default=FIRST_DAY)
+    parser.add_argument("--to", dest="last", type=date.fromisoformat, default=LAST_DAY)
+    args = parser.parse_args(argv)
+    stop_on_signals()
+    local = local_dir()
+    work = local / "demo-gcp"
+    slack_folder = local / "slack-received"
+    # A fresh BigQuery each time: the demo shows one month built from nothing.
+    shutil.rmtree(work / "bigquery", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with running_services(work, slack_folder) as services:
+        env = gcp_environment(services, os.environ)
+        client = services.bigquery.client()
+        for dataset in (RAW_DATASET, DATASET):
+            client.create_dataset(dataset, exists_ok=True)
+        services.gcs.create_bucket(BUCKET)
+        capture_live(services, work, env)
+        upload_demo_archive(services)
+        load_ped_table(client, DEMO_PED_LOG)
+        seed_and_sync_firestore(services, ped_rows(DEMO_PED_LOG))
+        run_days(env, args.first, args.last, work / f"run_days-airflow{env.get('AIRFLOW_MAJOR', '')}.log")
+        print_report(env)
+        export_marts(client, work / "marts")
+        received = services.slack.received_files()
+    print(
+        f"\nWhere things are:\n"
+        f"  Slack bodies     : {slack_folder}/   ({len(received)} message(s) received, one JSON file each)\n"
+        f"  Marts (JSON)     : {work / 'marts'}/\n"
+        f"  Emulator logs    : {work / 'logs'}/\n"
+        f"  Airflow log      : {work}/run_days-*.log\n"
+        f"  dbt docs         : {os.environ.get('REPLICA_LEDGER_DBT_DOCS_DIR') or local / 'dbt_docs'}/index.html\n"
+        f"  took {time.monotonic() - started:.0f}s; every emulator and local server is stopped.",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
