@@ -146,7 +146,9 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
 
     # A late PED row raises checkout-api to max 6 from Oct 11: version 2 names it.
     with ledger.changes.open("a") as log:
-        log.write(change("ped-late", "checkout-api", max_replicas=6, cpu=2, memory_gb=4, changed_at="2026-10-11T00:00:00Z"))
+        log.write(
+            change("ped-late", "checkout-api", max_replicas=6, cpu=2, memory_gb=4, changed_at="2026-10-11T00:00:00Z")
+        )
     branch, notice = run_day(NOV3)
     assert (notice["months_closed"], notice["months_restated"]) == ([], ["2026-10-01"])
     after = statements(ledger.warehouse)
@@ -160,7 +162,10 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
         ledger.warehouse,
         "select deployment, amount, statement_version, unapproved_exposure_amount from mart_monthly_billing"
         " order by deployment",
-    ) == [("checkout-api", Decimal("351.00"), 2, Decimal("0.00")), ("ledger-api", Decimal("236.53"), 1, Decimal("0.00"))]
+    ) == [
+        ("checkout-api", Decimal("351.00"), 2, Decimal("0.00")),
+        ("ledger-api", Decimal("236.53"), 1, Decimal("0.00")),
+    ]
 
     # A full rebuild keeps the ledger (full_refresh: false).
     from replica_ledger.dbt_runner import build_vars, run_dbt
