@@ -44,14 +44,14 @@ MODEL = "fct_replica_breaches"
 MODEL_ID = f"model.replica_ledger.{MODEL}"
 # Direct neighbours, drawn in the model page's lineage panel.
 EXPECTED_PARENTS = {"model.replica_ledger.int_breach_conditions", "model.replica_ledger.stg_k8s__snapshot_manifest"}
-EXPECTED_CHILDREN = {"model.replica_ledger.fct_breach_episodes", "exposure.replica_ledger.slack_breach_alert"}
-# The full-screen graph (+fct_replica_breaches+) runs from the sources through the SCD2 and
-# the daily fact down to the Slack alert exposure.
+EXPECTED_CHILDREN = {"model.replica_ledger.fct_breach_episodes"}
+# The full-screen graph (+fct_replica_breaches+) runs from the sources through the SCD2
+# versions and the point-in-time join down to the Slack alert exposure.
 EXPECTED_UPSTREAM = {
     "source.replica_ledger.k8s.k8s_deployments",
     "source.replica_ledger.ped.ped_limit_changes",
-    "model.replica_ledger.dim_replica_limits",
-    "model.replica_ledger.fct_deployment_daily",
+    "model.replica_ledger.int_replica_limits__versioned",
+    "model.replica_ledger.int_deployments__with_limits",
 }
 SERVER_START_TIMEOUT_S = 240
 UI_TIMEOUT_MS = 60_000
