@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger.alerts import failure_fields, failure_notifier
+from replica_ledger.alerts import failure_fields, failure_notifier, failure_payload
 
 from .conftest import Scripted, secrets_in
 
@@ -105,3 +105,22 @@ def test_failure_fields_without_logical_date():
     fields = failure_fields(af3_context(logical=None))
     assert fields["logical_date"] is None
     assert (fields["dag_id"], fields["task_id"], fields["try_number"]) == ("replica_ledger_daily", "build_models", 1)
+
+
+class _NoLogUrl(SimpleNamespace):
+    """An Airflow 2.11 task instance whose log URL needs a webserver config that is absent."""
+
+    @property
+    def log_url(self):
+        raise RuntimeError("no [webserver] base_url")
+
+
+def test_failure_fields_when_the_log_url_cannot_be_built():
+    context = af2_context()
+    ti = {k: v for k, v in vars(context["ti"]).items() if k != "log_url"}
+    context["ti"] = context["task_instance"] = _NoLogUrl(**ti)
+    fields = failure_fields(context)
+    assert fields["log_url"] is None
+    assert fields["run_id"] == "scheduled__2024-05-03T00:00:00+00:00"
+    assert fields["dag_id"] == "replica_ledger_daily"
+    assert "Log: no URL available" in failure_payload(fields)["blocks"][0]["text"]["text"]
