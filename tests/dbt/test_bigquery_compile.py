@@ -125,8 +125,12 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         "fct_deployment_daily",
         "fct_replica_breaches",
         "fct_breach_alerts",
-        "mart_monthly_billing",
+        "fct_billing_statements",
     }
+    statements = incremental.pop("fct_billing_statements")["config"]
+    # The statements ledger: merged on its key, never rebuilt by --full-refresh.
+    assert (statements["incremental_strategy"], statements["full_refresh"]) == ("merge", False)
+    assert statements["unique_key"] == ["billing_month", "namespace", "deployment", "statement_version"]
     for name, node in incremental.items():
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
@@ -136,9 +140,7 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}
         assert config["partitions"] == [f"cast('{DAY}' as date)"]
         assert config["require_partition_filter"] is True
-    billing = incremental["mart_monthly_billing"]["config"]
-    assert billing["partition_by"] == {"field": "billing_month", "data_type": "date", "granularity": "month"}
-    assert billing["partitions"] == [f"cast('{MONTH}' as date)"]
+    assert statements["partition_by"] == {"field": "billing_month", "data_type": "date", "granularity": "month"}
 
 
 def _is_day_predicate(node: exp.Expression, column: str, day: str) -> bool:
@@ -163,8 +165,11 @@ def _reads_filtered(sql: str, source_name: str, column: str, day: str) -> bool:
 @pytest.mark.parametrize(
     ("model", "big_sources"),
     [
-        ("fct_deployment_daily", ["stg_k8s__deployments", "int_hpas__by_deployment"]),
+        ("fct_deployment_daily", ["int_deployments__with_limits"]),
+        # A view: its window filter (the run's day and the lookback) is what its readers prune by.
+        ("int_deployments__with_limits", ["stg_k8s__deployments", "int_hpas__by_deployment"]),
         ("fct_replica_breaches", ["int_breach_conditions", "stg_k8s__snapshot_manifest"]),
+        ("fct_breach_alerts", ["int_breach_conditions"]),
     ],
 )
 def test_daily_facts_read_only_the_run_partitions(compiled, model, big_sources):
@@ -173,11 +178,11 @@ def test_daily_facts_read_only_the_run_partitions(compiled, model, big_sources):
         assert _reads_filtered(sql, source, "snapshot_date", DAY), f"{model} reads {source} unfiltered"
 
 
-def test_billing_mart_reads_only_the_run_month(compiled):
-    sql = models(compiled)["mart_monthly_billing"]["compiled_code"]
-    tree = sqlglot.parse_one(sql, read="bigquery")
-    assert "int_snapshot_expectations" not in {table.name for table in tree.find_all(exp.Table)}
-    assert f"cast('{MONTH}' as date) as billing_month" in sql.lower()
+def test_money_is_numeric_rounded_by_bigquery(compiled):
+    """Exact money on BigQuery: NUMERIC/BIGNUMERIC and ROUND (half away from zero), no FLOAT64."""
+    for name in ("int_billing_lines", "mart_monthly_billing", "fct_breach_alerts"):
+        sql = models(compiled)[name]["compiled_code"].lower()
+        assert "as bignumeric)" in sql and "as numeric)" in sql, name
 
 
 def test_whole_table_readers_of_partition_filtered_facts_name_the_partition_column(compiled):

@@ -18,6 +18,9 @@
 --   - nothing for an unchanged line.
 -- A line whose API is no longer billed for a closed month gets a version with amount 0.
 {%- set now = ledger_now_utc() %}
+{#- `dbt compile --no-introspect` (the offline BigQuery check) cannot ask whether the table
+    exists; it compiles the incremental branch, the one every run but the first uses. -#}
+{%- set incremental = is_incremental() if flags.INTROSPECT else true %}
 {%- set str = ledger_type_string() %}
 
 with computed as (
@@ -26,7 +29,7 @@ with computed as (
     where amount is not null
 ),
 
-{%- if not is_incremental() %}
+{%- if not incremental %}
 
 written as (
     select
