@@ -6,19 +6,19 @@ inside the task so that parsing this file stays cheap and touches no DB or netwo
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 
 from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable, TaskGroup, task
 from replica_ledger.alerts import failure_notifier
+from replica_ledger.settings import load_settings
 
 DAG_ID = "replica_ledger_daily"
+SETTINGS = load_settings()  # environment variables only: free at parse time
 # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
 # single writing process.
-WAREHOUSE_POOL = os.environ.get("REPLICA_LEDGER_WAREHOUSE_POOL", "duckdb_writer")
-SLACK_CONN_ID = os.environ.get("REPLICA_LEDGER_SLACK_CONN_ID", "slack_default_webhook")
+WAREHOUSE_POOL = SETTINGS.warehouse_pool
 
 DOC_MD = """
 ### replica_ledger_daily
@@ -40,9 +40,9 @@ Runbook: see the repository README. Data contract: `shared/spec/CONTRACT.md`.
 
 default_args = {
     "owner": "data-platform",
-    "retries": int(os.environ.get("REPLICA_LEDGER_RETRIES", "1")),
-    "retry_delay": timedelta(seconds=int(os.environ.get("REPLICA_LEDGER_RETRY_DELAY_SECONDS", "300"))),
-    "on_failure_callback": failure_notifier(SLACK_CONN_ID),
+    "retries": SETTINGS.retries,
+    "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
+    "on_failure_callback": failure_notifier(SETTINGS.slack_conn_id),
 }
 
 with DAG(
@@ -57,12 +57,11 @@ with DAG(
     dagrun_timeout=timedelta(hours=3),
     tags=["replica-ledger", "kubernetes", "billing"],
 ) as dag:
-    if os.environ.get("REPLICA_LEDGER_ENV", "local") == "gcp":
+    if SETTINGS.gcp is not None:
         # Production (Composer): collector pods write the GCS archive.
         from replica_ledger.gcp.dag import LOAD_TRIGGER_RULE, build_gcp_snapshot
-        from replica_ledger.settings import load_settings
 
-        snapshot = build_gcp_snapshot(load_settings())
+        snapshot = build_gcp_snapshot(SETTINGS)
         load_trigger_rule = LOAD_TRIGGER_RULE
     else:
         with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):

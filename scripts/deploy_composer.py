@@ -41,6 +41,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from replica_ledger.settings import DBT_PROJECT_DIR_VAR, DBT_TARGET_VAR, DOCS_GCS_URL_VAR, VARIABLES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GCS_HOME = "/home/airflow/gcs"
 BUILD_DIR = REPO_ROOT / ".local" / "composer-deploy"
@@ -86,6 +88,10 @@ def read_requirements(path: Path) -> dict[str, str]:
     return packages
 
 
+# The collector's own tunables (collector/settings.py): read in its pod, not in Composer.
+COLLECTOR_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (comments and blank lines ignored): the environment's own settings."""
     values = {}
@@ -94,9 +100,12 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key.strip()):
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
             raise SystemExit(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
-        values[key.strip()] = value.strip()
+        if key.startswith("REPLICA_LEDGER_") and key not in VARIABLES and not key.startswith(COLLECTOR_PREFIX):
+            raise SystemExit(f"{path}:{number}: {key} is not a replica-ledger setting (replica_ledger/settings.py)")
+        values[key] = value.strip()
     return values
 
 
@@ -110,9 +119,9 @@ def composer_env_variables(bucket: str, extra: dict[str, str] | None = None) -> 
     values = dict(extra or {})
     values.update(
         {
-            "REPLICA_LEDGER_DBT_PROJECT_DIR": f"{GCS_HOME}/data/dbt_project",
-            "REPLICA_LEDGER_DBT_TARGET": "bigquery",
-            "REPLICA_LEDGER_DOCS_GCS_URL": f"gs://{bucket}/dbt_docs",
+            DBT_PROJECT_DIR_VAR: f"{GCS_HOME}/data/dbt_project",
+            DBT_TARGET_VAR: "bigquery",
+            DOCS_GCS_URL_VAR: f"gs://{bucket}/dbt_docs",
             # dbt's run artifacts and logs on local disk, not on the gcsfuse mount.
             "DBT_TARGET_PATH": "/tmp/dbt/target",  # noqa: S108 - per-worker scratch space
             "DBT_LOG_PATH": "/tmp/dbt/logs",  # noqa: S108

@@ -8,7 +8,6 @@ level, so the DAG file can import it while being parsed.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date
 from typing import Any
 
@@ -91,7 +90,7 @@ def _alert_batch(run: RunInfo, settings: Settings):
         run_id=run.run_id,
         dag_id=run.dag_id or "replica_ledger_daily",
         episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day)),
-        docs_url=os.environ.get("REPLICA_LEDGER_DOCS_URL"),
+        docs_url=settings.docs_url,
         run_url=run.log_url,
     )
 

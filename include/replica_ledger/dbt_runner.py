@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 
 from replica_ledger import contract
+from replica_ledger import settings as names
 from replica_ledger.settings import Settings
 
 
@@ -19,13 +20,30 @@ class DbtFailed(RuntimeError):
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """Environment for profiles.yml: absolute paths, so the cwd never matters."""
-    return {
-        "REPLICA_LEDGER_DUCKDB": str(settings.duckdb_path),
-        "REPLICA_LEDGER_DBT_TARGET": settings.dbt_target,
+    """Environment for profiles.yml and the sources: the settings' values (absolute paths, so
+    the cwd never matters). profiles.yml's `env_var` defaults are only for hand runs."""
+    env = {
+        names.DUCKDB_VAR: str(settings.duckdb_path),
+        names.DBT_TARGET_VAR: settings.dbt_target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
+    if settings.uses_bigquery:  # the DuckDB target keeps its own raw schema name (`raw`)
+        env.update(
+            {
+                names.RAW_SCHEMA_VAR: settings.raw_dataset,
+                names.BQ_DATASET_VAR: settings.dataset,
+                names.BQ_LOCATION_VAR: settings.bq_location,
+                names.PED_PROJECT_VAR: settings.ped_project,
+                names.PED_DATASET_VAR: settings.ped_dataset,
+                names.PED_TABLE_NAME_VAR: settings.ped_table_name,
+            }
+        )
+        if settings.gcp_project:
+            env[names.GCP_PROJECT_VAR] = settings.gcp_project
+        if settings.bq_api_endpoint:
+            env[names.BQ_API_ENDPOINT_VAR] = settings.bq_api_endpoint
+    return env
 
 
 # The run window goes to dbt as environment variables, not --vars (macros/run_window.sql):

@@ -10,15 +10,13 @@ docs plugin (`[cosmos] dbt_docs_dir` on 2.11, `[cosmos] dbt_docs_projects` on 3.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
 from replica_ledger.dbt_runner import build_vars, run_dbt
-from replica_ledger.settings import Settings, load_settings
+from replica_ledger.settings import DOCS_GCS_URL_VAR, Settings, load_settings
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
-DOCS_GCS_URL_ENV = "REPLICA_LEDGER_DOCS_GCS_URL"
 GCS_SCHEME = "gs://"
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json"}
 _UPLOAD_TIMEOUT_S = 120.0
@@ -36,10 +34,10 @@ def generate_docs(settings: Settings) -> dict:
 def split_gcs_url(url: str) -> tuple[str, str]:
     """gs://bucket/some/prefix -> ("bucket", "some/prefix")."""
     if not url.startswith(GCS_SCHEME):
-        raise ValueError(f"{DOCS_GCS_URL_ENV}={url!r} is not a gs://BUCKET[/PREFIX] URL")
+        raise ValueError(f"{DOCS_GCS_URL_VAR}={url!r} is not a gs://BUCKET[/PREFIX] URL")
     bucket, _, prefix = url.removeprefix(GCS_SCHEME).partition("/")
     if not bucket:
-        raise ValueError(f"{DOCS_GCS_URL_ENV}={url!r} names no bucket")
+        raise ValueError(f"{DOCS_GCS_URL_VAR}={url!r} names no bucket")
     return bucket, prefix.strip("/")
 
 
@@ -79,7 +77,7 @@ def generate_and_publish(settings: Settings | None = None, gcs_url: str | None =
     """
     settings = settings or load_settings()
     result = generate_docs(settings)
-    gcs_url = gcs_url if gcs_url is not None else os.environ.get(DOCS_GCS_URL_ENV, "")
+    gcs_url = gcs_url if gcs_url is not None else settings.docs_gcs_url
     if gcs_url:
         result["published"] = publish_docs_to_gcs(settings.dbt_docs_dir, gcs_url)
     return result
@@ -91,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gcs-url",
         default=None,
-        help=f"also upload the docs to gs://BUCKET/PREFIX (default: ${DOCS_GCS_URL_ENV}, if set)",
+        help=f"also upload the docs to gs://BUCKET/PREFIX (default: ${DOCS_GCS_URL_VAR}, if set)",
     )
     args = parser.parse_args(argv)
     if args.quiet:

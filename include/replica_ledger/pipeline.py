@@ -82,20 +82,12 @@ def capture_live(settings: Settings, day: date) -> list[str]:
 # --------------------------------------------------------------------------- load
 
 
-def uses_bigquery(settings: Settings) -> bool:
-    """The dbt target decides the warehouse: BigQuery (or its emulator), else DuckDB."""
-    return settings.dbt_target.startswith("bigquery")
-
-
 def archive_store(settings: Settings):
     """Where the snapshots are read: the environment's GCS bucket on GCP, the archive folder locally."""
     from replica_ledger.raw.stores import GcsStore, LocalStore
 
-    if settings.env == "gcp":
-        from replica_ledger.gcp.settings import load_gcp_settings
-
-        gcp = load_gcp_settings(settings)
-        return GcsStore(gcp.bucket, gcp.snapshot_prefix)
+    if settings.gcp is not None:
+        return GcsStore(settings.gcp.bucket, settings.gcp.snapshot_prefix)
     return LocalStore(settings.archive_dir)
 
 
@@ -109,9 +101,7 @@ def load_day(settings: Settings, day: date, store=None) -> dict:
     """
     store = store or archive_store(settings)
     load, extra = (
-        _load_into_bigquery(settings, day, store)
-        if uses_bigquery(settings)
-        else _load_into_duckdb(settings, day, store)
+        _load_into_bigquery(settings, day, store) if settings.uses_bigquery else _load_into_duckdb(settings, day, store)
     )
     summary = {
         "snapshot_date": day.isoformat(),
@@ -152,8 +142,8 @@ def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
     from replica_ledger.gcp import bigquery
     from replica_ledger.raw.day import write_day_rows
 
-    raw = bigquery.RawDataset.from_env()
-    with bigquery.replacing_day(raw, day) as sink:
+    raw = bigquery.RawDataset.of(settings)
+    with bigquery.replacing_day(raw, day, bigquery.client(settings)) as sink:
         load = write_day_rows(store, day, settings.clusters, sink)
     return load, {"destination": f"{raw.project}.{raw.dataset}"}
 
@@ -297,10 +287,10 @@ def _months_of(keys: set[tuple]) -> set[date]:
 
 def _query(settings: Settings, sql: str, params: list | None = None) -> list[dict]:
     """Run a summary query (SQL both DuckDB and BigQuery accept, `?` parameters) on the dbt target."""
-    if uses_bigquery(settings):  # `bigquery`, or the emulator's `bigquery_emulator`
+    if settings.uses_bigquery:  # `bigquery`, or the emulator's `bigquery_emulator`
         from replica_ledger.gcp.bigquery import query_rows
 
-        return query_rows(sql, params)
+        return query_rows(settings, sql, params)
     from replica_ledger import warehouse
 
     with warehouse.connect(settings.duckdb_path) as con:

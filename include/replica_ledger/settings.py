@@ -1,13 +1,25 @@
-"""Runtime configuration, read from environment variables only.
+"""Runtime configuration: the one reader of the product's environment variables.
 
 Why env vars: Airflow parses DAG files often, and a `Variable.get` or a database call at
 parse time costs a round trip each time. Env vars are free to read, are set per
 Composer environment, and can be overridden per command (`make backfill`, tests).
+
+`load_settings()` reads every `REPLICA_LEDGER_*` variable of the DAG's side of the product
+once and returns a frozen `Settings`; nothing else in include/replica_ledger reads them.
+With REPLICA_LEDGER_ENV=gcp it also reads and validates the production part
+(`Settings.gcp`, a `GcpSettings`) and fails with a `SettingsError` naming what is missing.
+Two programs keep their own small readers because they run alone, in other images or
+repositories: the collector (`collector/settings.py`, the pod image copies only the
+collector) and the PED change-log CLI (`ped/`, its bounds and CI variables).
+
+Each default is written here once; dbt's profiles.yml keeps `env_var` fallbacks for hand
+runs, but `dbt_runner` passes these values.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,29 +27,121 @@ from replica_ledger.contract import DEFAULT_EXCLUDED_NAMESPACES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# --------------------------------------------------------------------------- variable names
+# Every name is written once here; VARIABLES (the tuple of all of them) is built from the
+# `*_VAR` constants below, for tools that check an environment file (scripts/deploy_composer.py).
 
-def _path_from_env(name: str, default: Path) -> Path:
-    raw = os.environ.get(name)
-    return Path(raw).expanduser().resolve() if raw else default
+ENV_VAR = "REPLICA_LEDGER_ENV"
+LOCAL_DIR_VAR = "REPLICA_LEDGER_LOCAL_DIR"
+ARCHIVE_DIR_VAR = "REPLICA_LEDGER_ARCHIVE_DIR"
+PED_CHANGES_VAR = "REPLICA_LEDGER_PED_CHANGES"
+DUCKDB_VAR = "REPLICA_LEDGER_DUCKDB"
+SLACK_OUTBOX_VAR = "REPLICA_LEDGER_SLACK_OUTBOX"
+DBT_PROJECT_DIR_VAR = "REPLICA_LEDGER_DBT_PROJECT_DIR"
+DBT_TARGET_VAR = "REPLICA_LEDGER_DBT_TARGET"
+DBT_DOCS_DIR_VAR = "REPLICA_LEDGER_DBT_DOCS_DIR"
+DOCS_URL_VAR = "REPLICA_LEDGER_DOCS_URL"
+DOCS_GCS_URL_VAR = "REPLICA_LEDGER_DOCS_GCS_URL"
+CLUSTERS_VAR = "REPLICA_LEDGER_CLUSTERS"
+EXCLUDED_NAMESPACES_VAR = "REPLICA_LEDGER_EXCLUDED_NAMESPACES"
+ALERT_MAX_AGE_DAYS_VAR = "REPLICA_LEDGER_ALERT_MAX_AGE_DAYS"
+LIVE_TOLERANCE_DAYS_VAR = "REPLICA_LEDGER_LIVE_TOLERANCE_DAYS"
+KUBECONFIG_VAR = "REPLICA_LEDGER_KUBECONFIG"
+WAREHOUSE_POOL_VAR = "REPLICA_LEDGER_WAREHOUSE_POOL"
+SLACK_CONN_ID_VAR = "REPLICA_LEDGER_SLACK_CONN_ID"
+RETRIES_VAR = "REPLICA_LEDGER_RETRIES"
+RETRY_DELAY_SECONDS_VAR = "REPLICA_LEDGER_RETRY_DELAY_SECONDS"
+# BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
+GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
+RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
+BQ_DATASET_VAR = "REPLICA_LEDGER_BQ_DATASET"
+BQ_LOCATION_VAR = "REPLICA_LEDGER_BQ_LOCATION"
+BQ_API_ENDPOINT_VAR = "REPLICA_LEDGER_BQ_API_ENDPOINT"
+PED_PROJECT_VAR = "REPLICA_LEDGER_PED_PROJECT"
+PED_DATASET_VAR = "REPLICA_LEDGER_PED_DATASET"
+PED_TABLE_NAME_VAR = "REPLICA_LEDGER_PED_TABLE_NAME"
+# The production part (REPLICA_LEDGER_ENV=gcp)
+GCS_BUCKET_VAR = "REPLICA_LEDGER_GCS_BUCKET"
+GCS_SNAPSHOT_PREFIX_VAR = "REPLICA_LEDGER_GCS_SNAPSHOT_PREFIX"
+COLLECTOR_IMAGE_VAR = "REPLICA_LEDGER_COLLECTOR_IMAGE"
+GCP_CONN_ID_VAR = "REPLICA_LEDGER_GCP_CONN_ID"
+POD_MODE_VAR = "REPLICA_LEDGER_POD_MODE"
+POD_NAMESPACE_VAR = "REPLICA_LEDGER_POD_NAMESPACE"
+KUBE_CONFIG_FILE_VAR = "REPLICA_LEDGER_KUBE_CONFIG_FILE"
+POD_SERVICE_ACCOUNT_VAR = "REPLICA_LEDGER_POD_SERVICE_ACCOUNT"
+COLLECTOR_KUBECONFIG_SECRET_VAR = "REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"  # noqa: S105 - a variable name
+COLLECTOR_KUBECONFIG_KEY_VAR = "REPLICA_LEDGER_COLLECTOR_KUBECONFIG_KEY"
+GKE_LOCATION_VAR = "REPLICA_LEDGER_GKE_LOCATION"
+GKE_PROJECT_VAR = "REPLICA_LEDGER_GKE_PROJECT"
+POD_CPU_VAR = "REPLICA_LEDGER_POD_CPU"
+POD_MEMORY_VAR = "REPLICA_LEDGER_POD_MEMORY"
+POD_EPHEMERAL_STORAGE_VAR = "REPLICA_LEDGER_POD_EPHEMERAL_STORAGE"
+POD_STARTUP_TIMEOUT_SECONDS_VAR = "REPLICA_LEDGER_POD_STARTUP_TIMEOUT_SECONDS"
+POD_TIMEOUT_SECONDS_VAR = "REPLICA_LEDGER_POD_TIMEOUT_SECONDS"
+
+#: Every variable `load_settings` reads.
+VARIABLES: tuple[str, ...] = tuple(value for name, value in dict(globals()).items() if name.endswith("_VAR"))
+#: What REPLICA_LEDGER_ENV=gcp cannot do without.
+GCP_REQUIRED = (GCP_PROJECT_VAR, GCS_BUCKET_VAR, COLLECTOR_IMAGE_VAR)
+
+# --------------------------------------------------------------------------- defaults
+
+DEFAULT_RAW_DATASET = "replica_ledger_raw"
+DEFAULT_DATASET = "replica_ledger"
+DEFAULT_BQ_LOCATION = "EU"
+COMPOSER_NAMESPACE = "composer-user-workloads"
+COMPOSER_KUBE_CONFIG = "/home/airflow/composer_kube_config"
+POD_MODES = ("composer", "gke")
 
 
-def _csv_from_env(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
 
 
-def _int_from_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+class GcpSettingsError(SettingsError):
+    """A required production setting (REPLICA_LEDGER_ENV=gcp) is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    """The production part: the GCS archive and the collector pods (docs/deploy-composer.md)."""
+
+    bucket: str
+    collector_image: str
+    snapshot_prefix: str = "snapshots"
+    gcp_conn_id: str = "google_cloud_default"
+    # Where the collector pods run: "composer" = KubernetesPodOperator in the environment's
+    # own cluster (Composer 3: namespace composer-user-workloads), reaching the clusters
+    # through a kubeconfig Secret; "gke" = GKEStartPodOperator in each target cluster,
+    # in-cluster with the ServiceAccount of include/k8s/rbac.yaml.
+    pod_mode: str = "composer"
+    pod_namespace: str = COMPOSER_NAMESPACE
+    kube_config_file: str = COMPOSER_KUBE_CONFIG
+    pod_service_account: str = "default"
+    kubeconfig_secret: str = ""
+    kubeconfig_secret_key: str = "kubeconfig"  # noqa: S105 - the key (file name) in the Secret, not a secret
+    gke_location: str = ""
+    gke_project: str = ""
+    pod_cpu: str = "500m"
+    pod_memory: str = "512Mi"
+    pod_ephemeral_storage: str = "1Gi"
+    pod_startup_timeout_seconds: int = 600
+    pod_timeout_seconds: int = 1800
+
+    @property
+    def snapshot_root(self) -> str:
+        """The archive root the collector writes to (contract §1.1)."""
+        return f"gs://{self.bucket}/{self.snapshot_prefix}"
+
+    def uses_kubeconfig(self) -> bool:
+        return self.pod_mode == "composer" and bool(self.kubeconfig_secret)
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a task needs to know about where data lives and how to behave."""
 
-    env: str = "local"  # "gcp" selects the production path (GCS archive, BigQuery)
+    env: str = "local"  # "gcp" selects the production path (GCS archive, collector pods)
     archive_dir: Path = REPO_ROOT / "demo" / "archive"
     ped_changes: Path = REPO_ROOT / "demo" / "ped_limit_changes.jsonl"
     duckdb_path: Path = REPO_ROOT / ".local" / "warehouse.duckdb"
@@ -45,29 +149,157 @@ class Settings:
     dbt_project_dir: Path = REPO_ROOT / "dbt_project"
     dbt_target: str = "duckdb"
     dbt_docs_dir: Path = REPO_ROOT / ".local" / "dbt_docs"
+    docs_url: str | None = None  # where readers open the dbt docs (linked from alerts)
+    docs_gcs_url: str = ""  # gs://BUCKET/PREFIX the docs step uploads to ("" = keep local)
     clusters: tuple[str, ...] = ()
     excluded_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED_NAMESPACES
     alert_max_age_days: int = 2
     live_snapshot_tolerance_days: int = 1
     kubeconfig: str | None = None
+    # The DAG's task defaults (read at parse time: cheap, env only).
+    # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
+    # single writing process.
+    warehouse_pool: str = "duckdb_writer"
+    slack_conn_id: str = "slack_default_webhook"
+    retries: int = 1
+    retry_delay_seconds: int = 300
+    # BigQuery: read when the dbt target is BigQuery (or its emulator).
+    gcp_project: str = ""
+    raw_dataset: str = DEFAULT_RAW_DATASET
+    dataset: str = DEFAULT_DATASET
+    bq_location: str = DEFAULT_BQ_LOCATION
+    bq_api_endpoint: str | None = None  # the tests' BigQuery emulator: talk to it, anonymously
+    # The PED change log table dbt reads on BigQuery ("" = the GCP project / the raw dataset).
+    ped_project: str = ""
+    ped_dataset: str = ""
+    ped_table_name: str = "ped_limit_changes"
+    gcp: GcpSettings | None = None  # set when env == "gcp"
+
+    @property
+    def uses_bigquery(self) -> bool:
+        """The dbt target decides the warehouse: BigQuery (or its emulator), else DuckDB."""
+        return self.dbt_target.startswith("bigquery")
+
+    def require_gcp_project(self, purpose: str) -> str:
+        if not self.gcp_project:
+            raise SettingsError(f"{purpose} needs {GCP_PROJECT_VAR} (see docs/deploy-composer.md)")
+        return self.gcp_project
 
 
-def load_settings() -> Settings:
-    """Build Settings from the environment (cheap; safe to call at task run time)."""
+class _Env:
+    """Typed reads of one environment mapping; blank counts as unset."""
+
+    def __init__(self, environ: Mapping[str, str], error: type[SettingsError] = SettingsError) -> None:
+        self.environ = environ
+        self.error = error
+
+    def text(self, name: str, default: str = "") -> str:
+        return (self.environ.get(name) or "").strip() or default
+
+    def optional(self, name: str) -> str | None:
+        return self.text(name) or None
+
+    def path(self, name: str, default: Path) -> Path:
+        raw = self.text(name)
+        return Path(raw).expanduser().resolve() if raw else default
+
+    def csv(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        try:
+            return int(raw) if raw else default
+        except ValueError:
+            raise self.error(f"{name}={raw!r} is not an integer") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (env only: cheap at DAG parse time and at task run time).
+
+    Raises SettingsError (GcpSettingsError for the production part) naming a malformed or
+    missing variable.
+    """
+    env = _Env(os.environ if environ is None else environ)
     defaults = Settings()
-    local_dir = _path_from_env("REPLICA_LEDGER_LOCAL_DIR", REPO_ROOT / ".local")
-    return Settings(
-        env=os.environ.get("REPLICA_LEDGER_ENV", "local"),
-        archive_dir=_path_from_env("REPLICA_LEDGER_ARCHIVE_DIR", defaults.archive_dir),
-        ped_changes=_path_from_env("REPLICA_LEDGER_PED_CHANGES", defaults.ped_changes),
-        duckdb_path=_path_from_env("REPLICA_LEDGER_DUCKDB", local_dir / "warehouse.duckdb"),
-        slack_outbox=_path_from_env("REPLICA_LEDGER_SLACK_OUTBOX", local_dir / "outbox"),
-        dbt_project_dir=_path_from_env("REPLICA_LEDGER_DBT_PROJECT_DIR", defaults.dbt_project_dir),
-        dbt_target=os.environ.get("REPLICA_LEDGER_DBT_TARGET", defaults.dbt_target),
-        dbt_docs_dir=_path_from_env("REPLICA_LEDGER_DBT_DOCS_DIR", local_dir / "dbt_docs"),
-        clusters=_csv_from_env("REPLICA_LEDGER_CLUSTERS", ()),
-        excluded_namespaces=_csv_from_env("REPLICA_LEDGER_EXCLUDED_NAMESPACES", DEFAULT_EXCLUDED_NAMESPACES),
-        alert_max_age_days=_int_from_env("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", 2),
-        live_snapshot_tolerance_days=_int_from_env("REPLICA_LEDGER_LIVE_TOLERANCE_DAYS", 1),
-        kubeconfig=os.environ.get("REPLICA_LEDGER_KUBECONFIG") or None,
+    local_dir = env.path(LOCAL_DIR_VAR, REPO_ROOT / ".local")
+    settings = Settings(
+        env=env.text(ENV_VAR, defaults.env),
+        archive_dir=env.path(ARCHIVE_DIR_VAR, defaults.archive_dir),
+        ped_changes=env.path(PED_CHANGES_VAR, defaults.ped_changes),
+        duckdb_path=env.path(DUCKDB_VAR, local_dir / "warehouse.duckdb"),
+        slack_outbox=env.path(SLACK_OUTBOX_VAR, local_dir / "outbox"),
+        dbt_project_dir=env.path(DBT_PROJECT_DIR_VAR, defaults.dbt_project_dir),
+        dbt_target=env.text(DBT_TARGET_VAR, defaults.dbt_target),
+        dbt_docs_dir=env.path(DBT_DOCS_DIR_VAR, local_dir / "dbt_docs"),
+        docs_url=env.optional(DOCS_URL_VAR),
+        docs_gcs_url=env.text(DOCS_GCS_URL_VAR),
+        clusters=env.csv(CLUSTERS_VAR, defaults.clusters),
+        excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
+        alert_max_age_days=env.integer(ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days),
+        live_snapshot_tolerance_days=env.integer(LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days),
+        kubeconfig=env.optional(KUBECONFIG_VAR),
+        warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
+        slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
+        retries=env.integer(RETRIES_VAR, defaults.retries),
+        retry_delay_seconds=env.integer(RETRY_DELAY_SECONDS_VAR, defaults.retry_delay_seconds),
+        gcp_project=env.text(GCP_PROJECT_VAR),
+        raw_dataset=env.text(RAW_SCHEMA_VAR, defaults.raw_dataset),
+        dataset=env.text(BQ_DATASET_VAR, defaults.dataset),
+        bq_location=env.text(BQ_LOCATION_VAR, defaults.bq_location),
+        bq_api_endpoint=env.optional(BQ_API_ENDPOINT_VAR),
+        ped_project=env.text(PED_PROJECT_VAR),
+        ped_dataset=env.text(PED_DATASET_VAR),
+        ped_table_name=env.text(PED_TABLE_NAME_VAR, defaults.ped_table_name),
     )
+    if settings.env != "gcp":
+        return settings
+    return _with_gcp(settings, _Env(env.environ, GcpSettingsError))
+
+
+def _with_gcp(settings: Settings, env: _Env) -> Settings:
+    """Settings with its production part, validated (REPLICA_LEDGER_ENV=gcp)."""
+    from dataclasses import replace
+
+    missing = [name for name in GCP_REQUIRED if not env.text(name)]
+    if missing:
+        raise GcpSettingsError(f"{ENV_VAR}=gcp needs {', '.join(missing)} (see docs/deploy-composer.md)")
+    mode = env.text(POD_MODE_VAR, "composer")
+    if mode not in POD_MODES:
+        raise GcpSettingsError(f"{POD_MODE_VAR}={mode!r}: expected one of {', '.join(POD_MODES)}")
+    gke = mode == "gke"
+    gcp = GcpSettings(
+        bucket=env.text(GCS_BUCKET_VAR).removeprefix("gs://").strip("/"),
+        collector_image=env.text(COLLECTOR_IMAGE_VAR),
+        snapshot_prefix=env.text(GCS_SNAPSHOT_PREFIX_VAR, GcpSettings.snapshot_prefix).strip("/"),
+        gcp_conn_id=env.text(GCP_CONN_ID_VAR, GcpSettings.gcp_conn_id),
+        pod_mode=mode,
+        pod_namespace=env.text(POD_NAMESPACE_VAR, "replica-ledger" if gke else COMPOSER_NAMESPACE),
+        kube_config_file=env.text(KUBE_CONFIG_FILE_VAR, COMPOSER_KUBE_CONFIG),
+        pod_service_account=env.text(POD_SERVICE_ACCOUNT_VAR, "replica-ledger-collector" if gke else "default"),
+        kubeconfig_secret=env.text(COLLECTOR_KUBECONFIG_SECRET_VAR),
+        kubeconfig_secret_key=env.text(COLLECTOR_KUBECONFIG_KEY_VAR, GcpSettings.kubeconfig_secret_key),
+        gke_location=env.text(GKE_LOCATION_VAR),
+        gke_project=env.text(GKE_PROJECT_VAR, settings.gcp_project),
+        pod_cpu=env.text(POD_CPU_VAR, GcpSettings.pod_cpu),
+        pod_memory=env.text(POD_MEMORY_VAR, GcpSettings.pod_memory),
+        pod_ephemeral_storage=env.text(POD_EPHEMERAL_STORAGE_VAR, GcpSettings.pod_ephemeral_storage),
+        pod_startup_timeout_seconds=env.integer(
+            POD_STARTUP_TIMEOUT_SECONDS_VAR, GcpSettings.pod_startup_timeout_seconds
+        ),
+        pod_timeout_seconds=env.integer(POD_TIMEOUT_SECONDS_VAR, GcpSettings.pod_timeout_seconds),
+    )
+    if not settings.clusters:
+        raise GcpSettingsError(f"{CLUSTERS_VAR} is empty: name the clusters to snapshot (comma-separated)")
+    if not gke and not gcp.kubeconfig_secret:
+        raise GcpSettingsError(
+            f"{POD_MODE_VAR}=composer needs {COLLECTOR_KUBECONFIG_SECRET_VAR}: the pods run in "
+            "the environment's cluster and reach the snapshotted clusters through that kubeconfig "
+            f"(or use {POD_MODE_VAR}=gke to run them in-cluster in each target cluster)"
+        )
+    if gke and not gcp.gke_location:
+        raise GcpSettingsError(f"{POD_MODE_VAR}=gke needs {GKE_LOCATION_VAR} (region or zone)")
+    return replace(settings, gcp=gcp)

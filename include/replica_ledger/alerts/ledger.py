@@ -515,38 +515,16 @@ def is_bigquery_target(settings: Any) -> bool:
 def alert_log_for(settings: Any, *, bigquery_client: Any = None) -> AlertLog:
     """The ledger of the dbt target: DuckDB file of the settings, or the BigQuery dataset."""
     if is_bigquery_target(settings):
-        import os
-
-        dataset = os.environ.get("REPLICA_LEDGER_BQ_DATASET", "replica_ledger")
-        return BigQueryAlertLog(bigquery_client or bigquery_client_from_env(), dataset)
+        return BigQueryAlertLog(bigquery_client or bigquery_client_for(settings), settings.dataset)
     return DuckDBAlertLog(settings.duckdb_path)
 
 
-def bigquery_client_from_env() -> Any:
-    """A BigQuery client for the project and location dbt's profile uses.
+def bigquery_client_for(settings: Any) -> Any:
+    """A BigQuery client for the project and location dbt's profile uses (the settings'; the
+    BigQuery emulator's, without Google credentials, when its endpoint is set)."""
+    from replica_ledger.gcp.bigquery import client
 
-    With ``REPLICA_LEDGER_BQ_API_ENDPOINT`` set (the BigQuery emulator, as dbt's
-    ``bigquery_emulator`` output), the client goes there without Google credentials.
-    """
-    import os
-
-    from google.cloud import bigquery
-
-    project = os.environ.get("REPLICA_LEDGER_GCP_PROJECT")
-    if not project:
-        raise ValueError("REPLICA_LEDGER_GCP_PROJECT is not set: needed to reach the BigQuery alert_log")
-    location = os.environ.get("REPLICA_LEDGER_BQ_LOCATION", "EU")
-    endpoint = os.environ.get("REPLICA_LEDGER_BQ_API_ENDPOINT")
-    if endpoint:
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=project,
-            location=location,
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": endpoint},
-        )
-    return bigquery.Client(project=project, location=location)
+    return client(settings, "the BigQuery alert_log")
 
 
 __all__ = [
@@ -558,7 +536,7 @@ __all__ = [
     "Claim",
     "DuckDBAlertLog",
     "alert_log_for",
-    "bigquery_client_from_env",
+    "bigquery_client_for",
     "episode_key",
     "is_bigquery_target",
 ]

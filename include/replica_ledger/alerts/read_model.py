@@ -38,7 +38,7 @@ def episodes_of_day(settings: Any, day: date, *, bigquery_client: Any = None) ->
     from replica_ledger.alerts.ledger import is_bigquery_target
 
     if is_bigquery_target(settings):
-        return _bigquery_rows(day, bigquery_client)
+        return _bigquery_rows(settings, day, bigquery_client)
     return _duckdb_rows(settings, day)
 
 
@@ -53,15 +53,13 @@ def _duckdb_rows(settings: Any, day: date) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _bigquery_rows(day: date, client: Any) -> list[dict]:
-    import os
-
+def _bigquery_rows(settings: Any, day: date, client: Any) -> list[dict]:
     from google.cloud import bigquery
 
-    from replica_ledger.alerts.ledger import bigquery_client_from_env
+    from replica_ledger.alerts.ledger import bigquery_client_for
 
-    client = client or bigquery_client_from_env()
-    dataset = os.environ.get("REPLICA_LEDGER_BQ_DATASET", "replica_ledger")
+    client = client or bigquery_client_for(settings)
+    dataset = settings.dataset
     config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("day", "DATE", day)])
     job = client.query(bigquery_sql(f"{client.project}.{dataset}.{MODEL}"), job_config=config)
     return [dict(row.items()) for row in job.result()]

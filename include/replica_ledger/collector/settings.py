@@ -3,6 +3,11 @@
 The CLI arguments are fixed by the data contract (section 4), so everything operational
 (timeouts, retries, page size, compression) is an environment variable with a default
 that suits a real GKE API server.
+
+This is the collector's own reader, apart from `replica_ledger.settings` on purpose: the
+collector runs alone in its pod image (docker/collector.Dockerfile copies only the collector
+modules and http_retry.py), so it cannot import the DAG side's settings. Its variables all
+start with REPLICA_LEDGER_COLLECTOR_.
 """
 
 from __future__ import annotations

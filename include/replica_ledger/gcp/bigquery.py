@@ -13,13 +13,13 @@ source.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from replica_ledger.settings import DEFAULT_BQ_LOCATION, Settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 
 # warehouse.RAW_TABLES types -> BigQuery load schema types.
@@ -30,8 +30,6 @@ RAW_CLUSTERING = {
     "k8s_rejects": ["cluster"],
     "snapshot_manifest": ["cluster"],
 }
-# Set by the tests' BigQuery emulator (tooling/emulators/bigquery.py): talk to it, anonymously.
-API_ENDPOINT_ENV = "REPLICA_LEDGER_BQ_API_ENDPOINT"
 LOAD_TIMEOUT_S = 600.0
 
 
@@ -41,20 +39,13 @@ class RawDataset:
 
     project: str
     dataset: str
-    location: str = "EU"
+    location: str = DEFAULT_BQ_LOCATION
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RawDataset:
-        """The variables docs/deploy-composer.md lists (the same GcpSettings reads)."""
-        env = os.environ if environ is None else environ
-        project = (env.get("REPLICA_LEDGER_GCP_PROJECT") or "").strip()
-        if not project:
-            raise ValueError("a BigQuery load needs REPLICA_LEDGER_GCP_PROJECT (see docs/deploy-composer.md)")
-        return cls(
-            project=project,
-            dataset=(env.get("REPLICA_LEDGER_RAW_SCHEMA") or "").strip() or "replica_ledger_raw",
-            location=(env.get("REPLICA_LEDGER_BQ_LOCATION") or "").strip() or "EU",
-        )
+    def of(cls, settings: Settings) -> RawDataset:
+        """The raw dataset the settings name (REPLICA_LEDGER_GCP_PROJECT is required)."""
+        project = settings.require_gcp_project("a BigQuery load")
+        return cls(project=project, dataset=settings.raw_dataset, location=settings.bq_location)
 
     def partition(self, table: str, day: date) -> str:
         """The load destination of one day: `project.dataset.table$YYYYMMDD`."""
@@ -63,12 +54,13 @@ class RawDataset:
         return f"{self.project}.{self.dataset}.{table}${day:%Y%m%d}"
 
 
-def client(project: str, location: str, environ: Mapping[str, str] | None = None):
-    """A google-cloud-bigquery Client; an emulator's when REPLICA_LEDGER_BQ_API_ENDPOINT is set."""
+def client(settings: Settings, purpose: str = "BigQuery"):
+    """A google-cloud-bigquery Client for the settings' project and location; the emulator's
+    (anonymous) when REPLICA_LEDGER_BQ_API_ENDPOINT is set."""
     from google.cloud import bigquery  # heavy: imported at run time only
 
-    env = os.environ if environ is None else environ
-    endpoint = env.get(API_ENDPOINT_ENV)
+    project, location = settings.require_gcp_project(purpose), settings.bq_location
+    endpoint = settings.bq_api_endpoint
     if endpoint:
         from google.auth.credentials import AnonymousCredentials
 
@@ -124,7 +116,7 @@ def load_day_files(bq_client, raw: RawDataset, day: date, files: Mapping[str, Pa
 
 
 @contextmanager
-def replacing_day(raw: RawDataset, day: date, bq_client=None) -> Iterator:
+def replacing_day(raw: RawDataset, day: date, bq_client) -> Iterator:
     """A `raw.day.DaySink` (NDJSON temp files) whose rows replace `day` in BigQuery when the block ends.
 
     Nothing reaches BigQuery if the block fails: the load jobs only start once every row
@@ -135,7 +127,7 @@ def replacing_day(raw: RawDataset, day: date, bq_client=None) -> Iterator:
     with NdjsonDayFiles() as files:
         yield files
         load_day_files(
-            bq_client or client(raw.project, raw.location),
+            bq_client,
             raw,
             day,
             {table: files.path(table) for table in DAY_TABLES},
@@ -166,16 +158,13 @@ def _parameter(value):
     return bigquery.ScalarQueryParameter(None, kind, value)
 
 
-def query_rows(sql: str, params: list | None = None, environ: dict[str, str] | None = None) -> list[dict]:
+def query_rows(settings: Settings, sql: str, params: list | None = None) -> list[dict]:
     """Run `sql` with positional `?` parameters against the dbt dataset (default dataset)."""
     from google.cloud import bigquery
 
-    env = os.environ if environ is None else environ
-    project = env["REPLICA_LEDGER_GCP_PROJECT"]
-    dataset = env.get("REPLICA_LEDGER_BQ_DATASET", "replica_ledger")
-    bq = client(project, env.get("REPLICA_LEDGER_BQ_LOCATION", "EU"), env)
+    bq = client(settings, "a BigQuery query")
     config = bigquery.QueryJobConfig(
-        default_dataset=f"{project}.{dataset}",
+        default_dataset=f"{bq.project}.{settings.dataset}",
         query_parameters=[_parameter(value) for value in params or []],
     )
     return [dict(row.items()) for row in bq.query(sql, job_config=config).result()]

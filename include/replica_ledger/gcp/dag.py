@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from replica_ledger.gcp.settings import GcpSettings, load_gcp_settings
-from replica_ledger.settings import Settings
+from replica_ledger.settings import GcpSettings, GcpSettingsError, Settings
 
 DS = "{{ ds }}"
 # The load runs after the snapshot branch whatever happened there: a cluster whose pod
@@ -78,8 +77,15 @@ def _pod_kwargs(gcp: GcpSettings) -> dict:
     return kwargs
 
 
-def build_capture(gcp: GcpSettings):
+def _gcp_part(settings: Settings) -> GcpSettings:
+    if settings.gcp is None:
+        raise GcpSettingsError("the production task builders need REPLICA_LEDGER_ENV=gcp settings")
+    return settings.gcp
+
+
+def build_capture(settings: Settings):
     """One collector pod per configured cluster, through dynamic task mapping."""
+    gcp = _gcp_part(settings)
     if gcp.pod_mode == "gke":
         from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
 
@@ -92,7 +98,7 @@ def build_capture(gcp: GcpSettings):
         ).expand_kwargs(
             [
                 {"cluster_name": cluster, "name": pod_name(cluster), "arguments": collector_arguments(gcp, cluster)}
-                for cluster in gcp.clusters
+                for cluster in settings.clusters
             ]
         )
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -104,18 +110,17 @@ def build_capture(gcp: GcpSettings):
         kubernetes_conn_id=None,
         **_pod_kwargs(gcp),
     ).expand_kwargs(
-        [{"name": pod_name(cluster), "arguments": collector_arguments(gcp, cluster)} for cluster in gcp.clusters]
+        [{"name": pod_name(cluster), "arguments": collector_arguments(gcp, cluster)} for cluster in settings.clusters]
     )
 
 
-def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> list:
+def build_gcp_snapshot(settings: Settings) -> list:
     """The snapshot task group of the production path; returns its last tasks (the load follows them)."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
     from replica_ledger.airflow.compat import TaskGroup, task
 
-    gcp = gcp or load_gcp_settings(settings)
-    tolerance = gcp.live_snapshot_tolerance_days
+    tolerance = settings.live_snapshot_tolerance_days
 
     with TaskGroup("snapshot", tooltip="Collector pods for the current day; a past day only reads the archive"):
 
@@ -133,6 +138,6 @@ def build_gcp_snapshot(settings: Settings, gcp: GcpSettings | None = None) -> li
             logging.getLogger(__name__).info("snapshot day %s: %s", run.snapshot_day, source)
             return "snapshot.capture" if capture else "snapshot.archive_only"
 
-        capture_or_skip = [build_capture(gcp), EmptyOperator(task_id="archive_only")]
+        capture_or_skip = [build_capture(settings), EmptyOperator(task_id="archive_only")]
         route_snapshot() >> capture_or_skip
     return capture_or_skip

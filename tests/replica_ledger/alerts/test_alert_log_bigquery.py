@@ -135,7 +135,7 @@ def test_send_alerts_with_the_bigquery_ledger_posts_once(client, slack, routes_c
     assert [(r.deployment, r.status) for r in ledger.records()] == [("checkout-api", "sent"), ("refund-api", "sent")]
 
 
-def test_read_model_query_on_bigquery(client, monkeypatch):
+def test_read_model_query_on_bigquery(client):
     """episodes_of_day reads fct_breach_alerts with the day as a query parameter."""
     table = f"{client.project}.{client.dataset_name}.fct_breach_alerts"
     client.query(
@@ -150,8 +150,7 @@ def test_read_model_query_on_bigquery(client, monkeypatch):
                'new', 2.0, 4.0, 2, NUMERIC '57.00'
         """
     ).result()
-    monkeypatch.setenv("REPLICA_LEDGER_BQ_DATASET", client.dataset_name)
-    settings = replace(Settings(), dbt_target="bigquery")
+    settings = replace(Settings(), dbt_target="bigquery", dataset=client.dataset_name)
     (row,) = episodes_of_day(settings, DAY, bigquery_client=client)
     assert (row["started_on"], row["status"], str(row["excess_monthly_cost"])) == (DAY, "new", "57")
 

@@ -3,11 +3,13 @@ real google-cloud-storage client against fake-gcs-server on 127.0.0.1 (the `empt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from replica_ledger import docs
+from replica_ledger.settings import DOCS_GCS_URL_VAR, load_settings
 
 
 @pytest.fixture
@@ -54,15 +56,14 @@ def test_publish_through_an_explicit_client_ignores_the_environment(docs_dir: Pa
 def test_generate_and_publish_reads_the_url_from_the_environment(docs_dir: Path, empty_gcs, monkeypatch):
     generated = []
     monkeypatch.setattr(docs, "generate_docs", lambda s: generated.append(s) or {"docs_dir": str(docs_dir)})
-    settings = type("S", (), {"dbt_docs_dir": docs_dir})()
     bucket = empty_gcs.create_bucket("docs-bucket")
-    monkeypatch.setenv(docs.DOCS_GCS_URL_ENV, "gs://docs-bucket")
+    monkeypatch.setenv(DOCS_GCS_URL_VAR, "gs://docs-bucket")
+    settings = replace(load_settings(), dbt_docs_dir=docs_dir)
     result = docs.generate_and_publish(settings)
     assert bucket.get_blob("index.html") is not None
     assert generated == [settings]
     assert result["published"][-1] == "gs://docs-bucket/index.html"
-    monkeypatch.delenv(docs.DOCS_GCS_URL_ENV)
-    assert "published" not in docs.generate_and_publish(settings)
+    assert "published" not in docs.generate_and_publish(replace(settings, docs_gcs_url=""))
 
 
 @pytest.mark.parametrize("url", ["s3://bucket/x", "gs://", "/local/path"])

@@ -42,10 +42,3 @@ def gcp_dag(gcp_env):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag
-
-
-@pytest.fixture(scope="module")
-def gcp_settings(gcp_env):
-    from replica_ledger.gcp.settings import load_gcp_settings
-
-    return load_gcp_settings()

@@ -10,6 +10,7 @@ import pytest
 from kubernetes.client import ApiClient
 
 from replica_ledger.gcp.bigquery import RawDataset, load_day_files, load_job_config
+from replica_ledger.settings import load_settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import (
     BUCKET,
@@ -93,7 +94,7 @@ def test_collector_pod_spec_for_the_day(gcp_dag):
 
 @pytest.mark.parametrize("table", DAY_TABLES)
 def test_load_job_replaces_the_day_partition(table):
-    raw = RawDataset.from_env(GCP_ENV)
+    raw = RawDataset.of(load_settings(GCP_ENV))
     assert raw.partition(table, SNAPSHOT_DAY) == f"{PROJECT}.ledger_raw.{table}$20261011"
     load = load_job_config(table).to_api_repr()["load"]
     assert load["writeDisposition"] == "WRITE_TRUNCATE"
@@ -108,9 +109,9 @@ def test_load_job_replaces_the_day_partition(table):
 
 def test_only_day_tables_have_a_day_partition():
     with pytest.raises(ValueError, match="not a day-partitioned"):
-        RawDataset.from_env(GCP_ENV).partition("ped_limit_changes", SNAPSHOT_DAY)
+        RawDataset.of(load_settings(GCP_ENV)).partition("ped_limit_changes", SNAPSHOT_DAY)
     with pytest.raises(ValueError, match="REPLICA_LEDGER_GCP_PROJECT"):
-        RawDataset.from_env({})
+        RawDataset.of(load_settings({}))
 
 
 class RecordingClient:
@@ -129,7 +130,7 @@ def test_every_table_of_the_day_is_loaded_from_its_file(tmp_path):
     for table, path in files.items():
         path.write_text("" if table == "k8s_rejects" else f'{{"table": "{table}"}}\n')
     client = RecordingClient()
-    raw = RawDataset.from_env(GCP_ENV)
+    raw = RawDataset.of(load_settings(GCP_ENV))
     jobs = load_day_files(client, raw, SNAPSHOT_DAY, files)
     assert list(jobs) == list(DAY_TABLES)
     for (data, destination, load, location), table in zip(client.loads, DAY_TABLES, strict=True):

@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import pipeline
-from replica_ledger.gcp.settings import GcpSettingsError, load_gcp_settings
 from replica_ledger.raw.day import write_day_rows
 from replica_ledger.raw.ndjson import NdjsonDayFiles
 from replica_ledger.raw.stores import GcsStore, LocalStore
-from replica_ledger.settings import Settings
+from replica_ledger.settings import GcpSettingsError, Settings, load_settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, REPO_ROOT
 from tooling.raw_rows import day_rows
@@ -156,7 +155,7 @@ def test_on_gcp_the_load_reads_the_environments_bucket(monkeypatch):
     for name, value in GCP_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("REPLICA_LEDGER_GCS_SNAPSHOT_PREFIX", "/archive/snapshots/")
-    store = pipeline.archive_store(Settings(env="gcp", clusters=("c1",)))
+    store = pipeline.archive_store(load_settings())
     assert isinstance(store, GcsStore)
     assert store.url("dt=2026-10-11/c1.json.gz") == f"gs://{BUCKET}/archive/snapshots/dt=2026-10-11/c1.json.gz"
     assert isinstance(pipeline.archive_store(Settings(archive_dir=Path("/a"))), LocalStore)
@@ -173,12 +172,12 @@ def test_on_gcp_the_load_reads_the_environments_bucket(monkeypatch):
 def test_settings_name_what_is_missing(missing, message):
     env = {name: value for name, value in GCP_ENV.items() if name != missing}
     with pytest.raises(GcpSettingsError, match=message):
-        load_gcp_settings(Settings(clusters=("c1",)), env)
+        load_settings(env)
 
 
 def test_settings_need_clusters():
     with pytest.raises(GcpSettingsError, match="REPLICA_LEDGER_CLUSTERS"):
-        load_gcp_settings(Settings(clusters=()), GCP_ENV)
+        load_settings({**GCP_ENV, "REPLICA_LEDGER_CLUSTERS": ""})
 
 
 def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
@@ -190,7 +189,7 @@ def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
 
     env = {**GCP_ENV, "REPLICA_LEDGER_POD_MODE": "gke", "REPLICA_LEDGER_GKE_LOCATION": "europe-west1"}
     del env["REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"]
-    settings = load_gcp_settings(Settings(clusters=("gke-prod-eu", "gke-prod-us")), env)
+    settings = load_settings({**env, "REPLICA_LEDGER_CLUSTERS": "gke-prod-eu,gke-prod-us"})
     with DAG("gke_mode_under_test", schedule=None, start_date=None) as dag:
         mapped = build_capture(settings)
     for cluster, kwargs in zip(("gke-prod-eu", "gke-prod-us"), mapped._get_specified_expand_input().value, strict=True):

@@ -1,0 +1,201 @@
+"""Settings: every variable reaches its field, each default is written once, the production
+part is validated, and nothing else in the product reads the environment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from replica_ledger import settings as names
+from replica_ledger.dbt_runner import dbt_environment
+from replica_ledger.settings import (
+    VARIABLES,
+    GcpSettings,
+    GcpSettingsError,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = REPO_ROOT / "include" / "replica_ledger"
+
+GCP_ENV = {
+    names.ENV_VAR: "gcp",
+    names.GCP_PROJECT_VAR: "prod-project",
+    names.GCS_BUCKET_VAR: "gs://prod-bucket/",
+    names.COLLECTOR_IMAGE_VAR: "europe-docker.pkg.dev/prod-project/replica-ledger/collector:1.0.0",
+    names.CLUSTERS_VAR: "gke-eu, gke-us",
+    names.COLLECTOR_KUBECONFIG_SECRET_VAR: "replica-ledger-kubeconfig",
+}
+
+# variable -> (value set, where to read it, expected value). The production part's variables
+# are read with GCP_ENV around them.
+CASES = {
+    names.ENV_VAR: ("gcp", lambda s: s.env, "gcp"),
+    names.LOCAL_DIR_VAR: ("/srv/ledger", lambda s: s.duckdb_path, Path("/srv/ledger/warehouse.duckdb")),
+    names.ARCHIVE_DIR_VAR: ("/srv/archive", lambda s: s.archive_dir, Path("/srv/archive")),
+    names.PED_CHANGES_VAR: ("/srv/ped.jsonl", lambda s: s.ped_changes, Path("/srv/ped.jsonl")),
+    names.DUCKDB_VAR: ("/srv/w.duckdb", lambda s: s.duckdb_path, Path("/srv/w.duckdb")),
+    names.SLACK_OUTBOX_VAR: ("/srv/outbox", lambda s: s.slack_outbox, Path("/srv/outbox")),
+    names.DBT_PROJECT_DIR_VAR: ("/srv/dbt", lambda s: s.dbt_project_dir, Path("/srv/dbt")),
+    names.DBT_TARGET_VAR: ("bigquery", lambda s: s.dbt_target, "bigquery"),
+    names.DBT_DOCS_DIR_VAR: ("/srv/docs", lambda s: s.dbt_docs_dir, Path("/srv/docs")),
+    names.DOCS_URL_VAR: ("https://docs.example", lambda s: s.docs_url, "https://docs.example"),
+    names.DOCS_GCS_URL_VAR: ("gs://b/docs", lambda s: s.docs_gcs_url, "gs://b/docs"),
+    names.CLUSTERS_VAR: ("a, b,", lambda s: s.clusters, ("a", "b")),
+    names.EXCLUDED_NAMESPACES_VAR: ("kube-system", lambda s: s.excluded_namespaces, ("kube-system",)),
+    names.ALERT_MAX_AGE_DAYS_VAR: ("5", lambda s: s.alert_max_age_days, 5),
+    names.LIVE_TOLERANCE_DAYS_VAR: ("3", lambda s: s.live_snapshot_tolerance_days, 3),
+    names.KUBECONFIG_VAR: ("/srv/kubeconfig", lambda s: s.kubeconfig, "/srv/kubeconfig"),
+    names.WAREHOUSE_POOL_VAR: ("bq_pool", lambda s: s.warehouse_pool, "bq_pool"),
+    names.SLACK_CONN_ID_VAR: ("slack_prod", lambda s: s.slack_conn_id, "slack_prod"),
+    names.RETRIES_VAR: ("4", lambda s: s.retries, 4),
+    names.RETRY_DELAY_SECONDS_VAR: ("60", lambda s: s.retry_delay_seconds, 60),
+    names.GCP_PROJECT_VAR: ("p1", lambda s: s.gcp_project, "p1"),
+    names.RAW_SCHEMA_VAR: ("raw_x", lambda s: s.raw_dataset, "raw_x"),
+    names.BQ_DATASET_VAR: ("marts_x", lambda s: s.dataset, "marts_x"),
+    names.BQ_LOCATION_VAR: ("europe-west1", lambda s: s.bq_location, "europe-west1"),
+    names.BQ_API_ENDPOINT_VAR: ("http://127.0.0.1:9050", lambda s: s.bq_api_endpoint, "http://127.0.0.1:9050"),
+    names.PED_PROJECT_VAR: ("ped-p", lambda s: s.ped_project, "ped-p"),
+    names.PED_DATASET_VAR: ("ped_d", lambda s: s.ped_dataset, "ped_d"),
+    names.PED_TABLE_NAME_VAR: ("ped_t", lambda s: s.ped_table_name, "ped_t"),
+    names.GCS_BUCKET_VAR: ("gs://other-bucket", lambda s: s.gcp.bucket, "other-bucket"),
+    names.GCS_SNAPSHOT_PREFIX_VAR: ("/a/snapshots/", lambda s: s.gcp.snapshot_prefix, "a/snapshots"),
+    names.COLLECTOR_IMAGE_VAR: ("img:2", lambda s: s.gcp.collector_image, "img:2"),
+    names.GCP_CONN_ID_VAR: ("gcp_prod", lambda s: s.gcp.gcp_conn_id, "gcp_prod"),
+    names.POD_MODE_VAR: ("composer", lambda s: s.gcp.pod_mode, "composer"),
+    names.POD_NAMESPACE_VAR: ("ns", lambda s: s.gcp.pod_namespace, "ns"),
+    names.KUBE_CONFIG_FILE_VAR: ("/k", lambda s: s.gcp.kube_config_file, "/k"),
+    names.POD_SERVICE_ACCOUNT_VAR: ("sa", lambda s: s.gcp.pod_service_account, "sa"),
+    names.COLLECTOR_KUBECONFIG_SECRET_VAR: ("sec", lambda s: s.gcp.kubeconfig_secret, "sec"),
+    names.COLLECTOR_KUBECONFIG_KEY_VAR: ("config", lambda s: s.gcp.kubeconfig_secret_key, "config"),
+    names.GKE_LOCATION_VAR: ("europe-west1", lambda s: s.gcp.gke_location, "europe-west1"),
+    names.GKE_PROJECT_VAR: ("gke-p", lambda s: s.gcp.gke_project, "gke-p"),
+    names.POD_CPU_VAR: ("1", lambda s: s.gcp.pod_cpu, "1"),
+    names.POD_MEMORY_VAR: ("1Gi", lambda s: s.gcp.pod_memory, "1Gi"),
+    names.POD_EPHEMERAL_STORAGE_VAR: ("2Gi", lambda s: s.gcp.pod_ephemeral_storage, "2Gi"),
+    names.POD_STARTUP_TIMEOUT_SECONDS_VAR: ("30", lambda s: s.gcp.pod_startup_timeout_seconds, 30),
+    names.POD_TIMEOUT_SECONDS_VAR: ("90", lambda s: s.gcp.pod_timeout_seconds, 90),
+}
+
+
+def test_every_variable_has_a_case():
+    assert set(CASES) == set(VARIABLES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_variable_reaches_its_field(name):
+    value, read, expected = CASES[name]
+    assert read(load_settings({**GCP_ENV, name: value})) == expected
+
+
+def test_variables_lists_every_name_settings_py_spells():
+    source = (PACKAGE / "settings.py").read_text()
+    assert set(re.findall(r'"(REPLICA_LEDGER_[A-Z0-9_]+)"', source)) == set(VARIABLES)
+
+
+def test_an_empty_environment_gives_the_defaults():
+    assert load_settings({}) == Settings()
+    assert load_settings({}).gcp is None
+
+
+# (The dbt dataset's default, "replica_ledger", is also the package's name: not greppable.)
+@pytest.mark.parametrize("literal", [names.DEFAULT_RAW_DATASET, names.DEFAULT_BQ_LOCATION, "duckdb_writer"])
+def test_each_default_is_written_once_in_python(literal):
+    """profiles.yml keeps its env_var fallbacks for hand runs; Python spells a default once."""
+    python_files = [*PACKAGE.rglob("*.py"), *(REPO_ROOT / "dags").glob("*.py"), *(REPO_ROOT / "scripts").glob("*.py")]
+    spelled = [path for path in python_files if f'"{literal}"' in path.read_text()]
+    assert spelled == [PACKAGE / "settings.py"]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [(names.RETRIES_VAR, SettingsError), (names.POD_TIMEOUT_SECONDS_VAR, GcpSettingsError)],
+)
+def test_a_malformed_integer_names_its_variable(name, error):
+    with pytest.raises(error, match=name):
+        load_settings({**GCP_ENV, name: "ten"})
+
+
+@pytest.mark.parametrize("missing", [names.GCP_PROJECT_VAR, names.GCS_BUCKET_VAR, names.COLLECTOR_IMAGE_VAR])
+def test_gcp_names_what_is_missing(missing):
+    with pytest.raises(GcpSettingsError, match=missing):
+        load_settings({name: value for name, value in GCP_ENV.items() if name != missing})
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({names.CLUSTERS_VAR: ""}, names.CLUSTERS_VAR),
+        ({names.COLLECTOR_KUBECONFIG_SECRET_VAR: ""}, names.COLLECTOR_KUBECONFIG_SECRET_VAR),
+        ({names.POD_MODE_VAR: "gke"}, names.GKE_LOCATION_VAR),
+        ({names.POD_MODE_VAR: "serverless"}, "expected one of composer, gke"),
+    ],
+)
+def test_gcp_validation(override, message):
+    with pytest.raises(GcpSettingsError, match=message):
+        load_settings({**GCP_ENV, **override})
+
+
+def test_gcp_part_only_when_env_is_gcp():
+    """Locally the production variables may be set (the BigQuery emulator tests): no GCP part."""
+    assert load_settings({**GCP_ENV, names.ENV_VAR: "local"}).gcp is None
+
+
+def test_gke_mode_defaults_to_in_cluster_names():
+    gke = load_settings({**GCP_ENV, names.POD_MODE_VAR: "gke", names.GKE_LOCATION_VAR: "europe-west1"}).gcp
+    assert (gke.pod_namespace, gke.pod_service_account, gke.gke_project) == (
+        "replica-ledger",
+        "replica-ledger-collector",
+        "prod-project",
+    )
+    composer = load_settings(GCP_ENV).gcp
+    assert composer == GcpSettings(
+        bucket="prod-bucket",
+        collector_image=GCP_ENV[names.COLLECTOR_IMAGE_VAR],
+        kubeconfig_secret="replica-ledger-kubeconfig",
+        gke_project="prod-project",
+    )
+    assert composer.snapshot_root == "gs://prod-bucket/snapshots"
+
+
+def test_dbt_gets_the_bigquery_names_from_settings():
+    bq = load_settings({names.DBT_TARGET_VAR: "bigquery", names.GCP_PROJECT_VAR: "p1"})
+    env = dbt_environment(bq)
+    assert (env[names.RAW_SCHEMA_VAR], env[names.BQ_DATASET_VAR], env[names.BQ_LOCATION_VAR]) == (
+        names.DEFAULT_RAW_DATASET,
+        names.DEFAULT_DATASET,
+        names.DEFAULT_BQ_LOCATION,
+    )
+    assert env[names.GCP_PROJECT_VAR] == "p1"
+    # DuckDB's raw schema is `raw` (profiles.yml): the BigQuery names are not passed there.
+    assert names.RAW_SCHEMA_VAR not in dbt_environment(load_settings({}))
+
+
+# Readers of the environment that are not the DAG side's configuration: the collector and
+# the PED CLI run alone (their own readers); dbt_runner hands the settings to dbt through
+# the environment; slack.py asks whether Airflow has a connection as an env var.
+OWN_READERS = {"settings.py", "dbt_runner.py", "alerts/slack.py"}
+OWN_PACKAGES = ("collector/", "ped/")
+
+
+def test_settings_is_the_only_reader_of_the_environment():
+    readers = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"os\.environ|getenv", path.read_text())
+    )
+    others = [path for path in readers if path not in OWN_READERS and not path.startswith(OWN_PACKAGES)]
+    assert others == []
+
+
+def test_settings_fields_are_all_loaded():
+    """A field load_settings forgets would silently keep its default."""
+    loaded = load_settings({**GCP_ENV, **{name: case[0] for name, case in CASES.items()}})
+    defaults = Settings()
+    unchanged = [f.name for f in fields(Settings) if getattr(loaded, f.name) == getattr(defaults, f.name)]
+    assert unchanged == []
