@@ -57,3 +57,16 @@
 {% macro bigquery__ledger_money_quotient(numerator, denominator) -%}
     cast(round(cast(({{ numerator }}) as bignumeric) / cast(({{ denominator }}) as bignumeric), 2) as numeric)
 {%- endmacro %}
+
+
+{#- Money as text with its two decimals ("294.00"), the same on both warehouses (BigQuery
+    would print a NUMERIC 294.00 as "294"). -#}
+{% macro ledger_money_text(expr) -%}
+    {{ return(adapter.dispatch('ledger_money_text', 'replica_ledger')(expr)) }}
+{%- endmacro %}
+{% macro default__ledger_money_text(expr) -%}
+    cast(cast({{ expr }} as decimal(18, 2)) as varchar)
+{%- endmacro %}
+{% macro bigquery__ledger_money_text(expr) -%}
+    format('%.2f', cast({{ expr }} as numeric))
+{%- endmacro %}

@@ -47,6 +47,26 @@ def test_monthly_bill_per_api(demo_month):
     }
 
 
+def test_month_close_writes_version_1_and_the_exposure(demo_month):
+    """The Oct 31 run closes October: one version-1 statement line per API, nothing superseded;
+    the bill shows the exposure of limits raised outside PED."""
+    statements = rows(
+        demo_month,
+        "select deployment, statement_version, amount, superseded_at, restatement_reason from fct_billing_statements",
+    )
+    assert sorted((row["deployment"], row["statement_version"]) for row in statements) == sorted(
+        (deployment, 1)
+        for deployment in ("payments-api", "orders-api", "catalog-api", "inventory-api", "legacy-api", "search-api")
+    )
+    assert all(row["superseded_at"] is None and row["restatement_reason"] is None for row in statements)
+    exposure = {
+        row["deployment"]: (row["observed_max_replicas"], str(row["unapproved_exposure_amount"]))
+        for row in rows(demo_month, "select * from mart_monthly_billing where billing_month = ?", [OCTOBER])
+    }
+    assert exposure["orders-api"] == (8, "114.00")  # HPA max 8 by hand: 408 at 8 replicas - 294
+    assert exposure["payments-api"] == (6, "0.00")  # raised to 6 through PED: billed at 6
+
+
 def test_prorated_amount_weighs_days(demo_month):
     payments = rows(demo_month, "select * from mart_monthly_billing where deployment = 'payments-api'")[0]
     # Each day at the version in force at its end: days 1-10 at max 3 (180 + 114 x 3/4 =

@@ -42,7 +42,9 @@ DBT_TIMEOUT_S = 900
 
 # Each mart read whole (the partition predicates satisfy require_partition_filter).
 MARTS = {
-    "mart_monthly_billing": "select * from {t} where billing_month >= date '2000-01-01'",
+    # closed_at / superseded_at: when each warehouse's run wrote the statement line.
+    "mart_monthly_billing": "select * except (closed_at) from {t} where billing_month >= date '2000-01-01'",
+    "fct_billing_statements": "select * except (closed_at, superseded_at) from {t}",
     "fct_deployment_daily": "select * from {t} where snapshot_date >= date '2000-01-01'",
     "fct_replica_breaches": "select * from {t} where snapshot_date >= date '2000-01-01'",
     "fct_breach_episodes": "select * from {t}",

@@ -177,3 +177,24 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
         window={"snapshot_date": NOV3.isoformat()},
     )
     assert statements(ledger.warehouse) == after
+
+
+def test_a_month_with_no_rate_in_force_fails_the_close(ledger):
+    """December 2019 is before the first billing_rates row (2020-01-01): closing it fails with
+    the test's name and no statement is written; the day's build itself is unaffected."""
+    from replica_ledger.dbt_runner import DbtFailed
+
+    archive = ledger.changes.parent / "archive"
+    ledger.changes.write_text(
+        change("ped-old", "checkout-api", max_replicas=4, cpu=2, memory_gb=4, changed_at="2019-11-01T00:00:00Z")
+    )
+    for day in (date(2019, 12, 30), date(2020, 1, 2)):
+        write_day(archive, day)
+    settings = load_settings()
+    for day in (date(2019, 12, 30), date(2020, 1, 2)):
+        pipeline.load_day(settings, day)
+    pipeline.build_day(settings, date(2020, 1, 2))
+    assert airflow_tasks.choose_billing_branch(context(date(2020, 1, 2)), CLOSE, SKIP) == CLOSE
+    with pytest.raises(DbtFailed, match="billing_month_without_rate_in_force"):
+        airflow_tasks.close_billing_month(context(date(2020, 1, 2)))
+    assert pipeline.closed_months(settings) == []

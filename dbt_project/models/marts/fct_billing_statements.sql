@@ -131,8 +131,8 @@ new_versions as (
                     || ' (was ' || coalesce(compared.current_change_id, 'none') || ')'
             else 'rate correction: billing_rates effective '
                 || cast(compared.rate_effective_from as {{ str }})
-                || ' give ' || cast(compared.amount as {{ str }})
-                || ' (was ' || cast(compared.current_amount as {{ str }}) || ')'
+                || ' give ' || {{ ledger_money_text('compared.amount') }}
+                || ' (was ' || {{ ledger_money_text('compared.current_amount') }} || ')'
         end as restatement_reason
     from compared
     left join closed_months
