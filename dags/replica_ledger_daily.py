@@ -31,7 +31,9 @@ the end of D on Airflow 2.11 and 3.x alike, through an explicit data-interval ti
 2. **load** - replaces day D in the raw tables and reloads the PED change log (idempotent).
 3. **transform** - `dbt build` for D: SCD2 limits, daily fact, breaches, episodes, gaps.
 4. **alert** - new breach episodes go to Slack (or the outbox); backfills never post.
-5. **billing** - on the last day of a month, builds that month's billing mart.
+5. **billing** - closes every month whose last day the run has reached and that is not
+   closed yet (a missed month-end run is made up by the next run), and restates a closed
+   line that changed (late PED row, rate correction) as a new statement version.
 6. **docs** - refreshes the dbt docs (lineage, Browse > dbt Docs) for the current day's
    run and for each closed month; a failure here never holds back alerts or billing.
 
@@ -113,13 +115,13 @@ with DAG(
         alert_branch = route_alerts()
         alert_branch >> [post_slack(), EmptyOperator(task_id="no_alert")]
 
-    with TaskGroup("billing", tooltip="Close the month on its last day"):
+    with TaskGroup("billing", tooltip="Close the months reached, restate changed lines"):
 
         @task.branch(task_id="route_billing")
         def route_billing(**context) -> str:
             from replica_ledger import airflow_tasks
 
-            return airflow_tasks.choose_billing_branch(context, "billing.close_month", "billing.not_month_end")
+            return airflow_tasks.choose_billing_branch(context, "billing.close_month", "billing.nothing_to_close")
 
         @task(task_id="close_month", pool=WAREHOUSE_POOL)
         def close_month(**context) -> dict:
@@ -128,7 +130,7 @@ with DAG(
             return airflow_tasks.close_billing_month(context)
 
         billing_branch = route_billing()
-        billing_branch >> [close_month(), EmptyOperator(task_id="not_month_end")]
+        billing_branch >> [close_month(), EmptyOperator(task_id="nothing_to_close")]
 
     with TaskGroup("docs", tooltip="dbt docs (lineage) for the Airflow UI"):
 

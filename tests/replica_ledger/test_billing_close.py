@@ -26,7 +26,7 @@ from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
 OCTOBER = date(2026, 10, 1)
-CLOSE, SKIP = "billing.close_month", "billing.not_month_end"
+CLOSE, SKIP = "billing.close_month", "billing.nothing_to_close"
 
 
 def change(change_id: str, deployment: str, *, max_replicas: int, cpu, memory_gb, changed_at: str) -> str:
