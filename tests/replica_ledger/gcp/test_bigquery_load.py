@@ -8,12 +8,13 @@ Skipped when the emulator's venv (.venv/bq, `make .venv/bq/.installed`) is not i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from replica_ledger import pipeline
-from replica_ledger.settings import Settings
+from replica_ledger.settings import load_settings
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, PROJECT, REPO_ROOT
 from tooling.emulators import bigquery as bigquery_emulator
 
@@ -43,7 +44,7 @@ def production(bigquery, empty_gcs, monkeypatch):
             bucket.blob(f"snapshots/dt={day}/{path.name}").upload_from_filename(str(path))
     for name, value in {**GCP_ENV, **bigquery.env()}.items():
         monkeypatch.setenv(name, value)
-    settings = Settings(env="gcp", dbt_target="bigquery", clusters=("gke-demo-eu", "gke-demo-us"))
+    settings = replace(load_settings(), dbt_target="bigquery", clusters=("gke-demo-eu", "gke-demo-us"))
     return settings, bucket, bigquery.client()
 
 
