@@ -6,7 +6,7 @@
 -- on the month's first day. A month with no rate in force keeps its lines with a null
 -- amount, and the test billing_month_without_rate_in_force fails the build.
 with versions as (
-    select * from {{ ref('dim_replica_limits') }}
+    select * from {{ ref('int_replica_limits__versioned') }}
 ),
 
 rates as (
