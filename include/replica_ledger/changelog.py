@@ -21,7 +21,10 @@ Reading for the warehouse (:func:`read_change_log`) loses nothing: every non-bla
 becomes one row, in arrival order (its line number). A line that is not a JSON object still
 becomes a row, with ``parse_error`` set, so the warehouse can quarantine it with a reason
 and the run summary can count it. Values are kept as text: typing and validation happen in
-dbt, where the same rules apply to the BigQuery table.
+dbt, where the same rules apply to the BigQuery table. Number fields are kept as their JSON
+text, so the validation can tell the number ``6`` from the string ``"6"`` (kept as ``"6"``
+with its quotes), ``true``, ``NaN`` or ``Infinity`` (contract §3 "Numbers in change rows").
+A UTF-8 byte order mark is read as encoding, not as part of the first row.
 """
 
 from __future__ import annotations
