@@ -11,44 +11,32 @@ row per change; a line that is not a JSON object cannot be in that table and is 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
-import os
-from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
 from replica_ledger import pipeline
 from replica_ledger.ped.bigquery import PARAM_TYPES, ddl_sql
-from replica_ledger.settings import Settings
+from replica_ledger.settings import DEFAULT_RAW_DATASET, Settings
 from tooling.emulators.bigquery import DBT_TARGET, BigQueryEmulator
 
-RAW_DATASET = "replica_ledger_raw"
+RAW_DATASET = DEFAULT_RAW_DATASET
 PED_TABLE = "ped_limit_changes"
 _PED_JSON_TYPES = {"INT64": int, "FLOAT64": float}
 
 
-@contextlib.contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block, then put back what was there."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def load_raw_day(emulator: BigQueryEmulator, settings: Settings, day: date) -> dict:
     """Replace `day` in the emulator's raw tables with the product's load step."""
-    with environment({**emulator.env(), "REPLICA_LEDGER_RAW_SCHEMA": RAW_DATASET}):
-        return pipeline.load_day(dataclasses.replace(settings, dbt_target=DBT_TARGET), day)
+    on_emulator = dataclasses.replace(
+        settings,
+        dbt_target=DBT_TARGET,
+        gcp_project=emulator.project,
+        raw_dataset=RAW_DATASET,
+        bq_api_endpoint=emulator.endpoint,
+    )
+    return pipeline.load_day(on_emulator, day)
 
 
 def ped_rows(path: Path) -> list[dict]:
