@@ -1,8 +1,8 @@
 """The production (Cloud Composer 3 + GCS + BigQuery) path of replica_ledger_daily.
 
-Chosen by REPLICA_LEDGER_ENV=gcp. Modules, lightest first:
+Chosen by REPLICA_LEDGER_ENV=gcp, whose settings are ``replica_ledger.settings.Settings.gcp``
+(read from the environment only, validated). Modules, lightest first:
 
-- ``settings``: GcpSettings, read from the environment only (no DB, no network);
 - ``bigquery``: the raw load's BigQuery sink (NDJSON temp files, one load job per table into
   ``table$YYYYMMDD``, WRITE_TRUNCATE) and queries;
 - ``dag``: the Airflow task builders of the snapshot group (collector pods for the current
