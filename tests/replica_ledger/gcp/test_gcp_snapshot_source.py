@@ -178,38 +178,3 @@ def test_settings_name_what_is_missing(missing, message):
 def test_settings_need_clusters():
     with pytest.raises(GcpSettingsError, match="REPLICA_LEDGER_CLUSTERS"):
         load_settings({**GCP_ENV, "REPLICA_LEDGER_CLUSTERS": ""})
-
-
-def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
-    import kubernetes_validate
-    from kubernetes.client import ApiClient
-
-    from replica_ledger.airflow.compat import DAG
-    from replica_ledger.gcp.dag import build_capture
-
-    env = {**GCP_ENV, "REPLICA_LEDGER_POD_MODE": "gke", "REPLICA_LEDGER_GKE_LOCATION": "europe-west1"}
-    del env["REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"]
-    settings = load_settings({**env, "REPLICA_LEDGER_CLUSTERS": "gke-prod-eu,gke-prod-us"})
-    with DAG("gke_mode_under_test", schedule=None, start_date=None) as dag:
-        mapped = build_capture(settings)
-    for cluster, kwargs in zip(("gke-prod-eu", "gke-prod-us"), mapped._get_specified_expand_input().value, strict=True):
-        operator = mapped.unmap(dict(kwargs))
-        operator.render_template_fields({"ds": "2026-10-11"}, jinja_env=dag.get_template_env())
-        assert type(operator).__name__ == "GKEStartPodOperator"
-        assert (operator.cluster_name, operator.location, operator.project_id) == (
-            cluster,
-            "europe-west1",
-            GCP_ENV["REPLICA_LEDGER_GCP_PROJECT"],
-        )
-        pod = ApiClient().sanitize_for_serialization(operator.build_pod_request_obj(dry_run=True))
-        kubernetes_validate.validate(pod, kubernetes_validate.latest_version(), strict=True)
-        assert pod["metadata"]["namespace"] == "replica-ledger"
-        assert pod["spec"]["serviceAccountName"] == "replica-ledger-collector"  # include/k8s/rbac.yaml
-        assert pod["spec"]["containers"][0]["args"] == [
-            "--cluster",
-            cluster,
-            "--output",
-            f"gs://{BUCKET}/snapshots",
-            "--date",
-            "2026-10-11",
-        ]

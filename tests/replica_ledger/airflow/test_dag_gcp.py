@@ -9,16 +9,12 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from replica_ledger.gcp.bigquery import RawDataset, load_day_files, load_job_config
 from replica_ledger.settings import load_settings
-from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import (
     BUCKET,
     CLUSTERS,
     GCP_ENV,
     IMAGE,
-    PROJECT,
-    SNAPSHOT_DAY,
     unmapped_pods,
 )
 
@@ -92,54 +88,6 @@ def test_collector_pod_spec_for_the_day(gcp_dag):
         assert volume["secret"]["secretName"] == "replica-ledger-kubeconfig"
 
 
-@pytest.mark.parametrize("table", DAY_TABLES)
-def test_load_job_replaces_the_day_partition(table):
-    raw = RawDataset.of(load_settings(GCP_ENV))
-    assert raw.partition(table, SNAPSHOT_DAY) == f"{PROJECT}.ledger_raw.{table}$20261011"
-    load = load_job_config(table).to_api_repr()["load"]
-    assert load["writeDisposition"] == "WRITE_TRUNCATE"
-    assert load["createDisposition"] == "CREATE_IF_NEEDED"
-    assert load["timePartitioning"] == {"type": "DAY", "field": "snapshot_date"}
-    assert load["sourceFormat"] == "NEWLINE_DELIMITED_JSON"
-    assert load["clustering"]["fields"][0] == "cluster"
-    assert load["maxBadRecords"] == 0 and load["ignoreUnknownValues"] is False
-    assert [field["name"] for field in load["schema"]["fields"]] == list(RAW_TABLES[table])
-    assert {field["type"] for field in load["schema"]["fields"]} <= {"DATE", "STRING", "TIMESTAMP", "INTEGER"}
-
-
-def test_only_day_tables_have_a_day_partition():
-    with pytest.raises(ValueError, match="not a day-partitioned"):
-        RawDataset.of(load_settings(GCP_ENV)).partition("ped_limit_changes", SNAPSHOT_DAY)
-    with pytest.raises(ValueError, match="REPLICA_LEDGER_GCP_PROJECT"):
-        RawDataset.of(load_settings({}))
-
-
-class RecordingClient:
-    """Records what load_table_from_file receives (the job configuration is the unit under test)."""
-
-    def __init__(self):
-        self.loads = []
-
-    def load_table_from_file(self, source, destination, *, job_config, location, rewind):
-        self.loads.append((source.read(), destination, job_config.to_api_repr()["load"], location))
-        return SimpleNamespace(result=lambda timeout: None, job_id=f"job-{len(self.loads)}")
-
-
-def test_every_table_of_the_day_is_loaded_from_its_file(tmp_path):
-    files = {table: tmp_path / f"{table}.jsonl" for table in DAY_TABLES}
-    for table, path in files.items():
-        path.write_text("" if table == "k8s_rejects" else f'{{"table": "{table}"}}\n')
-    client = RecordingClient()
-    raw = RawDataset.of(load_settings(GCP_ENV))
-    jobs = load_day_files(client, raw, SNAPSHOT_DAY, files)
-    assert list(jobs) == list(DAY_TABLES)
-    for (data, destination, load, location), table in zip(client.loads, DAY_TABLES, strict=True):
-        assert destination == f"{PROJECT}.ledger_raw.{table}$20261011"
-        assert data == files[table].read_bytes()  # an empty file empties the partition
-        assert load["writeDisposition"] == "WRITE_TRUNCATE"
-        assert location == "europe-west1"
-
-
 def _run_context(day, run_type="scheduled"):
     logical = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return {
@@ -164,3 +112,35 @@ def test_rendered_branch_captures_only_the_current_day(gcp_dag, days_ago, run_ty
     day = datetime.now(UTC).date() - timedelta(days=days_ago)
     assert route.python_callable(**_run_context(day, run_type)) == expected
     assert expected in route.downstream_task_ids
+
+
+def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
+    from replica_ledger.airflow.compat import DAG
+    from replica_ledger.gcp.dag import build_capture
+
+    env = {**GCP_ENV, "REPLICA_LEDGER_POD_MODE": "gke", "REPLICA_LEDGER_GKE_LOCATION": "europe-west1"}
+    del env["REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"]
+    settings = load_settings({**env, "REPLICA_LEDGER_CLUSTERS": "gke-prod-eu,gke-prod-us"})
+    with DAG("gke_mode_under_test", schedule=None, start_date=None) as dag:
+        mapped = build_capture(settings)
+    for cluster, kwargs in zip(("gke-prod-eu", "gke-prod-us"), mapped._get_specified_expand_input().value, strict=True):
+        operator = mapped.unmap(dict(kwargs))
+        operator.render_template_fields({"ds": "2026-10-11"}, jinja_env=dag.get_template_env())
+        assert type(operator).__name__ == "GKEStartPodOperator"
+        assert (operator.cluster_name, operator.location, operator.project_id) == (
+            cluster,
+            "europe-west1",
+            GCP_ENV["REPLICA_LEDGER_GCP_PROJECT"],
+        )
+        pod = ApiClient().sanitize_for_serialization(operator.build_pod_request_obj(dry_run=True))
+        kubernetes_validate.validate(pod, kubernetes_validate.latest_version(), strict=True)
+        assert pod["metadata"]["namespace"] == "replica-ledger"
+        assert pod["spec"]["serviceAccountName"] == "replica-ledger-collector"  # include/k8s/rbac.yaml
+        assert pod["spec"]["containers"][0]["args"] == [
+            "--cluster",
+            cluster,
+            "--output",
+            f"gs://{BUCKET}/snapshots",
+            "--date",
+            "2026-10-11",
+        ]
