@@ -23,7 +23,7 @@ else:  # Airflow 2.11
     from airflow.utils.task_group import TaskGroup
 
 # Defined in `context` (importable without Airflow); re-exported for callers that hold compat anyway.
-from replica_ledger.airflow.context import BACKFILL_RUN_ID_PREFIX, BACKFILL_RUN_TYPE  # noqa: E402
+from replica_ledger.airflow.context import BACKFILL_RUN_TYPE  # noqa: E402
 
 
 def dagbag_class():
@@ -57,7 +57,6 @@ def parsing_module():
 __all__ = [
     "AIRFLOW_MAJOR",
     "AIRFLOW_VERSION",
-    "BACKFILL_RUN_ID_PREFIX",
     "BACKFILL_RUN_TYPE",
     "DAG",
     "IS_AIRFLOW_3",
