@@ -321,6 +321,8 @@ def run_summary(settings: Settings, day: date) -> dict:
         "gaps": gaps,
         "quarantined_change_rows": sum(row["rows"] for row in quarantine),
         "quarantine_reasons": quarantine,
+        # What the billing step of this run will do (it reports what it did).
+        "billing": {key: value for key, value in billing_due(settings, day).items() if key != "snapshot_date"},
     }
     log.info("build %s: %s", day, summary)
     return summary

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from replica_ledger import airflow_tasks, pipeline, warehouse
+from replica_ledger.report import render_report
 from replica_ledger.settings import load_settings
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
@@ -112,6 +113,10 @@ def statements(path) -> list[tuple]:
 def test_missed_month_end_late_ped_row_and_reruns(ledger):
     # Oct 30: no month has reached its last day yet.
     assert run_day(OCT30) == (SKIP, None)
+    # The day's run summary says what billing will do: Nov 2 has October to close.
+    settings = load_settings()
+    pipeline.load_day(settings, NOV2)
+    assert pipeline.build_day(settings, NOV2)["billing"]["months_to_close"] == ["2026-10-01"]
 
     # The Oct 31 and Nov 1 runs never happened: Nov 2 closes October.
     branch, notice = run_day(NOV2)
@@ -119,6 +124,10 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
     assert (notice["months_closed"], notice["months_restated"]) == (["2026-10-01"], [])
     (october,) = notice["months"]
     assert october["total_amount"] == "530.53"
+    # The bill table the demo prints shows the exposure and the version.
+    report = render_report(load_settings())
+    assert "observed max" in report and "exposure" in report
+    assert any("payments/checkout-api" in line and "57.00" in line for line in report.splitlines())
     closed = statements(ledger.warehouse)
     assert [(row[0], row[1], row[2], row[3], row[5], row[6]) for row in closed] == [
         ("checkout-api", 1, 4, Decimal("294.00"), None, None),
