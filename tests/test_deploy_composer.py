@@ -282,3 +282,13 @@ def test_deploy_refuses_a_product_module_that_imports_dev_code(deploy, tmp_path:
     assert "refusing to deploy development code" in str(refused.value)
     assert f"{fixture_user}: imports tests.support.fake_gcs" in str(refused.value)
     assert capsys.readouterr().out == ""
+
+
+def test_env_file_takes_only_the_settings_the_package_reads(deploy, tmp_path: Path):
+    """A misspelt REPLICA_LEDGER_* key would be set in Composer and read by nothing."""
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("REPLICA_LEDGER_ENV=gcp\nREPLICA_LEDGER_CLUSTER=gke-a\n")
+    with pytest.raises(SystemExit, match="REPLICA_LEDGER_CLUSTER is not a replica-ledger setting"):
+        deploy.read_env_file(env_file)
+    env_file.write_text("REPLICA_LEDGER_ENV=gcp\nREPLICA_LEDGER_CLUSTERS=gke-a\nDBT_LOG_PATH=/tmp/dbt\n")
+    assert deploy.read_env_file(env_file)["REPLICA_LEDGER_CLUSTERS"] == "gke-a"
