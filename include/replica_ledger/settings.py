@@ -35,6 +35,7 @@ ENV_VAR = "REPLICA_LEDGER_ENV"
 LOCAL_DIR_VAR = "REPLICA_LEDGER_LOCAL_DIR"
 ARCHIVE_DIR_VAR = "REPLICA_LEDGER_ARCHIVE_DIR"
 PED_CHANGES_VAR = "REPLICA_LEDGER_PED_CHANGES"
+AUDIT_LOG_VAR = "REPLICA_LEDGER_AUDIT_LOG"
 DUCKDB_VAR = "REPLICA_LEDGER_DUCKDB"
 SLACK_OUTBOX_VAR = "REPLICA_LEDGER_SLACK_OUTBOX"
 DBT_PROJECT_DIR_VAR = "REPLICA_LEDGER_DBT_PROJECT_DIR"
@@ -144,6 +145,8 @@ class Settings:
     env: str = "local"  # "gcp" selects the production path (GCS archive, collector pods)
     archive_dir: Path = REPO_ROOT / "demo" / "archive"
     ped_changes: Path = REPO_ROOT / "demo" / "ped_limit_changes.jsonl"
+    # The Kubernetes audit log, local path (docs/audit-log.md); None = no audit source.
+    audit_log: Path | None = None
     duckdb_path: Path = REPO_ROOT / ".local" / "warehouse.duckdb"
     slack_outbox: Path = REPO_ROOT / ".local" / "outbox"
     dbt_project_dir: Path = REPO_ROOT / "dbt_project"
@@ -209,6 +212,10 @@ class _Env:
             return default
         return tuple(part.strip() for part in raw.split(",") if part.strip())
 
+    def optional_path(self, name: str) -> Path | None:
+        raw = self.text(name)
+        return Path(raw).expanduser().resolve() if raw else None
+
     def integer(self, name: str, default: int) -> int:
         raw = self.text(name)
         try:
@@ -230,6 +237,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env=env.text(ENV_VAR, defaults.env),
         archive_dir=env.path(ARCHIVE_DIR_VAR, defaults.archive_dir),
         ped_changes=env.path(PED_CHANGES_VAR, defaults.ped_changes),
+        audit_log=env.optional_path(AUDIT_LOG_VAR),
         duckdb_path=env.path(DUCKDB_VAR, local_dir / "warehouse.duckdb"),
         slack_outbox=env.path(SLACK_OUTBOX_VAR, local_dir / "outbox"),
         dbt_project_dir=env.path(DBT_PROJECT_DIR_VAR, defaults.dbt_project_dir),

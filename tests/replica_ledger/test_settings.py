@@ -39,6 +39,7 @@ CASES = {
     names.LOCAL_DIR_VAR: ("/srv/ledger", lambda s: s.duckdb_path, Path("/srv/ledger/warehouse.duckdb")),
     names.ARCHIVE_DIR_VAR: ("/srv/archive", lambda s: s.archive_dir, Path("/srv/archive")),
     names.PED_CHANGES_VAR: ("/srv/ped.jsonl", lambda s: s.ped_changes, Path("/srv/ped.jsonl")),
+    names.AUDIT_LOG_VAR: ("/srv/audit", lambda s: s.audit_log, Path("/srv/audit")),
     names.DUCKDB_VAR: ("/srv/w.duckdb", lambda s: s.duckdb_path, Path("/srv/w.duckdb")),
     names.SLACK_OUTBOX_VAR: ("/srv/outbox", lambda s: s.slack_outbox, Path("/srv/outbox")),
     names.DBT_PROJECT_DIR_VAR: ("/srv/dbt", lambda s: s.dbt_project_dir, Path("/srv/dbt")),

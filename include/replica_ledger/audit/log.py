@@ -1,0 +1,175 @@
+"""The local audit log (REPLICA_LEDGER_AUDIT_LOG) -> a day's write rows and reject rows.
+
+The path is a JSON Lines file, or a folder of `dt=YYYY-MM-DD/*.jsonl` (one file per
+cluster, or the files a log sink writes). Each line is a Cloud Logging `LogEntry` or an
+upstream `audit.k8s.io/v1` `Event` (`audit.entries`). In a folder, a row belongs to the
+day of its folder, so a day's load reads that folder only and replaces exactly what it
+read; in a single file, to the UTC day of its timestamp (a line without a readable one
+goes with the timed line before it, or after it when it comes first).
+
+Every line ends up in exactly one place: a write row (`k8s_audit_events`), a reject row
+with the reason (`k8s_audit_rejects`), or a skip count by reason (reads, status updates,
+other resources, out-of-scope namespaces, duplicates). Nothing is dropped unseen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from replica_ledger.audit.entries import EntryError, is_final_stage, parse_timestamp, read_entry
+from replica_ledger.audit.writes import Quarantine, Skip, write_row
+
+EVENTS = "k8s_audit_events"
+REJECTS = "k8s_audit_rejects"
+AUDIT_TABLES = (EVENTS, REJECTS)
+_DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+class AuditLogError(ValueError):
+    """The configured audit log path cannot be read at all (missing, or a folder of no days)."""
+
+
+@dataclass
+class AuditDay:
+    """One day of the audit log: its write rows, its reject rows, and what was skipped."""
+
+    day: date
+    events: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> dict:
+        return {"events": len(self.events), "rejects": len(self.rejects), "skipped": dict(self.skipped)}
+
+
+@dataclass(frozen=True)
+class _Line:
+    source: str
+    number: int
+    text: str
+    file_cluster: str | None
+
+
+def day_folders(root: Path) -> dict[date, Path]:
+    """The `dt=YYYY-MM-DD` folders under `root`, by day."""
+    folders = {}
+    for child in root.iterdir():
+        match = _DAY_FOLDER.match(child.name)
+        if match and child.is_dir():
+            folders[date.fromisoformat(match[1])] = child
+    return folders
+
+
+def read_audit_day(path: Path, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
+    """The audit rows of `day` (empty when the log has nothing that day)."""
+    if not path.exists():
+        raise AuditLogError(f"audit log {path} does not exist")
+    if path.is_dir():
+        folder = day_folders(path).get(day)
+        lines = [] if folder is None else list(_folder_lines(folder))
+        return _classify(day, lines, excluded_namespaces)
+    by_day = _single_file_days(path)
+    return _classify(day, by_day.get(day, []), excluded_namespaces)
+
+
+def audit_days(path: Path) -> list[date]:
+    """Every day the audit log holds lines for (a folder's dt= days; a file's timestamp days)."""
+    if path.is_dir():
+        return sorted(day_folders(path))
+    return sorted(_single_file_days(path))
+
+
+def _folder_lines(folder: Path):
+    for file in sorted(folder.glob("*.jsonl")):
+        yield from _file_lines(file, file_cluster=file.stem)
+
+
+def _file_lines(file: Path, file_cluster: str | None):
+    with file.open(encoding="utf-8", errors="replace") as stream:
+        for number, text in enumerate(stream, start=1):
+            if text.strip():
+                yield _Line(file.name, number, text.lstrip("\ufeff").strip(), file_cluster)
+
+
+def _single_file_days(file: Path) -> dict[date, list[_Line]]:
+    """A single file's lines by the UTC day of their timestamp; untimed lines join a neighbour."""
+    lines = list(_file_lines(file, file_cluster=None))
+    days = [_line_day(line) for line in lines]
+    previous = next((day for day in days if day is not None), None)
+    by_day: dict[date, list[_Line]] = {}
+    for line, day in zip(lines, days, strict=True):
+        previous = day or previous
+        if previous is not None:
+            by_day.setdefault(previous, []).append(line)
+    return by_day
+
+
+def _line_day(line: _Line) -> date | None:
+    try:
+        entry = json.loads(line.text)
+        stamp = entry.get("timestamp") or entry.get("stageTimestamp") or entry.get("requestReceivedTimestamp")
+        return parse_timestamp(stamp).date()
+    except (ValueError, AttributeError, EntryError):
+        return None
+
+
+def _classify(day: date, lines: list[_Line], excluded_namespaces: tuple[str, ...]) -> AuditDay:
+    result = AuditDay(day)
+    seen_ids: set[str] = set()
+    for line in lines:
+        outcome = _outcome(line, excluded_namespaces)
+        if isinstance(outcome, Skip):
+            result.skipped[outcome.reason] += 1
+        elif isinstance(outcome, Quarantine):
+            result.rejects.append(_reject_row(day, line, outcome.reason))
+        elif outcome["audit_id"] and outcome["audit_id"] in seen_ids:
+            result.skipped["duplicate entry (same id)"] += 1
+        else:
+            if outcome["audit_id"]:
+                seen_ids.add(outcome["audit_id"])
+            outcome["snapshot_date"] = day
+            result.events.append(outcome)
+    return result
+
+
+def _outcome(line: _Line, excluded_namespaces: tuple[str, ...]) -> dict | Skip | Quarantine:
+    try:
+        decoded = json.loads(line.text)
+    except ValueError as exc:
+        return Quarantine(f"not JSON: {exc}")
+    if isinstance(decoded, dict) and not is_final_stage(decoded):
+        return Skip(f"stage {decoded.get('stage')}")
+    try:
+        entry = read_entry(decoded, line.file_cluster)
+    except EntryError as exc:
+        return Quarantine(str(exc))
+    return write_row(entry, excluded_namespaces)
+
+
+def _reject_row(day: date, line: _Line, reason: str) -> dict:
+    facts = _best_effort_facts(line.text)
+    return {
+        "snapshot_date": day,
+        "source": line.source,
+        "line_number": line.number,
+        "changed_at": facts.get("changed_at"),
+        "principal": facts.get("principal"),
+        "method": facts.get("method"),
+        "reason": reason,
+        "entry_json": line.text,
+    }
+
+
+def _best_effort_facts(text: str) -> dict:
+    """What a reject row can still say about its line (who, when, which method)."""
+    try:
+        decoded = json.loads(text)
+        entry = read_entry(decoded)
+    except (ValueError, EntryError):
+        return {}
+    return {"changed_at": entry.at, "principal": entry.principal, "method": entry.method}
