@@ -122,7 +122,7 @@ def load_day(settings: Settings, day: date, store=None) -> dict:
 def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
     """The day in one DuckDB transaction, then the PED change log reloaded whole."""
     from replica_ledger import changelog, warehouse
-    from replica_ledger.raw.day import write_day_rows
+    from replica_ledger.raw.day import write_audit_rows, write_day_rows
 
     change_rows = list(changelog.read_change_log(settings.ped_changes))
     with warehouse.connect(settings.duckdb_path) as con:
@@ -132,20 +132,22 @@ def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
         warehouse.check_change_log(con, change_rows, str(settings.ped_changes))
         with warehouse.replacing_day(con, day) as sink:
             load = write_day_rows(store, day, settings.clusters, sink)
+            audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
         changes = warehouse.replace_change_log(con, change_rows, str(settings.ped_changes))
     unparseable = sum(1 for row in change_rows if row["parse_error"])
-    return load, {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable}
+    return load, {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable, "audit": audit}
 
 
 def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
     """The day's partitions of the BigQuery raw tables, one WRITE_TRUNCATE load job each."""
     from replica_ledger.gcp import bigquery
-    from replica_ledger.raw.day import write_day_rows
+    from replica_ledger.raw.day import write_audit_rows, write_day_rows
 
     raw = bigquery.RawDataset.of(settings)
     with bigquery.replacing_day(raw, day, bigquery.client(settings)) as sink:
         load = write_day_rows(store, day, settings.clusters, sink)
-    return load, {"destination": f"{raw.project}.{raw.dataset}"}
+        audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
+    return load, {"destination": f"{raw.project}.{raw.dataset}", "audit": audit}
 
 
 # --------------------------------------------------------------------------- transform

@@ -78,6 +78,40 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "rejected_count": "BIGINT",
         "error": "VARCHAR",
     },
+    # The Kubernetes audit log (replica_ledger.audit): one row per write to a Deployment or
+    # HPA in scope, and the entries that could not be read. snapshot_date = the day loaded
+    # under (the write's UTC day, or its dt= folder): the load day key of every day table.
+    "k8s_audit_events": {
+        "snapshot_date": "DATE",
+        "audit_id": "VARCHAR",
+        "changed_at": "TIMESTAMP",
+        "cluster": "VARCHAR",
+        "namespace": "VARCHAR",
+        "object_kind": "VARCHAR",
+        "object_name": "VARCHAR",
+        "deployment": "VARCHAR",
+        "method": "VARCHAR",
+        "verb": "VARCHAR",
+        "subresource": "VARCHAR",
+        "principal": "VARCHAR",
+        "user_agent": "VARCHAR",
+        "tool": "VARCHAR",
+        "is_controller": "BOOLEAN",
+        "field": "VARCHAR",
+        "new_value": "BIGINT",
+        "source_format": "VARCHAR",
+    },
+    "k8s_audit_rejects": {
+        "snapshot_date": "DATE",
+        "cluster": "VARCHAR",
+        "source": "VARCHAR",
+        "line_number": "BIGINT",
+        "changed_at": "TIMESTAMP",
+        "principal": "VARCHAR",
+        "method": "VARCHAR",
+        "reason": "VARCHAR",
+        "entry_json": "VARCHAR",
+    },
     "ped_limit_changes": {
         "arrival_seq": "BIGINT",
         "change_id": "VARCHAR",
@@ -97,7 +131,14 @@ RAW_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-DAY_TABLES = ("k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest")
+DAY_TABLES = (
+    "k8s_deployments",
+    "k8s_hpas",
+    "k8s_rejects",
+    "snapshot_manifest",
+    "k8s_audit_events",
+    "k8s_audit_rejects",
+)
 
 
 def _arrow_type(sql_type: str):
@@ -108,6 +149,7 @@ def _arrow_type(sql_type: str):
         "VARCHAR": pa.string(),
         "TIMESTAMP": pa.timestamp("us"),
         "BIGINT": pa.int64(),
+        "BOOLEAN": pa.bool_(),
     }[sql_type]
 
 

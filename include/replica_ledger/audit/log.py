@@ -24,9 +24,6 @@ from pathlib import Path
 from replica_ledger.audit.entries import EntryError, is_final_stage, parse_timestamp, read_entry
 from replica_ledger.audit.writes import Quarantine, Skip, write_row
 
-EVENTS = "k8s_audit_events"
-REJECTS = "k8s_audit_rejects"
-AUDIT_TABLES = (EVENTS, REJECTS)
 _DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -152,9 +149,10 @@ def _outcome(line: _Line, excluded_namespaces: tuple[str, ...]) -> dict | Skip |
 
 
 def _reject_row(day: date, line: _Line, reason: str) -> dict:
-    facts = _best_effort_facts(line.text)
+    facts = _best_effort_facts(line)
     return {
         "snapshot_date": day,
+        "cluster": facts.get("cluster") or line.file_cluster,
         "source": line.source,
         "line_number": line.number,
         "changed_at": facts.get("changed_at"),
@@ -165,11 +163,10 @@ def _reject_row(day: date, line: _Line, reason: str) -> dict:
     }
 
 
-def _best_effort_facts(text: str) -> dict:
-    """What a reject row can still say about its line (who, when, which method)."""
+def _best_effort_facts(line: _Line) -> dict:
+    """What a reject row can still say about its line (where, who, when, which method)."""
     try:
-        decoded = json.loads(text)
-        entry = read_entry(decoded)
+        entry = read_entry(json.loads(line.text), line.file_cluster)
     except (ValueError, EntryError):
         return {}
-    return {"changed_at": entry.at, "principal": entry.principal, "method": entry.method}
+    return {"cluster": entry.cluster, "changed_at": entry.at, "principal": entry.principal, "method": entry.method}

@@ -23,12 +23,14 @@ from replica_ledger.settings import DEFAULT_BQ_LOCATION, Settings
 from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 
 # warehouse.RAW_TABLES types -> BigQuery load schema types.
-BQ_TYPES = {"DATE": "DATE", "VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP", "BIGINT": "INTEGER"}
+BQ_TYPES = {"DATE": "DATE", "VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP", "BIGINT": "INTEGER", "BOOLEAN": "BOOLEAN"}
 RAW_CLUSTERING = {
     "k8s_deployments": ["cluster", "namespace", "deployment"],
     "k8s_hpas": ["cluster", "namespace"],
     "k8s_rejects": ["cluster"],
     "snapshot_manifest": ["cluster"],
+    "k8s_audit_events": ["cluster", "namespace", "deployment"],
+    "k8s_audit_rejects": ["cluster"],
 }
 LOAD_TIMEOUT_S = 600.0
 

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Protocol
 
 from replica_ledger import archive
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 OBJECT_TABLES = ("k8s_deployments", "k8s_hpas", "k8s_rejects")
 MANIFEST = "snapshot_manifest"
+# Written by write_audit_rows (empty without an audit source); counted in DayLoad.rows too.
+AUDIT_EVENTS, AUDIT_REJECTS = "k8s_audit_events", "k8s_audit_rejects"
 # Rows per batch handed to a sink: ~10 MB of Python dicts, and few enough round trips.
 BATCH_ROWS = 10_000
 
@@ -98,7 +101,7 @@ def write_day_rows(
     """Stream every raw row of `day` into `sink`, manifest last; returns what was written."""
     snapshots = layout.snapshots_until(store, day)
     files = snapshots.get(day, {})
-    load = DayLoad(day, [], dict.fromkeys((*OBJECT_TABLES, MANIFEST), 0))
+    load = DayLoad(day, [], dict.fromkeys((*OBJECT_TABLES, MANIFEST, AUDIT_EVENTS, AUDIT_REJECTS), 0))
     for cluster in expected_clusters(configured_clusters, snapshots):
         name = files.get(cluster)
         row = (
@@ -190,3 +193,25 @@ def _stream_rows(items: archive.SnapshotItems, stamp: _Stamp, sink: DaySink, bat
         if batch:
             sink.write(table, batch)
     return counts
+
+
+def write_audit_rows(
+    audit_log: Path | None, load: DayLoad, excluded_namespaces: tuple[str, ...], sink: DaySink
+) -> dict:
+    """The day's audit write rows and rejects (replica_ledger.audit) into `sink`, counted in `load`.
+
+    Without an audit source nothing is written, so the day's audit tables are emptied: the
+    same day load replaces them, whether a source is configured or not.
+    """
+    if audit_log is None:
+        return {"configured": False}
+    from replica_ledger.audit.log import read_audit_day
+
+    day = load.snapshot_date
+    audit = read_audit_day(audit_log, day, excluded_namespaces)
+    sink.write(AUDIT_EVENTS, audit.events)
+    sink.write(AUDIT_REJECTS, audit.rejects)
+    load.rows[AUDIT_EVENTS], load.rows[AUDIT_REJECTS] = len(audit.events), len(audit.rejects)
+    if audit.rejects:
+        log.warning("audit log %s, %s: %d entries quarantined", audit_log, day, len(audit.rejects))
+    return {"configured": True, **audit.summary()}

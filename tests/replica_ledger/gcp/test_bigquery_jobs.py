@@ -25,7 +25,13 @@ def test_load_job_replaces_the_day_partition(table):
     assert load["clustering"]["fields"][0] == "cluster"
     assert load["maxBadRecords"] == 0 and load["ignoreUnknownValues"] is False
     assert [field["name"] for field in load["schema"]["fields"]] == list(RAW_TABLES[table])
-    assert {field["type"] for field in load["schema"]["fields"]} <= {"DATE", "STRING", "TIMESTAMP", "INTEGER"}
+    assert {field["type"] for field in load["schema"]["fields"]} <= {
+        "DATE",
+        "STRING",
+        "TIMESTAMP",
+        "INTEGER",
+        "BOOLEAN",
+    }
 
 
 def test_only_day_tables_have_a_day_partition():
