@@ -96,7 +96,12 @@ def write_row(entry: AuditEntry, excluded_namespaces: tuple[str, ...]) -> dict |
 
 
 def _missing_facts(entry: AuditEntry) -> list[str]:
-    facts = {"cluster": entry.cluster, "namespace": entry.namespace, "object name": _name(entry)}
+    facts = {
+        "cluster": entry.cluster,
+        "namespace": entry.namespace,
+        "object name": _name(entry),
+        "entry id (insertId / auditID)": entry.audit_id,
+    }
     return [label for label, value in facts.items() if not value]
 
 

@@ -209,6 +209,12 @@ def test_what_is_not_a_limit_write_is_skipped_with_a_reason(line, reason):
     assert row_of(line) == Skip(reason)
 
 
+def test_an_entry_without_an_id_is_quarantined():
+    line = cloud("deployments", "patch", request={"spec": {"replicas": 2}})
+    del line["insertId"]
+    assert row_of(line) == Quarantine("entry id (insertId / auditID) missing")
+
+
 def test_a_pod_write_is_skipped():
     line = cloud("deployments", "patch", request={})
     line["protoPayload"]["methodName"] = "io.k8s.core.v1.pods.patch"
