@@ -11,6 +11,9 @@ TO=${TO:-2026-10-31}
 # of the same days stays silent whatever this says).
 export REPLICA_LEDGER_ALERT_MAX_AGE_DAYS=${REPLICA_LEDGER_ALERT_MAX_AGE_DAYS:-36500}
 export REPLICA_LEDGER_RETRIES=${REPLICA_LEDGER_RETRIES:-0}
+# The demo month's Kubernetes audit log (docs/audit-log.md): who made the changes the
+# snapshots show; `make report` prints who crossed each limit.
+export REPLICA_LEDGER_AUDIT_LOG=${REPLICA_LEDGER_AUDIT_LOG:-$REPO_ROOT/demo/audit_log.jsonl}
 DUCKDB=${REPLICA_LEDGER_DUCKDB:-$REPO_ROOT/.local/warehouse.duckdb}
 OUTBOX=${REPLICA_LEDGER_SLACK_OUTBOX:-$REPO_ROOT/.local/outbox}
 LOG="$REPO_ROOT/.local/demo-airflow$AIRFLOW_MAJOR.log"

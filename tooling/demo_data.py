@@ -1,8 +1,9 @@
 """The demo: October 2026 on two clusters, told as a story (see demo/README.md).
 
-`python -m tooling.demo_data OUTPUT_DIR` writes `archive/` and
-`ped_limit_changes.jsonl` under OUTPUT_DIR. The files in the repo's demo/ folder are
-its output; a test regenerates them and checks they are unchanged.
+`python -m tooling.demo_data OUTPUT_DIR` writes `archive/`,
+`ped_limit_changes.jsonl` and `audit_log.jsonl` (tooling.demo_audit) under OUTPUT_DIR.
+The files in the repo's demo/ folder are its output; a test regenerates them and checks
+they are unchanged.
 
 The story, on cluster gke-demo-eu unless said otherwise:
 - payments/payments-api: approved max 3 (2 vCPU, 4 GB) on days 1-10, raised to 6 through
@@ -32,6 +33,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from tooling import demo_audit
 from tooling.k8s_objects import capture_time, deployment_object, hpa_object, kubectl_list
 
 DEMO_MONTH = date(2026, 10, 1)
@@ -259,6 +261,7 @@ def write_demo(output_dir: Path) -> None:
     for offset in range(DAYS_IN_DEMO_MONTH):
         write_day(archive_dir, DEMO_MONTH + timedelta(days=offset))
     (output_dir / "ped_limit_changes.jsonl").write_text("\n".join(change_log_lines()) + "\n")
+    (output_dir / "audit_log.jsonl").write_text("\n".join(demo_audit.audit_log_lines()) + "\n")
 
 
 if __name__ == "__main__":
