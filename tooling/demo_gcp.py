@@ -89,18 +89,56 @@ class Services:
     slack: SlackReceiver
 
 
+# The emulators run in their own sessions (process groups). What was started is recorded
+# here, so that a run killed without a chance to clean up (SIGKILL, a test timeout) has its
+# emulators stopped by the next run, or by `stop_leftovers` in a test's teardown.
+STARTED_FILE = "started.json"
+_COMMAND_MARKERS = {"bigquery": "bigquery_server.py", "gcs": "fake-gcs-server", "firestore": "emulators firestore"}
+
+
+def _record_started(work: Path, name: str, pid: int) -> None:
+    path = work / STARTED_FILE
+    started = json.loads(path.read_text()) if path.exists() else {}
+    started[name] = pid
+    path.write_text(json.dumps(started))
+
+
+def stop_leftovers(work: Path) -> list[str]:
+    """Stop the emulators an earlier run in `work` recorded and never stopped; returns their names."""
+    from tooling.emulators._background import process_runs, stop_group
+
+    path = work / STARTED_FILE
+    started = json.loads(path.read_text()) if path.exists() else {}
+    stopped = []
+    for name, pid in started.items():
+        if process_runs(pid, _COMMAND_MARKERS[name]):
+            stop_group(pid)
+            stopped.append(name)
+    path.unlink(missing_ok=True)
+    return stopped
+
+
 @contextlib.contextmanager
 def running_services(work: Path, slack_folder: Path) -> Iterator[Services]:
     """Start every local stand-in; stop each one on the way out, whatever happened."""
     logs = work / "logs"
+    leftovers = stop_leftovers(work)
+    if leftovers:
+        say(f"stopped what a killed earlier run left running: {', '.join(leftovers)}")
+    # A fresh BigQuery each time: the demo shows one month built from nothing.
+    shutil.rmtree(work / "bigquery", ignore_errors=True)
     with contextlib.ExitStack() as stack:
+        stack.callback(lambda: (work / STARTED_FILE).unlink(missing_ok=True))
         say("starting the BigQuery emulator, fake-gcs-server, the Firestore emulator, Kubernetes and Slack")
         bq = bigquery.start(data_dir=work / "bigquery", log_path=logs / "bigquery.log")
         stack.callback(bq.stop)
+        _record_started(work, "bigquery", bq.pid)
         storage = gcs.start(log_path=logs / "fake-gcs-server.log")
         stack.callback(storage.stop)
+        _record_started(work, "gcs", storage.pid)
         store = firestore.start(log_path=logs / "firestore.log")
         stack.callback(store.stop)
+        _record_started(work, "firestore", store.pid)
         kube = stack.enter_context(FakeKubeApi(deployments=LIVE_DEPLOYMENTS, hpas=LIVE_HPAS))
         slack = stack.enter_context(SlackReceiver(slack_folder))
         say(
@@ -336,8 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     local = local_dir()
     work = local / "demo-gcp"
     slack_folder = local / "slack-received"
-    # A fresh BigQuery each time: the demo shows one month built from nothing.
-    shutil.rmtree(work / "bigquery", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with running_services(work, slack_folder) as services:

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.support.airflow_cli import AIRFLOW_MAJOR, local_env, query, run_script
-from tooling.demo_gcp import MARTS
+from tooling.demo_gcp import MARTS, stop_leftovers
 from tooling.emulators import bigquery
 
 pytestmark = [
@@ -35,6 +36,8 @@ pytestmark = [
     # One month on the emulator costs many minutes: it runs once per `make test`, on the
     # Airflow of `make demo-gcp` (3). The DAG on 2.11 is covered by test_demo_month.py.
     pytest.mark.skipif(AIRFLOW_MAJOR != 3, reason="demo-gcp runs on the Airflow 3 suite only (cost)"),
+    # The first test pays for both months (the session's DuckDB month, then this one).
+    pytest.mark.timeout(3600),
 ]
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -42,16 +45,20 @@ _UTC_SUFFIX = "+00:00"
 
 
 @pytest.fixture(scope="module")
-def demo_gcp(tmp_path_factory) -> SimpleNamespace:
+def demo_gcp(tmp_path_factory) -> Iterator[SimpleNamespace]:
     local = tmp_path_factory.mktemp("demo_gcp")
     env = local_env(local)
-    run_script("bash scripts/demo_gcp.sh", env, timeout=3600, log=local / "demo_gcp.log")
-    return SimpleNamespace(
-        local=local,
-        output=(local / "demo_gcp.log").read_text(),
-        marts=local / "demo-gcp" / "marts",
-        slack=local / "slack-received",
-    )
+    try:
+        run_script("bash scripts/demo_gcp.sh", env, timeout=3600, log=local / "demo_gcp.log")
+        yield SimpleNamespace(
+            local=local,
+            output=(local / "demo_gcp.log").read_text(),
+            marts=local / "demo-gcp" / "marts",
+            slack=local / "slack-received",
+        )
+    finally:
+        # A timeout kills the script without a chance to stop its emulators (own sessions).
+        stop_leftovers(local / "demo-gcp")
 
 
 def normalized(value):
