@@ -87,10 +87,30 @@ def _folder_lines(folder: Path):
 
 
 def _file_lines(file: Path, file_cluster: str | None):
+    """The file's non-blank lines; a file holding one JSON array (what `gcloud logging read
+    --format=json` prints, unconverted) gives its elements, numbered from 1."""
     with file.open(encoding="utf-8", errors="replace") as stream:
+        head = stream.read(4096).lstrip("\ufeff").lstrip()
+        stream.seek(0)
+        if head.startswith("["):
+            yield from _array_lines(file, stream.read().lstrip("\ufeff"), file_cluster)
+            return
         for number, text in enumerate(stream, start=1):
             if text.strip():
                 yield _Line(file.name, number, text.lstrip("\ufeff").strip(), file_cluster)
+
+
+def _array_lines(file: Path, text: str, file_cluster: str | None):
+    try:
+        elements = json.loads(text)
+    except ValueError:
+        # Not one array after all (e.g. a JSON Lines file whose first line is a list).
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield _Line(file.name, number, line.strip(), file_cluster)
+        return
+    for number, element in enumerate(elements, start=1):
+        yield _Line(f"{file.name}[{number}]", number, json.dumps(element, separators=(",", ":")), file_cluster)
 
 
 def _single_file_days(file: Path) -> dict[date, list[_Line]]:

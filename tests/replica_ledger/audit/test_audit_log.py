@@ -147,3 +147,17 @@ def test_every_line_is_a_row_a_reject_or_a_counted_skip(tmp_path):
 def test_a_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(AuditLogError, match="does not exist"):
         read(tmp_path / "nowhere.jsonl")
+
+
+def test_gcloud_json_output_is_read_as_is(tmp_path):
+    """`gcloud logging read --format=json` prints one JSON array: read without converting it."""
+    log = tmp_path / "audit.json"
+    log.write_text(json.dumps([hpa_patch("a", at(DAY, 9), 7), hpa_patch("b", at(DAY, 10), 5)], indent=2))
+    assert audit_days(log) == [DAY]
+    assert [row["new_value"] for row in read(log).events] == [7, 5]
+
+
+def test_a_json_lines_file_starting_with_a_list_is_still_read_by_line(tmp_path):
+    log = write_lines(tmp_path / "audit.jsonl", ["[1, 2]", hpa_patch("a", at(DAY, 9), 7)])
+    day = read(log)
+    assert ([row["new_value"] for row in day.events], [row["line_number"] for row in day.rejects]) == ([7], [1])
