@@ -17,7 +17,8 @@ fresh subprocess per sink:
 Peak RSS is the child's own high-water mark (VmHWM, read at its end). Target:
 <= 300 MB at 100k Deployments. Measured (2 cores, shared): duckdb 89 / 125 / 157 MB at
 10k / 50k / 100k, 157 MB at 200k (DuckDB's share is capped by warehouse.LOAD_MEMORY_LIMIT);
-ndjson 41-42 MB at every size; gcs.gz+ndjson 85 / 90 / 94 MB; json.loads 130 / 586 / 1,156 MB. Figures go to bench/out/bench_load_memory.json.
+ndjson 41-42 MB at every size; gcs.gz+ndjson 85 / 90 / 94 MB; json.loads 130 / 586 / 1,156 MB.
+Figures go to bench/out/bench_load_memory.json.
 """
 
 from __future__ import annotations

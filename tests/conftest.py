@@ -37,6 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if relative.startswith(AIRFLOW_FOLDERS):
             item.add_marker(pytest.mark.airflow)
 
+
 # ----------------------------------------------------------------------------- GCS and Firestore emulators
 
 
