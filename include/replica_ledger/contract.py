@@ -1,4 +1,4 @@
-"""Values fixed by the data contract (/work/shared/spec/CONTRACT.md), written once.
+"""Values fixed by the data contract (CONTRACT.md, shared with the PED and platform teams), written once.
 
 Python reads them from here; dbt receives them as vars (``dbt_runner.build_vars``), so the
 models never repeat a literal. Changing one of these changes the contract: update

@@ -16,7 +16,7 @@ AT = datetime(2026, 10, 11, 13, 2, 11, 118244, tzinfo=UTC)
 PERSON = "dev@example.com"
 CI_SA = "ci-deployer@example-prod.iam.gserviceaccount.com"
 
-# The two lines of the contract's example (/work/shared/examples/audit_log.jsonl), verbatim.
+# The two lines of the contract's example (shared/examples/audit_log.jsonl), verbatim.
 EXAMPLE_HPA_PATCH = {
     "insertId": "ex-1",
     "logName": "projects/example-prod/logs/cloudaudit.googleapis.com%2Factivity",
