@@ -322,11 +322,17 @@ def run_days(env: Mapping[str, str], first: date, last: date, log_path: Path) ->
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        for line in process.stdout:
-            log.write(line)
-            if line.startswith("[replica-ledger]"):
-                print(line, end="", flush=True)
-        code = process.wait()
+        try:
+            for line in process.stdout:
+                log.write(line)
+                if line.startswith("[replica-ledger]"):
+                    print(line, end="", flush=True)
+            code = process.wait()
+        finally:
+            # Interrupted (Ctrl-C, SIGTERM): the Airflow run must not outlive the emulators.
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
     if code != 0:
         raise RuntimeError(f"the DAG runs failed (exit {code}); see {log_path}")
 
