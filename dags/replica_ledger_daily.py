@@ -1,24 +1,21 @@
 """replica_ledger_daily: snapshot -> load -> dbt -> alert -> bill, once per snapshot day.
 
-Kept thin on purpose: every step is a function in `replica_ledger` (include/), imported
-inside the task so that parsing this file stays cheap and touches no DB or network.
+Kept thin on purpose: the task groups are built by `replica_ledger.airflow.dag_local`
+(with `dag_gcp`'s collector pods when REPLICA_LEDGER_ENV=gcp), and every task body imports
+its step when it runs, so parsing this file stays cheap and touches no DB or network.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.standard.operators.empty import EmptyOperator
-
-from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable, TaskGroup, task
+from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable
+from replica_ledger.airflow.dag_local import build_daily
 from replica_ledger.alerts import failure_notifier
 from replica_ledger.settings import load_settings
 
 DAG_ID = "replica_ledger_daily"
 SETTINGS = load_settings()  # environment variables only: free at parse time
-# Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
-# single writing process.
-WAREHOUSE_POOL = SETTINGS.warehouse_pool
 
 DOC_MD = """
 ### replica_ledger_daily
@@ -59,94 +56,4 @@ with DAG(
     dagrun_timeout=timedelta(hours=3),
     tags=["replica-ledger", "kubernetes", "billing"],
 ) as dag:
-    if SETTINGS.gcp is not None:
-        # Production (Composer): collector pods write the GCS archive.
-        from replica_ledger.gcp.dag import LOAD_TRIGGER_RULE, build_gcp_snapshot
-
-        snapshot = build_gcp_snapshot(SETTINGS)
-        load_trigger_rule = LOAD_TRIGGER_RULE
-    else:
-        with TaskGroup("snapshot", tooltip="Capture (current day) or read (past day) the snapshots"):
-
-            @task(task_id="take_snapshot")
-            def take_snapshot(**context) -> dict:
-                from replica_ledger import airflow_tasks
-
-                return airflow_tasks.take_snapshot(context)
-
-            snapshot = take_snapshot()
-        load_trigger_rule = "all_success"
-
-    with TaskGroup("load", tooltip="Replace the day in the raw tables (DuckDB or BigQuery, per the dbt target)"):
-
-        @task(task_id="load_day", pool=WAREHOUSE_POOL, trigger_rule=load_trigger_rule)
-        def load_day(**context) -> dict:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.load(context)
-
-        loaded = load_day()
-    snapshot >> loaded
-
-    with TaskGroup("transform", tooltip="dbt build for the day"):
-
-        @task(task_id="dbt_build", pool=WAREHOUSE_POOL)
-        def dbt_build(**context) -> dict:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.build(context)
-
-        built = dbt_build()
-
-    with TaskGroup("alert", tooltip="Slack for new breach episodes; silence for backfills"):
-
-        @task.branch(task_id="route_alerts", pool=WAREHOUSE_POOL)
-        def route_alerts(**context) -> str:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.choose_alert_branch(context, "alert.post_slack", "alert.no_alert")
-
-        @task(task_id="post_slack", pool=WAREHOUSE_POOL, retries=3)
-        def post_slack(**context) -> dict:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.post_alerts(context)
-
-        alert_branch = route_alerts()
-        alert_branch >> [post_slack(), EmptyOperator(task_id="no_alert")]
-
-    with TaskGroup("billing", tooltip="Close the months reached, restate changed lines"):
-
-        @task.branch(task_id="route_billing")
-        def route_billing(**context) -> str:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.choose_billing_branch(context, "billing.close_month", "billing.nothing_to_close")
-
-        @task(task_id="close_month", pool=WAREHOUSE_POOL)
-        def close_month(**context) -> dict:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.close_billing_month(context)
-
-        billing_branch = route_billing()
-        billing_branch >> [close_month(), EmptyOperator(task_id="nothing_to_close")]
-
-    with TaskGroup("docs", tooltip="dbt docs (lineage) for the Airflow UI"):
-
-        @task.short_circuit(task_id="docs_due", ignore_downstream_trigger_rules=False)
-        def docs_due(**context) -> bool:
-            from replica_ledger import airflow_tasks
-
-            return airflow_tasks.docs_due(context)
-
-        @task(task_id="generate_docs", pool=WAREHOUSE_POOL)
-        def generate_docs() -> dict:
-            from replica_ledger.docs import generate_and_publish
-
-            return generate_and_publish()
-
-        docs_gate = docs_due()
-        docs_gate >> generate_docs()
-
-    loaded >> built >> [alert_branch, billing_branch, docs_gate]
+    build_daily(SETTINGS)

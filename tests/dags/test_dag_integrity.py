@@ -130,7 +130,16 @@ def test_local_warehouse_writers_share_the_one_slot_pool(dagbag):
     tasks = dagbag["dags"]["replica_ledger_daily"]["tasks"]
     if "load.load_day" not in tasks:
         pytest.skip("GCP wiring: the warehouse is BigQuery")
-    for task_id in ("load.load_day", "transform.dbt_build", "alert.post_slack", "billing.close_month"):
+    readers_and_writers = (
+        "load.load_day",
+        "transform.dbt_build",
+        "alert.route_alerts",
+        "alert.post_slack",
+        "billing.route_billing",
+        "billing.close_month",
+        "docs.generate_docs",
+    )
+    for task_id in readers_and_writers:
         assert tasks[task_id]["pool"] == "duckdb_writer", task_id
 
 

@@ -20,7 +20,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger import airflow_tasks, pipeline, warehouse
+from replica_ledger import pipeline, warehouse
+from replica_ledger.airflow import tasks
 from replica_ledger.report import render_report
 from replica_ledger.settings import load_settings
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
@@ -93,8 +94,8 @@ def run_day(day: date) -> tuple[str, dict | None]:
     settings = load_settings()
     pipeline.load_day(settings, day)
     pipeline.build_day(settings, day)
-    branch = airflow_tasks.choose_billing_branch(context(day), CLOSE, SKIP)
-    return branch, airflow_tasks.close_billing_month(context(day)) if branch == CLOSE else None
+    branch = tasks.choose_billing_branch(context(day), CLOSE, SKIP)
+    return branch, tasks.close_billing_month(context(day)) if branch == CLOSE else None
 
 
 def query(path, sql: str) -> list[tuple]:
@@ -203,7 +204,7 @@ def test_a_month_with_no_rate_in_force_fails_the_close(ledger):
     for day in (date(2019, 12, 30), date(2020, 1, 2)):
         pipeline.load_day(settings, day)
     pipeline.build_day(settings, date(2020, 1, 2))
-    assert airflow_tasks.choose_billing_branch(context(date(2020, 1, 2)), CLOSE, SKIP) == CLOSE
+    assert tasks.choose_billing_branch(context(date(2020, 1, 2)), CLOSE, SKIP) == CLOSE
     with pytest.raises(DbtFailed, match="billing_month_without_rate_in_force"):
-        airflow_tasks.close_billing_month(context(date(2020, 1, 2)))
+        tasks.close_billing_month(context(date(2020, 1, 2)))
     assert pipeline.closed_months(settings) == []

@@ -116,7 +116,7 @@ def test_rendered_branch_captures_only_the_current_day(gcp_dag, days_ago, run_ty
 
 def test_gke_mode_runs_in_cluster_pods_in_each_target_cluster():
     from replica_ledger.airflow.compat import DAG
-    from replica_ledger.gcp.dag import build_capture
+    from replica_ledger.airflow.dag_gcp import build_capture
 
     env = {**GCP_ENV, "REPLICA_LEDGER_POD_MODE": "gke", "REPLICA_LEDGER_GKE_LOCATION": "europe-west1"}
     del env["REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET"]

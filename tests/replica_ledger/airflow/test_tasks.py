@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger import airflow_tasks
+from replica_ledger.airflow import tasks
 
 
 def context(logical_date=None, run_type="scheduled", run_id="scheduled__x", run_after=None) -> dict:
@@ -24,12 +24,12 @@ def context(logical_date=None, run_type="scheduled", run_id="scheduled__x", run_
 def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch):
     monkeypatch.delenv("REPLICA_LEDGER_LIVE_TOLERANCE_DAYS", raising=False)
     yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    assert airflow_tasks.docs_due(context(yesterday)) is True
-    assert airflow_tasks.docs_due(context(datetime(2026, 10, 14, tzinfo=UTC))) is False
-    assert airflow_tasks.docs_due(context(datetime(2026, 10, 31, tzinfo=UTC), run_type="backfill")) is True
+    assert tasks.docs_due(context(yesterday)) is True
+    assert tasks.docs_due(context(datetime(2026, 10, 14, tzinfo=UTC))) is False
+    assert tasks.docs_due(context(datetime(2026, 10, 31, tzinfo=UTC), run_type="backfill")) is True
     past_not_end = context(yesterday, run_type="backfill") if (yesterday + timedelta(days=1)).day != 1 else None
     if past_not_end:
-        assert airflow_tasks.docs_due(past_not_end) is False
+        assert tasks.docs_due(past_not_end) is False
 
 
 @pytest.mark.parametrize("target", ["duckdb", "bigquery"])
@@ -45,6 +45,6 @@ def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(m
     backfill = context(yesterday, run_type="backfill", run_id="backfill__x")
     old_day = context(yesterday - timedelta(days=10))
     for ctx in (backfill, old_day):
-        assert airflow_tasks.choose_alert_branch(ctx, "alert.post_slack", "alert.no_alert") == "alert.no_alert"
-        assert airflow_tasks.post_alerts(ctx)["allowed"] is False
+        assert tasks.choose_alert_branch(ctx, "alert.post_slack", "alert.no_alert") == "alert.no_alert"
+        assert tasks.post_alerts(ctx)["allowed"] is False
     assert not (tmp_path / "warehouse.duckdb").exists()

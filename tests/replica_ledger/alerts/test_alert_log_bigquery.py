@@ -160,7 +160,7 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
     reached from the environment as in production (here at the emulator's endpoint)."""
     from datetime import UTC, datetime, timedelta
 
-    from replica_ledger import airflow_tasks
+    from replica_ledger.airflow import tasks
 
     day = datetime.now(UTC).date() - timedelta(days=1)
     client.query(
@@ -185,11 +185,11 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
         "run_id": run_id,
         "dag_run": SimpleNamespace(run_type="scheduled", run_id=run_id),
     }
-    assert airflow_tasks.choose_alert_branch(context, "post", "skip") == "post"
-    report = airflow_tasks.post_alerts(context)
+    assert tasks.choose_alert_branch(context, "post", "skip") == "post"
+    report = tasks.post_alerts(context)
     assert report["messages"] == 1 and "posted" in report["results"][0]
     (post,) = slack.posts("slack_payments_webhook")
     assert "Excess ≈ 57.00 a month (2 x 28.50)" in str(post.body)
-    assert airflow_tasks.choose_alert_branch(context, "post", "skip") == "skip"
+    assert tasks.choose_alert_branch(context, "post", "skip") == "skip"
     rows = list(client.query(f"SELECT route, status FROM `{client.project}.{client.dataset_name}.alert_log`"))
     assert [(r["route"], r["status"]) for r in rows] == [("slack_payments_webhook#payments-alerts", "sent")]

@@ -23,7 +23,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from replica_ledger import airflow_tasks, pipeline
+from replica_ledger import pipeline
+from replica_ledger.airflow import tasks
 from replica_ledger.settings import load_settings
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
@@ -101,8 +102,8 @@ def build(day: date) -> None:
 def run_alert(day: date, **kw) -> tuple[str, dict | None]:
     """route_alerts, then post_slack when it chose to (as the DAG does)."""
     ctx = context(day, **kw)
-    branch = airflow_tasks.choose_alert_branch(ctx, POST, SKIP)
-    return branch, airflow_tasks.post_alerts(ctx) if branch == POST else None
+    branch = tasks.choose_alert_branch(ctx, POST, SKIP)
+    return branch, tasks.post_alerts(ctx) if branch == POST else None
 
 
 def alert_log(path) -> list[tuple]:
@@ -134,7 +135,7 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
 
     # Day 1: the read model has the new episode with its excess priced by dbt.
     build(DAY1)
-    (row,) = airflow_tasks.episodes_of_day(load_settings(), DAY1)
+    (row,) = tasks.episodes_of_day(load_settings(), DAY1)
     assert (row["cluster"], row["breach_type"], row["status"], row["excess_replicas"]) == (
         "gke-eu",
         "hpa_max_over_limit",
@@ -150,12 +151,12 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
 
     # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
     assert run_alert(DAY1)[0] == SKIP
-    assert "already_sent" in airflow_tasks.post_alerts(context(DAY1))["results"][0]
+    assert "already_sent" in tasks.post_alerts(context(DAY1))["results"][0]
     assert run_alert(DAY1, run_id="manual__rerun-day-1", run_type="manual")[0] == SKIP
 
     # Day 2: the episode is still open (gke-us has no file yet): not announced again.
     build(DAY2)
-    statuses = {r["cluster"]: r["status"] for r in airflow_tasks.episodes_of_day(load_settings(), DAY2)}
+    statuses = {r["cluster"]: r["status"] for r in tasks.episodes_of_day(load_settings(), DAY2)}
     assert statuses == {"gke-eu": "open"}
     assert run_alert(DAY2)[0] == SKIP
 

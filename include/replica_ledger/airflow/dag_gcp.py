@@ -1,12 +1,14 @@
-"""Airflow task builders of the production path (imported by the DAG file only when REPLICA_LEDGER_ENV=gcp).
+"""The snapshot task group of the production path (built by `dag_local.build_daily` only when
+Settings.gcp is set, i.e. REPLICA_LEDGER_ENV=gcp).
 
     snapshot.route_snapshot  --(current day)-->  snapshot.capture[cluster]   (one collector pod per cluster)
                              --(past day)----->  snapshot.archive_only
-    load.load_day            (the DAG file's task, as locally: pipeline.load_day streams the day's
+    load.load_day            (dag_local's task, as locally: pipeline.load_day streams the day's
                               GCS objects into the BigQuery day partitions; trigger rule LOAD_TRIGGER_RULE)
 
-The provider imports live here, not in the DAG file, so the local DAG never pays for them.
-Nothing here touches a database or the network while the DAG file is parsed.
+The Google and Kubernetes provider imports live here, inside the builders, so the local
+wiring never pays for them. Nothing here touches a database or the network while the DAG
+file is parsed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Glue between Airflow's task context and the pipeline steps.
+"""The task bodies: each turns its task context into a `RunInfo` once and calls plain steps.
 
-Works on Airflow 2.11 and 3.x: only context keys both versions provide are used
-(`logical_date`, `dag_run`, `run_id`, `ti`), and nothing here imports Airflow at module
-level, so the DAG file can import it while being parsed.
+The DAG's tasks (built in `dag_local` / `dag_gcp`) import this module when they run. Steps
+below it (`replica_ledger.pipeline`, `replica_ledger.alerts`, `replica_ledger.docs`) take
+`Settings`, the snapshot day and plain flags: none of them reads a task context. Nothing
+here imports Airflow.
 """
 
 from __future__ import annotations
