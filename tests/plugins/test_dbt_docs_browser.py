@@ -160,6 +160,7 @@ def docs_dir(tmp_path_factory) -> Path:
     assert set(manifest["exposures"]) == {
         "exposure.replica_ledger.slack_breach_alert",
         "exposure.replica_ledger.monthly_billing_statement",
+        "exposure.replica_ledger.operator_report",
     }
     return docs
 
