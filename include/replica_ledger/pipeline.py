@@ -160,22 +160,20 @@ BILLING_MODELS = "int_billing_lines+"
 
 def build_day(settings: Settings, day: date) -> dict:
     """dbt build of everything but the billing models, for the run's day."""
+    daily_tests = [] if settings.dbt_daily_tests else ["--exclude-resource-type", "test"]
+    _dbt_build(settings, day, "--exclude", BILLING_MODELS, *daily_tests)
+    return run_summary(settings, day)
+
+
+def _dbt_build(settings: Settings, day: date, *selection: str, command: str = "build") -> None:
+    """`dbt <command>` of a selection for the run's day (unit tests run in CI, not in the DAG)."""
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
     run_dbt(
         settings,
-        [
-            "build",
-            "--exclude",
-            BILLING_MODELS,
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            build_vars(settings),
-        ],
+        [command, *selection, "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)],
         window={"snapshot_date": day.isoformat()},
     )
-    return run_summary(settings, day)
 
 
 def last_closable_month(day: date) -> date | None:
@@ -239,22 +237,11 @@ def build_billing(settings: Settings, day: date) -> dict:
     version n+1 with its reason; unchanged: nothing); the summary says which months were
     closed or restated by this run, read from the ledger before and after.
     """
-    from replica_ledger.dbt_runner import build_vars, run_dbt
-
+    if not settings.dbt_daily_tests:
+        # The days were built without their data tests: test everything once before billing.
+        _dbt_build(settings, day, "--exclude", BILLING_MODELS, command="test")
     before = _statement_keys(settings)
-    run_dbt(
-        settings,
-        [
-            "build",
-            "--select",
-            BILLING_MODELS,
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            build_vars(settings),
-        ],
-        window={"snapshot_date": day.isoformat()},
-    )
+    _dbt_build(settings, day, "--select", BILLING_MODELS)
     written = _statement_keys(settings) - before
     closed = sorted({month for month, _, _, version in written if version == 1} - set(_months_of(before)))
     restated = sorted({month for month, _, _, version in written if version > 1 or month in _months_of(before)})

@@ -52,6 +52,7 @@ WAREHOUSE_POOL_VAR = "REPLICA_LEDGER_WAREHOUSE_POOL"
 SLACK_CONN_ID_VAR = "REPLICA_LEDGER_SLACK_CONN_ID"
 RETRIES_VAR = "REPLICA_LEDGER_RETRIES"
 RETRY_DELAY_SECONDS_VAR = "REPLICA_LEDGER_RETRY_DELAY_SECONDS"
+DBT_DAILY_TESTS_VAR = "REPLICA_LEDGER_DBT_DAILY_TESTS"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -151,6 +152,10 @@ class Settings:
     slack_outbox: Path = REPO_ROOT / ".local" / "outbox"
     dbt_project_dir: Path = REPO_ROOT / "dbt_project"
     dbt_target: str = "duckdb"
+    # Run the data tests in every day's build (default). Off, the day builds models only and
+    # the data tests run once before a month is closed: on BigQuery each test is a query job,
+    # and a month is still never billed on untested data.
+    dbt_daily_tests: bool = True
     dbt_docs_dir: Path = REPO_ROOT / ".local" / "dbt_docs"
     docs_url: str | None = None  # where readers open the dbt docs (linked from alerts)
     docs_gcs_url: str = ""  # gs://BUCKET/PREFIX the docs step uploads to ("" = keep local)
@@ -216,6 +221,16 @@ class _Env:
         raw = self.text(name)
         return Path(raw).expanduser().resolve() if raw else None
 
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise self.error(f"{name}={raw!r} is not a boolean (true/false)")
+
     def integer(self, name: str, default: int) -> int:
         raw = self.text(name)
         try:
@@ -242,6 +257,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         slack_outbox=env.path(SLACK_OUTBOX_VAR, local_dir / "outbox"),
         dbt_project_dir=env.path(DBT_PROJECT_DIR_VAR, defaults.dbt_project_dir),
         dbt_target=env.text(DBT_TARGET_VAR, defaults.dbt_target),
+        dbt_daily_tests=env.boolean(DBT_DAILY_TESTS_VAR, defaults.dbt_daily_tests),
         dbt_docs_dir=env.path(DBT_DOCS_DIR_VAR, local_dir / "dbt_docs"),
         docs_url=env.optional(DOCS_URL_VAR),
         docs_gcs_url=env.text(DOCS_GCS_URL_VAR),

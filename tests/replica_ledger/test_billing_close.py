@@ -208,3 +208,30 @@ def test_a_month_with_no_rate_in_force_fails_the_close(ledger):
     with pytest.raises(DbtFailed, match="billing_month_without_rate_in_force"):
         tasks.close_billing_month(context(date(2020, 1, 2)))
     assert pipeline.closed_months(settings) == []
+
+
+def run_results_ids() -> list[str]:
+    """The nodes the last dbt call ran (run_results.json in this worker's dbt target folder)."""
+    import os
+    from pathlib import Path
+
+    results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())
+    return [result["unique_id"] for result in results["results"]]
+
+
+def test_without_daily_tests_the_days_build_models_only_and_the_close_still_bills(ledger, monkeypatch):
+    monkeypatch.setenv("REPLICA_LEDGER_DBT_DAILY_TESTS", "false")
+    settings = load_settings()
+    for day in (OCT30, NOV2):
+        pipeline.load_day(settings, day)
+        pipeline.build_day(settings, day)
+    built = run_results_ids()
+    assert any(node.startswith("model.replica_ledger.fct_replica_breaches") for node in built)
+    assert not [node for node in built if node.startswith("test.")]
+    # The close runs every data test once, then bills.
+    notice = tasks.close_billing_month(context(NOV2))
+    assert notice["months_closed"] == ["2026-10-01"]
+    assert [row[:4] for row in statements(ledger.warehouse)] == [
+        ("checkout-api", 1, 4, Decimal("294.00")),
+        ("ledger-api", 1, 7, Decimal("236.53")),
+    ]

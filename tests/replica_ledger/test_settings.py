@@ -44,6 +44,7 @@ CASES = {
     names.SLACK_OUTBOX_VAR: ("/srv/outbox", lambda s: s.slack_outbox, Path("/srv/outbox")),
     names.DBT_PROJECT_DIR_VAR: ("/srv/dbt", lambda s: s.dbt_project_dir, Path("/srv/dbt")),
     names.DBT_TARGET_VAR: ("bigquery", lambda s: s.dbt_target, "bigquery"),
+    names.DBT_DAILY_TESTS_VAR: ("false", lambda s: s.dbt_daily_tests, False),
     names.DBT_DOCS_DIR_VAR: ("/srv/docs", lambda s: s.dbt_docs_dir, Path("/srv/docs")),
     names.DOCS_URL_VAR: ("https://docs.example", lambda s: s.docs_url, "https://docs.example"),
     names.DOCS_GCS_URL_VAR: ("gs://b/docs", lambda s: s.docs_gcs_url, "gs://b/docs"),
@@ -86,6 +87,16 @@ CASES = {
 
 def test_every_variable_has_a_case():
     assert set(CASES) == set(VARIABLES)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", True), ("true", True), ("ON", True), ("0", False), ("no", False)])
+def test_daily_tests_is_a_boolean(raw, expected):
+    assert load_settings({names.DBT_DAILY_TESTS_VAR: raw}).dbt_daily_tests is expected
+
+
+def test_a_malformed_boolean_names_its_variable():
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_DBT_DAILY_TESTS='maybe' is not a boolean"):
+        load_settings({names.DBT_DAILY_TESTS_VAR: "maybe"})
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
