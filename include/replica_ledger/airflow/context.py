@@ -35,9 +35,15 @@ def _as_str(value: Any) -> str:
 
 
 def is_current_day(day: date, tolerance_days: int, today: date | None = None) -> bool:
-    """The run for day D normally happens on D+1; a run late by up to `tolerance_days` still counts."""
+    """Whether a run for day D may capture D live: only on D+1 (UTC).
+
+    The run for D normally starts just after midnight on D+1. A snapshot labelled D must be
+    taken in [D+1 00:00Z, D+2 00:00Z) (contract §1.1's captured_at window; the collector
+    refuses any other day), so a run during D itself, or from D+2 on, reads the archive
+    only. `tolerance_days` = 0 turns live capture off; any larger value allows D+1.
+    """
     today = today or datetime.now(UTC).date()
-    return 0 <= (today - day).days <= tolerance_days
+    return 1 <= (today - day).days <= min(tolerance_days, 1)
 
 
 def snapshot_day_of(context: Mapping[str, Any]) -> date:

@@ -51,9 +51,10 @@ def test_backfill_detection(run_type, run_id, backfill):
     ("day", "tolerance", "backfill", "current"),
     [
         (date(2026, 10, 11), 1, False, True),  # the run for D, just after midnight on D+1
-        (date(2026, 10, 12), 1, False, True),  # a manual run during the day
+        (date(2026, 10, 11), 0, False, False),  # tolerance 0: live capture off
+        (date(2026, 10, 12), 1, False, False),  # a manual run during D itself: D has not ended
         (date(2026, 10, 10), 1, False, False),  # two days late: past day, archive only
-        (date(2026, 10, 10), 3, False, True),  # ... unless the tolerance allows it
+        (date(2026, 10, 10), 3, False, False),  # ... whatever the tolerance: the collector's window has passed
         (date(2026, 10, 13), 1, False, False),  # a future day is never current
         (date(2026, 10, 11), 1, True, False),  # a backfill never touches live systems
         (date(2025, 1, 1), 30, False, False),

@@ -101,7 +101,7 @@ def _run_context(day, run_type="scheduled"):
     ("days_ago", "run_type", "expected"),
     [
         (1, "scheduled", "snapshot.capture"),  # the normal run, just after midnight
-        (0, "manual", "snapshot.capture"),
+        (0, "manual", "snapshot.archive_only"),  # a run during D itself: D has not ended
         (2, "scheduled", "snapshot.archive_only"),  # beyond the 1-day tolerance
         (30, "manual", "snapshot.archive_only"),
         (1, "backfill", "snapshot.archive_only"),  # a backfill never captures live
