@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -146,3 +147,13 @@ def read_state(name: str, state_dir: Path = STATE_DIR) -> dict | None:
 
 def forget_state(name: str, state_dir: Path = STATE_DIR) -> None:
     state_path(name, state_dir).unlink(missing_ok=True)
+
+
+def run_command(parser, handlers: Mapping[str, object], argv: Sequence[str] | None = None) -> int:
+    """The emulators' command lines: parse, run the chosen sub-command; an EmulatorError is one line, exit 1."""
+    args = parser.parse_args(argv)
+    try:
+        return handlers[args.command](args)
+    except EmulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

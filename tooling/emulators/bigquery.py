@@ -37,6 +37,7 @@ from tooling.emulators._background import (
     http_status,
     process_runs,
     read_state,
+    run_command,
     spawn,
     stop_group,
     wait_until_ready,
@@ -224,13 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler = {"start": _cmd_start, "stop": _cmd_stop, "env": _cmd_env}[args.command]
-    try:
-        return handler(args)
-    except EmulatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_command(build_parser(), {"start": _cmd_start, "stop": _cmd_stop, "env": _cmd_env}, argv)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from tooling.emulators._background import (
     http_status,
     process_runs,
     read_state,
+    run_command,
     spawn,
     stop_group,
     wait_until_ready,
@@ -249,13 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler = {"start": _cmd_start, "stop": _cmd_stop, "env": _cmd_env, "reset": _cmd_reset}[args.command]
-    try:
-        return handler(args)
-    except EmulatorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    handlers = {"start": _cmd_start, "stop": _cmd_stop, "env": _cmd_env, "reset": _cmd_reset}
+    return run_command(build_parser(), handlers, argv)
 
 
 if __name__ == "__main__":
