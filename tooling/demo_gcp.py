@@ -40,6 +40,7 @@ from pathlib import Path
 
 from tooling.emulators import bigquery, firestore, gcs
 from tooling.fake_kube_api import FakeKubeApi
+from tooling.ped_table import PED_TABLE, load_ped_change_log, ped_rows
 from tooling.slack_receiver import SlackReceiver
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,6 @@ SNAPSHOT_PREFIX = "snapshots"
 CLUSTERS = ("gke-demo-eu", "gke-demo-us")
 RAW_DATASET = "replica_ledger_raw"
 DATASET = "replica_ledger"
-PED_TABLE = "ped_limit_changes"
 PED_COLLECTION = "ped-apis"
 # One local webhook per connection of team_slack_routes.csv: every team's alert reaches Slack.
 SLACK_TOKENS = {
@@ -70,7 +70,6 @@ MARTS = (
 )
 # The fake cluster's size for the live capture: small, it only shows the path works.
 LIVE_DEPLOYMENTS, LIVE_HPAS = 40, 30
-_PED_JSON_TYPES = {"INT64": int, "FLOAT64": float}
 
 
 def say(text: str) -> None:
@@ -192,49 +191,12 @@ def upload_demo_archive(services: Services) -> int:
 # ----------------------------------------------------------------------------- the PED change log
 
 
-def ped_rows(path: Path) -> list[dict]:
-    """The change log's JSON objects as typed rows of the PED table; arrival_seq is the line number.
-
-    A line that is not a JSON object cannot be a row of that typed table, so it is left out
-    (the local demo quarantines it as malformed_json instead); the count is reported.
-    """
-    from replica_ledger.ped.bigquery import PARAM_TYPES
-
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        try:
-            change = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(change, dict):
-            typed = {name: _typed(change.get(name), kind) for name, kind in PARAM_TYPES.items()}
-            rows.append({**typed, "arrival_seq": number})
-    return rows
-
-
-def _typed(value, kind: str):
-    cast = _PED_JSON_TYPES.get(kind)
-    return cast(value) if cast is not None and value is not None else value
-
-
 def load_ped_table(client, path: Path) -> int:
     """(Re)create the PED table with the PED pipeline's DDL and fill it from the demo's JSON Lines."""
-    from google.cloud import bigquery as bq
-
-    from replica_ledger.ped.bigquery import ddl_sql
-
-    table = f"{client.project}.{RAW_DATASET}.{PED_TABLE}"
-    client.query_and_wait(f"DROP TABLE IF EXISTS `{table}`")
-    client.query_and_wait(ddl_sql(f"bq://{table}"))
-    rows = ped_rows(path)
-    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
-    config = bq.LoadJobConfig(
-        source_format=bq.SourceFormat.NEWLINE_DELIMITED_JSON, write_disposition=bq.WriteDisposition.WRITE_APPEND
-    )
-    client.load_table_from_file(io.BytesIO(data), table, job_config=config).result()
+    table, loaded = load_ped_change_log(client, path, RAW_DATASET)
     lines = sum(1 for line in path.read_text().splitlines() if line)
-    say(f"PED change log: {len(rows)} of {lines} lines loaded into {table} ({lines - len(rows)} not a JSON object)")
-    return len(rows)
+    say(f"PED change log: {loaded} of {lines} lines loaded into {table} ({lines - loaded} not a JSON object)")
+    return loaded
 
 
 def ped_document(row: Mapping) -> dict:
