@@ -53,6 +53,7 @@ SLACK_CONN_ID_VAR = "REPLICA_LEDGER_SLACK_CONN_ID"
 RETRIES_VAR = "REPLICA_LEDGER_RETRIES"
 RETRY_DELAY_SECONDS_VAR = "REPLICA_LEDGER_RETRY_DELAY_SECONDS"
 DBT_DAILY_TESTS_VAR = "REPLICA_LEDGER_DBT_DAILY_TESTS"
+LOOKBACK_DAYS_VAR = "REPLICA_LEDGER_LOOKBACK_DAYS"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -163,6 +164,9 @@ class Settings:
     excluded_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED_NAMESPACES
     alert_max_age_days: int = 2
     live_snapshot_tolerance_days: int = 1
+    # Each run for day D reloads and rebuilds [D - lookback_days, D] (contract §5 "Late
+    # data"); a backfill run uses 0 (pipeline.run_lookback_days).
+    lookback_days: int = 7
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -265,6 +269,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
         alert_max_age_days=env.integer(ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days),
         live_snapshot_tolerance_days=env.integer(LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days),
+        lookback_days=_lookback_days(env, defaults.lookback_days),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
@@ -282,6 +287,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.env != "gcp":
         return settings
     return _with_gcp(settings, _Env(env.environ, GcpSettingsError))
+
+
+def _lookback_days(env: _Env, default: int) -> int:
+    """REPLICA_LEDGER_LOOKBACK_DAYS: an integer >= 0 (0 = a run rebuilds its own day only)."""
+    days = env.integer(LOOKBACK_DAYS_VAR, default)
+    if days < 0:
+        raise SettingsError(f"{LOOKBACK_DAYS_VAR}={days} must be an integer >= 0 (days before the run's day)")
+    return days
 
 
 def _with_gcp(settings: Settings, env: _Env) -> Settings:

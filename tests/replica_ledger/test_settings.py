@@ -57,6 +57,7 @@ CASES = {
     names.SLACK_CONN_ID_VAR: ("slack_prod", lambda s: s.slack_conn_id, "slack_prod"),
     names.RETRIES_VAR: ("4", lambda s: s.retries, 4),
     names.RETRY_DELAY_SECONDS_VAR: ("60", lambda s: s.retry_delay_seconds, 60),
+    names.LOOKBACK_DAYS_VAR: ("3", lambda s: s.lookback_days, 3),
     names.GCP_PROJECT_VAR: ("p1", lambda s: s.gcp_project, "p1"),
     names.RAW_SCHEMA_VAR: ("raw_x", lambda s: s.raw_dataset, "raw_x"),
     names.BQ_DATASET_VAR: ("marts_x", lambda s: s.dataset, "marts_x"),
@@ -103,6 +104,16 @@ def test_a_malformed_boolean_names_its_variable():
 def test_each_variable_reaches_its_field(name):
     value, read, expected = CASES[name]
     assert read(load_settings({**GCP_ENV, name: value})) == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "seven", "1.5"])
+def test_lookback_days_is_an_integer_of_zero_or_more(raw):
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_LOOKBACK_DAYS"):
+        load_settings({names.LOOKBACK_DAYS_VAR: raw})
+
+
+def test_lookback_days_zero_is_allowed():
+    assert load_settings({names.LOOKBACK_DAYS_VAR: "0"}).lookback_days == 0
 
 
 def test_variables_lists_every_name_settings_py_spells():
