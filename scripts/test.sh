@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: lint once, then two pytest runs at the same time:
-#   - Airflow 3.x: the whole suite, on two xdist workers (one test module per worker at a time);
+#   - Airflow 3.x: the whole suite, on two xdist workers (one test module per worker at a time,
+#     the modules reading the demo month together: tests/conftest.py);
 #   - Airflow 2.11: what touches Airflow (`-m airflow`: DAG integrity, the dag.test month, the
 #     backfill commands, the UI plugin, the task glue); the rest does not depend on Airflow.
 # Everything is real: Airflow runs, dbt builds on DuckDB and on the BigQuery emulator,
@@ -25,7 +26,7 @@ FIRST_VERSION=${VERSIONS%% *}
 suite() {  # suite VERSION: one pytest run, its output in $RESULTS/airflowVERSION.log
   local version=$1 scope=() env=()
   if [ "$version" = "$FIRST_VERSION" ]; then
-    scope=(-n "${PYTEST_WORKERS:-2}" --dist loadfile)
+    scope=(-n "${PYTEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder)
   else
     # The Composer resolver check (pip against PyPI) does not depend on the local Airflow.
     scope=(-m airflow)

@@ -31,11 +31,40 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DBT_LOG_PATH"] = str(scratch / "logs")
 
 
+# The slow end-to-end modules, heaviest first. Modules that read the session's demo month
+# share one xdist group, so that month is built once per `make test`, not once per worker.
+# xdist hands each worker two groups at the start: the demo months go to one, the backfill
+# to the other, and the light modules fill in behind them (scripts/test.sh keeps this order
+# with --no-loadscope-reorder).
+DEMO_MONTH_GROUP = "demo-month"
+SHARED_DEMO_MONTH = ("tests/dags/test_demo_gcp.py", "tests/dags/test_demo_month.py")
+HEAVY_FIRST = (
+    "tests/dags/test_demo_gcp.py",
+    "tests/dags/test_demo_month.py",
+    "tests/dags/test_backfill.py",
+)
+
+
+def _relative(item: pytest.Item) -> str:
+    return Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+
+
+def _heaviness(item: pytest.Item) -> int:
+    relative = _relative(item)
+    return HEAVY_FIRST.index(relative) if relative in HEAVY_FIRST else len(HEAVY_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (`--dist loadgroup`)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        relative = Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+        relative = _relative(item)
         if relative.startswith(AIRFLOW_FOLDERS):
             item.add_marker(pytest.mark.airflow)
+        # One group per module (module fixtures are built once), except the demo month's readers.
+        group = DEMO_MONTH_GROUP if relative in SHARED_DEMO_MONTH else relative
+        item.add_marker(pytest.mark.xdist_group(group))
+    # Stable sort: the heavy modules start first, on both workers, and the rest fill in.
+    items.sort(key=_heaviness)
 
 
 # ----------------------------------------------------------------------------- GCS and Firestore emulators

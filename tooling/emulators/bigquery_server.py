@@ -22,17 +22,23 @@ installed version refuses to start (update the lock file and re-check each patch
 5. Load jobs into a partition decorator `table$YYYYMMDD` replace exactly that day partition
    (WRITE_TRUNCATE; an empty file empties it, WRITE_APPEND adds to it) and fail if a row
    belongs to another day, as BigQuery does.
+6. Anonymous query results expire, as BigQuery's do (after 24 hours there). The emulator
+   keeps every job's result table forever in one DuckDB schema, and each catalog lookup
+   (several per API call) lists every table: a month of daily dbt runs (~1,300 jobs) made
+   each lookup some ten times slower by its end. The newest RESULTS_KEPT stay readable.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextvars
 import datetime
 import functools
 import importlib.metadata
 import re
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -41,6 +47,8 @@ EMULATOR_VERSION = "0.3.2"
 EXTENSION_DIR = Path(sys.prefix) / "duckdb_extensions"
 PARTITION_DECORATOR = re.compile(r"^(?P<table>[^$]+)\$(?P<day>\d{8})$")
 PARTITION_FILTER_ERROR = "without a filter over column(s)"
+# Far more than any client here reads back: dbt and the product read a job's rows right away.
+RESULTS_KEPT = 64
 
 
 def check_version() -> None:
@@ -234,6 +242,32 @@ def load_into_day_partition() -> None:
     runner.HANDLERS["load"] = replace_partition
 
 
+# --------------------------------------------------------------------------- 6. results expire
+
+
+def expire_old_results() -> None:
+    from local_bigquery.catalog import tables
+    from local_bigquery.engine import database
+
+    newest: collections.deque[tuple[str, str]] = collections.deque()
+    lock = threading.Lock()
+    original_write = tables.write
+
+    @functools.wraps(original_write)
+    def write_and_expire(cur, query, params, reference, *args, **kwargs):
+        created = original_write(cur, query, params, reference, *args, **kwargs)
+        project_id, dataset_id, table_id = reference
+        if dataset_id == tables.RESULTS:
+            with lock:
+                newest.append((project_id, table_id))
+                expired = [newest.popleft() for _ in range(len(newest) - RESULTS_KEPT)]
+            for old_project, old_job in expired:
+                database.execute(f"DROP TABLE IF EXISTS {tables.name(old_project, tables.RESULTS, old_job)}")
+        return created
+
+    tables.write = write_and_expire
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -244,6 +278,7 @@ def apply_patches() -> None:
     check_partition_filter_like_bigquery()
     set_variables_from_struct()
     load_into_day_partition()
+    expire_old_results()
 
 
 def main(argv: list[str] | None = None) -> None:
