@@ -1,8 +1,11 @@
 {#- Day-partitioned incremental facts, idempotent per run window.
 
+    kind 'day': the run's day (fct_breach_alerts: what the run's alert says);
+    kind 'window': the run window [D - L, D] (the per-day facts a late file or PED row changes);
+    kind 'month': the billing month.
     BigQuery: insert_overwrite of the run's partitions (static list), so a re-run replaces
-    the day, and an empty result still clears it.
-    DuckDB: append after a pre-hook deletes the run window; same effect in one transaction
+    them, and an empty result still clears them.
+    DuckDB: append after a pre-hook deletes the same days; same effect in one transaction
     per model. -#}
 
 {% macro ledger_incremental_strategy() -%}
@@ -18,11 +21,20 @@
 
 {#- Static partitions of the run (BigQuery); none means "the partitions the query yields". -#}
 {% macro ledger_run_partitions(kind='day') -%}
-    {%- set value = ledger_run_day() if kind == 'day' else ledger_billing_month() -%}
-    {%- if value is none -%}
+    {%- if kind == 'window' -%}
+        {%- set values = ledger_window_days() -%}
+    {%- else -%}
+        {%- set value = ledger_run_day() if kind == 'day' else ledger_billing_month() -%}
+        {%- set values = none if value is none else [value] -%}
+    {%- endif -%}
+    {%- if values is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(["cast('" ~ value ~ "' as date)"]) }}
+    {%- set partitions = [] -%}
+    {%- for value in values -%}
+        {%- do partitions.append("cast('" ~ value ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(partitions) }}
 {%- endmacro %}
 
 
@@ -32,9 +44,14 @@
 {%- endmacro %}
 {% macro default__ledger_clear_run_window(column, kind) -%}
     {%- if execute and is_incremental() -%}
+        {%- if kind == 'window' -%}
+        delete from {{ this }}
+        where {{ ledger_window_filter(column) }}
+        {%- else -%}
         {%- set value = ledger_run_day() if kind == 'day' else ledger_billing_month() -%}
         delete from {{ this }}
         where {% if value is none %}true{% else %}{{ column }} = {{ ledger_date_literal(value) }}{% endif %}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 {% macro bigquery__ledger_clear_run_window(column, kind) -%}
@@ -79,14 +96,14 @@
 {%- endmacro %}
 
 
-{#- Data tests on BigQuery: a test of a require_partition_filter model reads only the run's
-    partition (every partition on a full rebuild), on top of the test's own `where`.
+{#- Data tests on BigQuery: a test of a require_partition_filter model reads only the run
+    window's partitions (every partition on a full rebuild), on top of the test's own `where`.
     Overrides dbt's get_where_subquery for BigQuery only; DuckDB keeps dbt's default. -#}
 {% macro bigquery__get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- set partition_column = ledger_required_partition_column(relation) -%}
     {%- if partition_column -%}
-        {%- set partition_filter = ledger_day_filter(partition_column) -%}
+        {%- set partition_filter = ledger_window_filter(partition_column) -%}
         {%- set where = '(' ~ where ~ ') and ' ~ partition_filter if where else partition_filter -%}
     {%- endif -%}
     {%- if where -%}

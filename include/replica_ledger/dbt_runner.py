@@ -51,6 +51,8 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 RUN_WINDOW_ENV = {
     "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
     "billing_month": "REPLICA_LEDGER_DBT_BILLING_MONTH",
+    # Days before snapshot_date the per-day facts rebuild too (Settings.lookback_days).
+    "lookback_days": "REPLICA_LEDGER_DBT_LOOKBACK_DAYS",
 }
 
 

@@ -91,18 +91,43 @@ def archive_store(settings: Settings):
     return LocalStore(settings.archive_dir)
 
 
-def load_day(settings: Settings, day: date, store=None) -> dict:
-    """Replace `day` in the raw tables of the warehouse the dbt target names; idempotent.
+def run_lookback_days(settings: Settings, *, is_backfill: bool) -> int:
+    """The lookback window L of a run (contract §5 "Late data"): a run for D reloads and
+    rebuilds [D - L, D].
 
-    The only load entry point, on both paths: the day's archive (local folder or GCS) is
-    streamed into DuckDB (one transaction) or into BigQuery (one WRITE_TRUNCATE load job
-    per day partition). Locally the PED change log is reloaded too; on BigQuery it is a
-    table dbt reads directly.
+    A backfill replays its days in order, so each day is rebuilt by its own run: it uses 0.
+    With L, a 30-day backfill would rebuild 30 overlapping windows (8 times the work at
+    L = 7) for the same rows. Current-day and manual runs use Settings.lookback_days.
     """
+    return 0 if is_backfill else settings.lookback_days
+
+
+def _lookback(settings: Settings, lookback_days: int | None) -> int:
+    return settings.lookback_days if lookback_days is None else lookback_days
+
+
+def load_day(settings: Settings, day: date, store=None, *, lookback_days: int | None = None) -> dict:
+    """Replace `day` in the raw tables of the warehouse the dbt target names, and every past
+    day of the lookback window whose archive changed since it was loaded; idempotent.
+
+    The only load entry point, on both paths: a day of the archive (local folder or GCS) is
+    streamed into DuckDB (one transaction per day) or into BigQuery (one WRITE_TRUNCATE load
+    job per table and day partition). A past day of the window is loaded again only when its
+    load record (raw.record) says its files changed, or appeared: a snapshot copied in late
+    fills its gap. The run's own day is always loaded. Locally the PED change log is
+    reloaded too; on BigQuery it is a table dbt reads directly.
+    """
+    from replica_ledger.raw.record import window_days, window_inputs
+
     store = store or archive_store(settings)
-    load, extra = (
-        _load_into_bigquery(settings, day, store) if settings.uses_bigquery else _load_into_duckdb(settings, day, store)
+    lookback = _lookback(settings, lookback_days)
+    inputs = window_inputs(store, window_days(day, lookback), settings.clusters, settings.audit_log)
+    loads, extra = (
+        _load_into_bigquery(settings, day, store, inputs)
+        if settings.uses_bigquery
+        else _load_into_duckdb(settings, day, store, inputs)
     )
+    load = loads[day]
     summary = {
         "snapshot_date": day.isoformat(),
         "rows": {**load.rows, **extra.pop("rows", {})},
@@ -113,41 +138,66 @@ def load_day(settings: Settings, day: date, store=None) -> dict:
         "rejected_meta_files": {
             row["cluster"]: row["error"] for row in load.manifest if row["status"] == "loaded" and row["error"]
         },
+        "lookback_days": lookback,
+        # Past days of the window loaded again: their archive changed since their last load.
+        "reloaded_days": {other.isoformat(): loads[other].statuses() for other in sorted(loads) if other != day},
         **extra,
     }
     log.info("load %s: %s", day, summary)
     return summary
 
 
-def _load_into_duckdb(settings: Settings, day: date, store) -> tuple:
-    """The day in one DuckDB transaction, then the PED change log reloaded whole."""
+def _days_due(inputs: dict, records: dict[date, str], day: date) -> list[date]:
+    """The run's day, and the past days whose archive differs from their load record."""
+    due = [other for other, what in sorted(inputs.items()) if other == day or what.needs_load(records.get(other))]
+    late = [other.isoformat() for other in due if other != day]
+    if late:
+        log.info("load %s: archive changed since the last load of %s: loading again", day, ", ".join(late))
+    return due
+
+
+def _write_day(settings: Settings, store, inputs, sink) -> tuple:
+    """One day's rows, its audit rows and its load record into `sink`."""
+    from replica_ledger.raw.day import write_audit_rows, write_day_rows, write_load_record
+
+    load = write_day_rows(store, inputs.day, settings.clusters, sink)
+    audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
+    write_load_record(inputs.record_row(), load, sink)
+    return load, audit
+
+
+def _load_into_duckdb(settings: Settings, day: date, store, inputs: dict) -> tuple:
+    """Each due day in its own DuckDB transaction, then the PED change log reloaded whole."""
     from replica_ledger import changelog, warehouse
-    from replica_ledger.raw.day import write_audit_rows, write_day_rows
 
     change_rows = list(changelog.read_change_log(settings.ped_changes))
+    loads, audits = {}, {}
     with warehouse.connect(settings.duckdb_path) as con:
         warehouse.limit_load_memory(con)
         warehouse.ensure_raw_schema(con)
-        # Before the day is replaced: a broken change log stops the load with nothing changed.
+        # Before any day is replaced: a broken change log stops the load with nothing changed.
         warehouse.check_change_log(con, change_rows, str(settings.ped_changes))
-        with warehouse.replacing_day(con, day) as sink:
-            load = write_day_rows(store, day, settings.clusters, sink)
-            audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
+        records = warehouse.load_records(con, min(inputs), max(inputs))
+        for due in _days_due(inputs, records, day):
+            with warehouse.replacing_day(con, due) as sink:
+                loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
         changes = warehouse.replace_change_log(con, change_rows, str(settings.ped_changes))
     unparseable = sum(1 for row in change_rows if row["parse_error"])
-    return load, {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable, "audit": audit}
+    extra = {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable, "audit": audits[day]}
+    return loads, extra
 
 
-def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
-    """The day's partitions of the BigQuery raw tables, one WRITE_TRUNCATE load job each."""
+def _load_into_bigquery(settings: Settings, day: date, store, inputs: dict) -> tuple:
+    """Each due day's partitions of the BigQuery raw tables, one WRITE_TRUNCATE load job each."""
     from replica_ledger.gcp import bigquery
-    from replica_ledger.raw.day import write_audit_rows, write_day_rows
 
-    raw = bigquery.RawDataset.of(settings)
-    with bigquery.replacing_day(raw, day, bigquery.client(settings)) as sink:
-        load = write_day_rows(store, day, settings.clusters, sink)
-        audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
-    return load, {"destination": f"{raw.project}.{raw.dataset}", "audit": audit}
+    raw, bq_client = bigquery.RawDataset.of(settings), bigquery.client(settings)
+    records = bigquery.load_records(raw, min(inputs), max(inputs), bq_client)
+    loads, audits = {}, {}
+    for due in _days_due(inputs, records, day):
+        with bigquery.replacing_day(raw, due, bq_client) as sink:
+            loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
+    return loads, {"destination": f"{raw.project}.{raw.dataset}", "audit": audits[day]}
 
 
 # --------------------------------------------------------------------------- transform
@@ -158,22 +208,66 @@ def _load_into_bigquery(settings: Settings, day: date, store) -> tuple:
 BILLING_MODELS = "int_billing_lines+"
 
 
-def build_day(settings: Settings, day: date) -> dict:
-    """dbt build of everything but the billing models, for the run's day."""
+def build_day(settings: Settings, day: date, *, lookback_days: int | None = None) -> dict:
+    """dbt build of everything but the billing models, for the run's window [day - L, day]:
+    the per-day facts rebuild every day of it, from the raw tables and limits known now."""
+    lookback = _lookback(settings, lookback_days)
     daily_tests = [] if settings.dbt_daily_tests else ["--exclude-resource-type", "test"]
-    _dbt_build(settings, day, "--exclude", BILLING_MODELS, *daily_tests)
-    return run_summary(settings, day)
+    _dbt_build(settings, day, "--exclude", BILLING_MODELS, *daily_tests, lookback_days=lookback)
+    return {**run_summary(settings, day), "rebuilt_from": (day - timedelta(days=lookback)).isoformat()}
 
 
-def _dbt_build(settings: Settings, day: date, *selection: str, command: str = "build") -> None:
-    """`dbt <command>` of a selection for the run's day (unit tests run in CI, not in the DAG)."""
+def _dbt_build(
+    settings: Settings, day: date, *selection: str, command: str = "build", lookback_days: int | None = None
+) -> None:
+    """`dbt <command>` of a selection for the run's window (unit tests run in CI, not in the DAG).
+
+    The window travels as environment variables (dbt_runner.RUN_WINDOW_ENV), like the day:
+    the --vars stay the same on every run, so dbt's partial parse holds.
+    """
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
     run_dbt(
         settings,
         [command, *selection, "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)],
-        window={"snapshot_date": day.isoformat()},
+        window={"snapshot_date": day.isoformat(), "lookback_days": str(_lookback(settings, lookback_days))},
     )
+
+
+# The append-only statements ledger (contract §5): `make rebuild` keeps it as it is.
+STATEMENTS_LEDGER = "fct_billing_statements"
+
+
+def rebuild(settings: Settings) -> dict:
+    """`make rebuild`: every dbt model rebuilt (--full-refresh, no run day) from the raw
+    tables already loaded; the raw tables and the two ledgers are kept.
+
+    fct_billing_statements is left out of the selection: a rebuild neither closes nor
+    restates a month (the billing step of a run does), and --full-refresh never drops it
+    anyway (full_refresh: false). Before the first month close there is no ledger yet, so
+    the billing models are left to that close. alert_log is written by the alert task,
+    never by dbt. The data tests run on the rebuilt models.
+    """
+    from replica_ledger.dbt_runner import build_vars, run_dbt
+
+    has_ledger = bool(_statement_rows(settings, "select count(*) as line_count"))
+    keep = [STATEMENTS_LEDGER] if has_ledger else [BILLING_MODELS]
+    command = ["build", "--full-refresh", "--exclude", *keep, "--exclude-resource-type", "unit_test"]
+    run_dbt(settings, [*command, "--vars", build_vars(settings)], window=None)
+    days = _query(
+        settings,
+        "select count(distinct snapshot_date) as days, min(snapshot_date) as first_day,"
+        " max(snapshot_date) as last_day from int_snapshot_expectations",
+    )[0]
+    summary = {
+        "rebuilt_days": days["days"],
+        "first_day": days["first_day"].isoformat() if days["first_day"] else None,
+        "last_day": days["last_day"].isoformat() if days["last_day"] else None,
+        "kept": ["raw tables", "alert_log", *([STATEMENTS_LEDGER] if has_ledger else [])],
+        "billing_models": "rebuilt from the kept ledger" if has_ledger else "left to the first month close",
+    }
+    log.info("rebuild: %s", summary)
+    return summary
 
 
 def last_closable_month(day: date) -> date | None:

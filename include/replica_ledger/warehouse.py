@@ -112,6 +112,12 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "reason": "VARCHAR",
         "entry_json": "VARCHAR",
     },
+    # The load record (raw.record): one row per loaded day, replaced with the day's rows.
+    "day_loads": {
+        "snapshot_date": "DATE",
+        "fingerprint": "VARCHAR",
+        "source_files": "VARCHAR",
+    },
     "ped_limit_changes": {
         "arrival_seq": "BIGINT",
         "change_id": "VARCHAR",
@@ -138,6 +144,7 @@ DAY_TABLES = (
     "snapshot_manifest",
     "k8s_audit_events",
     "k8s_audit_rejects",
+    "day_loads",
 )
 
 
@@ -241,6 +248,15 @@ def replacing_day(con, day: date):
             for table in DAY_TABLES:
                 con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE snapshot_date = ?", [day])
                 insert_ndjson(con, table, files.path(table))
+
+
+def load_records(con, first: date, last: date) -> dict[date, str]:
+    """day -> fingerprint of its last load (raw.record), for the days first..last that have one."""
+    rows = con.execute(
+        f"SELECT snapshot_date, fingerprint FROM {RAW_SCHEMA}.day_loads WHERE snapshot_date BETWEEN ? AND ?",
+        [first, last],
+    ).fetchall()
+    return dict(rows)
 
 
 class ChangeLogShrank(RuntimeError):

@@ -1,9 +1,9 @@
 -- One row per in-scope Deployment per snapshot, with its HPA and the approved limit in
 -- force at the snapshot's captured_at (point in time, not the start of the day).
--- A view over the run window (the run's day and the episode lookback before it; every day
--- on a full rebuild): fct_deployment_daily stores the run's day, and int_breach_conditions
--- reads the lookback days too, so both judge a day from the same join. The window is
--- filtered here, on each input, so BigQuery prunes the raw partitions.
+-- A view over the run window [D - L, D] (every day on a full rebuild): fct_deployment_daily
+-- and fct_replica_breaches (through int_breach_conditions) store those days, judged from the
+-- same join with the limits known now, so a late PED row re-judges the days it covers. The
+-- window is filtered here, on each input, so BigQuery prunes the raw partitions.
 with deployments as (
     select * from {{ ref('stg_k8s__deployments') }}
     where {{ ledger_window_filter('snapshot_date') }} and is_in_scope

@@ -2,15 +2,16 @@
     materialized='incremental',
     incremental_strategy=ledger_incremental_strategy(),
     partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('day'),
+    partitions=ledger_run_partitions('window'),
     cluster_by=['namespace', 'deployment'],
     require_partition_filter=ledger_require_partition_filter(),
     on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'day') }}",
+    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
 ) }}
 
 -- One row per in-scope Deployment per snapshot, with its HPA and the approved limit in
--- force at captured_at; the join is int_deployments__with_limits. Stores the run's day.
+-- force at captured_at; the join is int_deployments__with_limits. Stores the run window
+-- [D - L, D]: a late snapshot or PED row changes the days it covers on the next run.
 select
     snapshot_date,
     captured_at,
@@ -36,4 +37,4 @@ select
     limit_change_id,
     team
 from {{ ref('int_deployments__with_limits') }}
-where {{ ledger_day_filter('snapshot_date') }}
+where {{ ledger_window_filter('snapshot_date') }}

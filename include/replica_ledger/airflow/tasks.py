@@ -29,11 +29,16 @@ def take_snapshot(context: dict[str, Any]) -> dict:
 
 
 def load(context: dict[str, Any]) -> dict:
-    return pipeline.load_day(load_settings(), RunInfo.from_context(context).snapshot_day)
+    run, settings = RunInfo.from_context(context), load_settings()
+    lookback = pipeline.run_lookback_days(settings, is_backfill=run.is_backfill)
+    return pipeline.load_day(settings, run.snapshot_day, lookback_days=lookback)
 
 
 def build(context: dict[str, Any]) -> dict:
-    return pipeline.build_day(load_settings(), RunInfo.from_context(context).snapshot_day)
+    """The run's window: a backfill rebuilds only its own day (pipeline.run_lookback_days)."""
+    run, settings = RunInfo.from_context(context), load_settings()
+    lookback = pipeline.run_lookback_days(settings, is_backfill=run.is_backfill)
+    return pipeline.build_day(settings, run.snapshot_day, lookback_days=lookback)
 
 
 def choose_billing_branch(context: dict[str, Any], close_task: str, skip_task: str) -> str:

@@ -31,6 +31,7 @@ RAW_CLUSTERING = {
     "snapshot_manifest": ["cluster"],
     "k8s_audit_events": ["cluster", "namespace", "deployment"],
     "k8s_audit_rejects": ["cluster"],
+    # day_loads (the load record): one row per day, nothing to cluster.
 }
 LOAD_TIMEOUT_S = 600.0
 
@@ -93,7 +94,7 @@ def load_job_config(table: str):
         create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
         schema=[bigquery.SchemaField.from_api_repr(field) for field in schema_fields(table)],
         time_partitioning=bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="snapshot_date"),
-        clustering_fields=RAW_CLUSTERING[table],
+        clustering_fields=RAW_CLUSTERING.get(table),
         schema_update_options=[bigquery.SchemaUpdateOption.ALLOW_FIELD_ADDITION],
         ignore_unknown_values=False,
         max_bad_records=0,
@@ -134,6 +135,29 @@ def replacing_day(raw: RawDataset, day: date, bq_client) -> Iterator:
             day,
             {table: files.path(table) for table in DAY_TABLES},
         )
+
+
+def load_records(raw: RawDataset, first: date, last: date, bq_client) -> dict[date, str]:
+    """day -> fingerprint of its last load (raw.record) for the days first..last; none before
+    the first load (the table does not exist yet)."""
+    from google.api_core.exceptions import NotFound
+    from google.cloud import bigquery
+
+    sql = (
+        f"SELECT snapshot_date, fingerprint FROM `{raw.project}.{raw.dataset}.day_loads` "
+        "WHERE snapshot_date BETWEEN @first AND @last"
+    )
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter("first", "DATE", first),
+            bigquery.ScalarQueryParameter("last", "DATE", last),
+        ]
+    )
+    try:
+        rows = bq_client.query(sql, job_config=config, location=raw.location).result()
+    except NotFound:
+        return {}
+    return {row["snapshot_date"]: row["fingerprint"] for row in rows}
 
 
 # --------------------------------------------------------------------------- queries

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from replica_ledger import archive
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout, clusters_seen
+from replica_ledger.raw.record import LOAD_RECORD
 from replica_ledger.raw.stores import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def write_day_rows(
     """Stream every raw row of `day` into `sink`, manifest last; returns what was written."""
     snapshots = layout.snapshots_until(store, day)
     files = snapshots.get(day, {})
-    load = DayLoad(day, [], dict.fromkeys((*OBJECT_TABLES, MANIFEST, AUDIT_EVENTS, AUDIT_REJECTS), 0))
+    load = DayLoad(day, [], dict.fromkeys((*OBJECT_TABLES, MANIFEST, AUDIT_EVENTS, AUDIT_REJECTS, LOAD_RECORD), 0))
     for cluster in expected_clusters(configured_clusters, snapshots):
         name = files.get(cluster)
         row = (
@@ -193,6 +194,12 @@ def _stream_rows(items: archive.SnapshotItems, stamp: _Stamp, sink: DaySink, bat
         if batch:
             sink.write(table, batch)
     return counts
+
+
+def write_load_record(record_row: dict, load: DayLoad, sink: DaySink) -> None:
+    """The day's load record (raw.record) into `sink`, with the day's rows."""
+    sink.write(LOAD_RECORD, [record_row])
+    load.rows[LOAD_RECORD] = 1
 
 
 def write_audit_rows(

@@ -34,6 +34,10 @@ class ObjectStore(Protocol):
     def url(self, name: str) -> str:
         """How the object is named in the warehouse (`snapshot_manifest.source_uri`)."""
 
+    def versions(self, prefix: str) -> dict[str, str]:
+        """name -> version of every object under `prefix`, from one listing: the version
+        changes whenever the object's bytes may have (the load record compares them)."""
+
 
 def _wanted(name: str, prefix: str, end_before: str | None) -> bool:
     return name.startswith(prefix) and (end_before is None or name < end_before)
@@ -75,6 +79,14 @@ class LocalStore:
 
     def url(self, name: str) -> str:
         return name
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        """Size and modification time (ns): a file copied in or rewritten gets a new one."""
+        found = {}
+        for name in self.list(prefix):
+            stat = (self.root / name).stat()
+            found[name] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        return found
 
 
 class GcsStore:
@@ -129,3 +141,9 @@ class GcsStore:
 
     def url(self, name: str) -> str:
         return f"gs://{self.bucket_name}/{self._root()}{name}"
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        """Size and generation: GCS gives an overwritten object a new generation."""
+        root = self._root()
+        blobs = self._bucket().list_blobs(prefix=root + prefix, fields="items(name,size,generation),nextPageToken")
+        return {blob.name[len(root) :]: f"{blob.size}:{blob.generation}" for blob in blobs}

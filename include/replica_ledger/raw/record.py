@@ -1,0 +1,129 @@
+"""The load record: what a day's load read, so a later run can tell whether the day changed.
+
+A run for day D reloads the days of its lookback window `[D - L, D]` (contract §5 "Late
+data"). Reloading every day of the window on every run would cost L extra loads a day, so
+each load also writes one `day_loads` row for its day: a fingerprint of everything the
+load's rows depend on,
+
+- every object of the day's archive folder (`dt=D/`) with its version (size and mtime
+  locally, size and generation on GCS): a snapshot copied in late, a meta file added, a
+  file fixed by hand all change it;
+- the clusters the day expects (configured, plus every cluster seen on or before the day):
+  a first snapshot of a new cluster, copied in late for an earlier day, makes the later
+  days expect it too;
+- the day's audit source files, when an audit log is configured (a single audit file is
+  one version for every day: when it grows, the window's days reload);
+- LOADER_VERSION, to reload once after a change to what the loader writes.
+
+The row is written into the same sink as the day's rows, so it is replaced with them (one
+DuckDB transaction; one WRITE_TRUNCATE of the day's partition on BigQuery) and never
+describes rows that are not there. A past day of the window is loaded again when its
+fingerprint differs from its record, and only if the archive has something for it or it
+was loaded before: a day nobody ran and nothing arrived for stays as it was (not processed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout
+from replica_ledger.raw.stores import ObjectStore
+
+LOAD_RECORD = "day_loads"
+# Change it when the loader writes other rows for the same files: every window day reloads once.
+LOADER_VERSION = "1"
+
+
+def window_days(day: date, lookback_days: int) -> list[date]:
+    """`[day - lookback_days, day]`, oldest first."""
+    if lookback_days < 0:
+        raise ValueError(f"lookback_days must be >= 0, got {lookback_days}")
+    return [day - timedelta(days=back) for back in range(lookback_days, -1, -1)]
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """What a load of `day` would read, as versions; its fingerprint is the load record."""
+
+    day: date
+    files: Mapping[str, str]
+    expected_clusters: tuple[str, ...]
+    audit_files: Mapping[str, str]
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self.files)
+
+    @property
+    def fingerprint(self) -> str:
+        described = {
+            "loader": LOADER_VERSION,
+            "files": sorted(self.files.items()),
+            "expected_clusters": list(self.expected_clusters),
+            "audit": sorted(self.audit_files.items()),
+        }
+        return hashlib.sha256(json.dumps(described, separators=(",", ":")).encode()).hexdigest()
+
+    def record_row(self) -> dict:
+        """The `day_loads` row of a load of this day."""
+        return {
+            "snapshot_date": self.day,
+            "fingerprint": self.fingerprint,
+            "source_files": json.dumps(sorted(self.files), separators=(",", ":")),
+        }
+
+    def needs_load(self, recorded: str | None) -> bool:
+        """A past day is reloaded when what it would read differs from what its last load read;
+        a day with no file and no earlier load has nothing to record."""
+        if recorded is None and not self.has_files:
+            return False
+        return recorded != self.fingerprint
+
+
+def window_inputs(
+    store: ObjectStore,
+    days: Iterable[date],
+    configured_clusters: Iterable[str],
+    audit_log: Path | None,
+    *,
+    layout: ArchiveLayout = ARCHIVE,
+) -> dict[date, DayInputs]:
+    """DayInputs of each day: one names-only listing up to the last day (the clusters seen),
+    then one listing with versions per day folder."""
+    days = sorted(days)
+    snapshots = layout.snapshots_until(store, days[-1])
+    configured = set(configured_clusters)
+    inputs = {}
+    for day in days:
+        seen = {cluster for seen_day, clusters in snapshots.items() if seen_day <= day for cluster in clusters}
+        inputs[day] = DayInputs(
+            day=day,
+            files=store.versions(layout.day_folder(day)),
+            expected_clusters=tuple(sorted(configured | seen)),
+            audit_files=audit_versions(audit_log, day),
+        )
+    return inputs
+
+
+def audit_versions(audit_log: Path | None, day: date) -> dict[str, str]:
+    """Versions of the audit files a load of `day` reads (none without an audit source)."""
+    if audit_log is None or not audit_log.exists():
+        return {}
+    if audit_log.is_dir():
+        from replica_ledger.audit.log import day_folders
+
+        folder = day_folders(audit_log).get(day)
+        files = [] if folder is None else sorted(folder.glob("*.jsonl"))
+    else:
+        files = [audit_log]
+    return {str(path): _file_version(path) for path in files}
+
+
+def _file_version(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
