@@ -152,7 +152,7 @@ def _days_due(inputs: dict, records: dict[date, str], day: date) -> list[date]:
     due = [other for other, what in sorted(inputs.items()) if other == day or what.needs_load(records.get(other))]
     late = [other.isoformat() for other in due if other != day]
     if late:
-        log.info("load %s: archive changed since the last load of %s: loading again", day, ", ".join(late))
+        log.info("load %s: files new or changed since the last load of %s: loading them", day, ", ".join(late))
     return due
 
 

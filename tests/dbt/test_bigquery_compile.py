@@ -27,6 +27,9 @@ from sqlglot import exp
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 DAY = "2026-10-11"
+# The run window [DAY - LOOKBACK_DAYS, DAY] the per-day facts rebuild (macros/run_window.sql).
+LOOKBACK_DAYS = 2
+WINDOW = ["2026-10-09", "2026-10-10", DAY]
 MONTH = "2026-10-01"
 PROJECT = "acme-ledger-prod"
 DUCKDB_ONLY = re.compile(
@@ -75,6 +78,7 @@ def compiled(tmp_path_factory) -> dict:
             "REPLICA_LEDGER_PED_PROJECT": "acme-ped-prod",
             "REPLICA_LEDGER_PED_DATASET": "ped",
             "REPLICA_LEDGER_PED_TABLE_NAME": "limit_changes",
+            "REPLICA_LEDGER_DBT_LOOKBACK_DAYS": str(LOOKBACK_DAYS),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
         }
@@ -135,10 +139,12 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
         assert config["cluster_by"] == ["namespace", "deployment"], name
-    for name in ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_alerts"):
+    # The per-day facts overwrite every day of the run window; the alert model its day.
+    run_days = {"fct_deployment_daily": WINDOW, "fct_replica_breaches": WINDOW, "fct_breach_alerts": [DAY]}
+    for name, days in run_days.items():
         config = incremental[name]["config"]
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}
-        assert config["partitions"] == [f"cast('{DAY}' as date)"]
+        assert config["partitions"] == [f"cast('{day}' as date)" for day in days]
         assert config["require_partition_filter"] is True
     assert statements["partition_by"] == {"field": "billing_month", "data_type": "date", "granularity": "month"}
 
@@ -203,15 +209,24 @@ def test_whole_table_readers_of_partition_filtered_facts_name_the_partition_colu
                 assert where is not None and "snapshot_date" in where.sql(dialect="bigquery"), unique_id
 
 
-def test_tests_of_partitioned_facts_check_the_run_day(compiled):
+def test_tests_of_partitioned_facts_check_the_run_window(compiled):
     tests = [
         node
         for node in compiled["nodes"].values()
         if node["resource_type"] == "test" and "fct_deployment_daily`" in node["compiled_code"]
     ]
     assert tests
+    window = f"snapshot_date >= cast('{WINDOW[0]}' as date)\n        and snapshot_date <= cast('{DAY}' as date)"
     for node in tests:
-        assert f"where snapshot_date = cast('{DAY}' as date)" in node["compiled_code"], node["unique_id"]
+        assert f"where {window}" in node["compiled_code"], node["unique_id"]
+
+
+def test_episodes_read_stored_breaches_before_the_window_only(compiled):
+    """No cap on a gap: a breach's previous snapshot day may be before the window; its rows
+    come from the stored table, with a predicate on the partition column."""
+    sql = models(compiled)["fct_replica_breaches"]["compiled_code"]
+    assert f"where snapshot_date < cast('{WINDOW[0]}' as date)" in sql
+    assert f"snapshot_date <= cast('{DAY}' as date)" in sql  # the manifest, up to the run's day
 
 
 def test_sources_point_at_the_raw_dataset_and_the_ped_table(compiled):
