@@ -206,8 +206,16 @@ def _check_confirm_status(status: str) -> None:
         raise ValueError(f"confirm status must be one of {CONFIRMED_STATUSES}, got {status!r}")
 
 
+def _new_claim(
+    route: str, run_id: str, snapshot_date: date, episodes: list[Episode], message_hash: str | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """A fresh claim token and the rows claiming each episode with it (status failed until confirmed)."""
+    token = new_token()
+    return token, _claim_rows(token, route, run_id, snapshot_date, episodes, message_hash)
+
+
 def _claim_rows(
-    *, route: str, run_id: str, snapshot_date: date, episodes: list[Episode], message_hash: str | None, token: str
+    token: str, route: str, run_id: str, snapshot_date: date, episodes: list[Episode], message_hash: str | None
 ) -> list[dict[str, Any]]:
     now = utcnow()
     return [
@@ -293,15 +301,7 @@ class DuckDBAlertLog:
     def claim(self, *, route, run_id, snapshot_date, episodes, message_hash) -> Claim:
         import duckdb
 
-        token = new_token()
-        rows = _claim_rows(
-            route=route,
-            run_id=run_id,
-            snapshot_date=snapshot_date,
-            episodes=episodes,
-            message_hash=message_hash,
-            token=token,
-        )
+        token, rows = _new_claim(route, run_id, snapshot_date, episodes, message_hash)
         with self._connect() as con:
             for attempt in range(3):
                 try:
@@ -395,17 +395,9 @@ class BigQueryAlertLog:
         return [AlertLogRecord(**{name: _naive(row[name]) for name in COLUMNS}) for row in rows]
 
     def claim(self, *, route, run_id, snapshot_date, episodes, message_hash) -> Claim:
-        token = new_token()
-        if not episodes:
+        token, rows = _new_claim(route, run_id, snapshot_date, episodes, message_hash)
+        if not rows:
             return Claim(token)
-        rows = _claim_rows(
-            route=route,
-            run_id=run_id,
-            snapshot_date=snapshot_date,
-            episodes=episodes,
-            message_hash=message_hash,
-            token=token,
-        )
         # Parallel arrays, one element per episode (the i-th of each is one row).
         arrays = {name: [str(row[name]) for row in rows] for name in _ARRAY_COLUMNS}
         self._run(

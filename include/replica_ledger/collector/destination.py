@@ -14,6 +14,7 @@ from typing import Protocol
 
 from replica_ledger.collector.errors import CollectorError
 from replica_ledger.collector.staging import GCS_SCHEME, WriteContent, staged_file
+from replica_ledger.fsync import fsync_directory
 from replica_ledger.http_retry import Deadline
 
 
@@ -53,14 +54,5 @@ class LocalDestination:
             # mkstemp creates 0600; archive readers (Airflow workers, people) need read access.
             os.chmod(temp_path, 0o644)
             os.replace(temp_path, final_path)
-        _fsync_directory(final_path.parent)
+        fsync_directory(final_path.parent)
         return str(final_path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist the rename itself, so a crash right after cannot resurrect the old entry."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -184,15 +184,22 @@ def _change_kwargs(args, env, now) -> dict:
     }
 
 
+def _load_or_complain(path, limits: Limits, run: Run):
+    """The valid document at ``path``, or None after reporting each of its errors."""
+    document, errors = _load(path, limits)
+    if errors:
+        run.fail(EXIT_INVALID)
+        for error in errors:
+            run.complain(f"{path}: {error}")
+        return None
+    return document
+
+
 def _cmd_validate(args, run: Run, limits: Limits) -> int:
     valid = 0
     for path in args.files:
-        document, errors = _load(path, limits)
-        if errors:
-            run.fail(EXIT_INVALID)
-            for error in errors:
-                run.complain(f"{path}: {error}")
-        else:
+        document = _load_or_complain(path, limits, run)
+        if document is not None:
             valid += 1
             run.say(f"{path}: ok: {_describe(document)}")
     run.say(f"summary: valid={valid} invalid={run.rejected}")
@@ -205,11 +212,8 @@ def _cmd_record(args, run: Run, limits: Limits, env, now, bigquery_client) -> in
         return EXIT_INVALID
     prepared = []
     for path in args.files:
-        document, errors = _load(path, limits)
-        if errors:
-            run.fail(EXIT_INVALID)
-            for error in errors:
-                run.complain(f"{path}: {error}")
+        document = _load_or_complain(path, limits, run)
+        if document is None:
             continue
         try:
             prepared.append((path, build_change(document, **_change_kwargs(args, env, now))))

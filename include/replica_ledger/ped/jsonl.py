@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from replica_ledger.changelog import FIELDS
+from replica_ledger.fsync import fsync_directory
 from replica_ledger.ped.backend import ACCEPTED, Outcome, compare
 from replica_ledger.ped.record import Change
 
@@ -41,14 +42,6 @@ def _find(data: bytes, change_id: str) -> tuple[int, dict] | None:
         if isinstance(row, dict) and row.get("change_id") == change_id:
             return line_number, row
     return None
-
-
-def _fsync_dir(directory: Path) -> None:
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class JsonlChangeLog:
@@ -91,6 +84,6 @@ class JsonlChangeLog:
         finally:
             os.close(fd)  # also releases the lock
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_directory(self.path.parent)
         message = f"accepted: change {change.change_id} ({change.api}) appended to {self.dest}"
         return Outcome(ACCEPTED, message)
