@@ -12,13 +12,14 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: help venv venvs demo demo-gcp test lint backfill docs report bench clean deploy-composer
+.PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report bench clean deploy-composer
 
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
 	@echo "make demo-gcp                  the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
 	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
+	@echo "make rebuild                   rebuild every dbt model from the loaded raw tables (keeps raw tables and ledgers)"
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
 	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
 	@echo "make bench [BACKFILL_DAYS=30]  benchmarks: one table of figures vs targets (docs/benchmarks.md)"
@@ -68,6 +69,9 @@ lint: venv
 backfill: venv
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [AIRFLOW=2|3]"; exit 2; }
 	AIRFLOW=$(AIRFLOW) bash scripts/backfill.sh $(FROM) $(TO)
+
+rebuild: venv
+	AIRFLOW=$(AIRFLOW) bash scripts/rebuild.sh
 
 report: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.report
