@@ -32,7 +32,15 @@ DEFAULT_EXCLUDED_NAMESPACES: tuple[str, ...] = (
 REPLICAS_OVER_LIMIT = "replicas_over_limit"
 HPA_MAX_OVER_LIMIT = "hpa_max_over_limit"
 UNREGISTERED_DEPLOYMENT = "unregistered_deployment"
-BREACH_TYPES: tuple[str, ...] = (REPLICAS_OVER_LIMIT, HPA_MAX_OVER_LIMIT, UNREGISTERED_DEPLOYMENT)
+# §6: the audit log shows the HPA max or the replicas above the approved max during a day
+# whose snapshot is within it.
+INTRADAY_OVER_LIMIT = "intraday_over_limit"
+BREACH_TYPES: tuple[str, ...] = (
+    REPLICAS_OVER_LIMIT,
+    HPA_MAX_OVER_LIMIT,
+    UNREGISTERED_DEPLOYMENT,
+    INTRADAY_OVER_LIMIT,
+)
 
 # §1.2: the change log's fields, in this order (the JSON Lines key order, the table's columns).
 CHANGE_LOG_FIELDS: tuple[str, ...] = (
@@ -74,4 +82,5 @@ def dbt_vars() -> dict[str, object]:
         "default_min_replicas": DEFAULT_MIN_REPLICAS,
         "max_pod_cpu": MAX_POD_CPU,
         "max_pod_memory_gb": MAX_POD_MEMORY_GB,
+        "breach_types": list(BREACH_TYPES),
     }

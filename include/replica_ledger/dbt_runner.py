@@ -63,6 +63,7 @@ def build_vars(settings: Settings, **values) -> str:
     """
     payload: dict[str, object] = contract.dbt_vars()
     payload["excluded_namespaces"] = list(settings.excluded_namespaces)
+    payload["deploy_grace_hours"] = settings.deploy_grace_hours
     payload.update({key: value for key, value in values.items() if value is not None})
     return json.dumps(payload, sort_keys=True)
 

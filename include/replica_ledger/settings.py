@@ -19,6 +19,7 @@ runs, but `dbt_runner` passes these values.
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ SLACK_CONN_ID_VAR = "REPLICA_LEDGER_SLACK_CONN_ID"
 RETRIES_VAR = "REPLICA_LEDGER_RETRIES"
 RETRY_DELAY_SECONDS_VAR = "REPLICA_LEDGER_RETRY_DELAY_SECONDS"
 DBT_DAILY_TESTS_VAR = "REPLICA_LEDGER_DBT_DAILY_TESTS"
+DEPLOY_GRACE_HOURS_VAR = "REPLICA_LEDGER_DEPLOY_GRACE_HOURS"
+PED_URL_TEMPLATE_VAR = "REPLICA_LEDGER_PED_URL_TEMPLATE"
 LOOKBACK_DAYS_VAR = "REPLICA_LEDGER_LOOKBACK_DAYS"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
@@ -163,6 +166,12 @@ class Settings:
     clusters: tuple[str, ...] = ()
     excluded_namespaces: tuple[str, ...] = DEFAULT_EXCLUDED_NAMESPACES
     alert_max_age_days: int = 2
+    # Hours after a PED change lowering a max during which the old max (and replicas up to
+    # it) is a redeploy on its way, not a breach (dbt var deploy_grace_hours).
+    deploy_grace_hours: int = 12
+    # The PED repository page of an API, linked from alerts: {namespace} and {deployment}
+    # are filled in (None = no link).
+    ped_url_template: str | None = None
     live_snapshot_tolerance_days: int = 1
     # Each run for day D reloads and rebuilds [D - lookback_days, D] (contract §5 "Late
     # data"); a backfill run uses 0 (pipeline.run_lookback_days).
@@ -268,6 +277,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         clusters=env.csv(CLUSTERS_VAR, defaults.clusters),
         excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
         alert_max_age_days=env.integer(ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days),
+        deploy_grace_hours=_deploy_grace_hours(env, defaults.deploy_grace_hours),
+        ped_url_template=_ped_url_template(env),
         live_snapshot_tolerance_days=env.integer(LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days),
         lookback_days=_lookback_days(env, defaults.lookback_days),
         kubeconfig=env.optional(KUBECONFIG_VAR),
@@ -295,6 +306,37 @@ def _lookback_days(env: _Env, default: int) -> int:
     if days < 0:
         raise SettingsError(f"{LOOKBACK_DAYS_VAR}={days} must be an integer >= 0 (days before the run's day)")
     return days
+
+
+#: The placeholders a PED URL template may use.
+PED_URL_FIELDS = ("namespace", "deployment")
+
+
+def _deploy_grace_hours(env: _Env, default: int) -> int:
+    hours = env.integer(DEPLOY_GRACE_HOURS_VAR, default)
+    if hours < 0:
+        raise env.error(f"{DEPLOY_GRACE_HOURS_VAR}={hours}: hours cannot be negative (0 turns the grace off)")
+    return hours
+
+
+def _ped_url_template(env: _Env) -> str | None:
+    """The template, checked now: an unknown or malformed placeholder would fail every alert."""
+    template = env.optional(PED_URL_TEMPLATE_VAR)
+    if template is None:
+        return None
+    try:
+        names = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as exc:
+        raise env.error(f"{PED_URL_TEMPLATE_VAR}={template!r} is not a URL template ({exc})") from None
+    unknown = sorted(names - set(PED_URL_FIELDS))
+    if unknown:
+        raise env.error(
+            f"{PED_URL_TEMPLATE_VAR}={template!r}: unknown placeholder(s) {unknown};"
+            " a URL template takes {namespace} and {deployment}"
+        )
+    if not template.startswith(("https://", "http://")):
+        raise env.error(f"{PED_URL_TEMPLATE_VAR}={template!r} is not an http(s) URL")
+    return template
 
 
 def _with_gcp(settings: Settings, env: _Env) -> Settings:

@@ -28,7 +28,9 @@ def test_build_vars_hands_dbt_the_contract_and_the_configured_scope():
         "default_min_replicas": 2,
         "max_pod_cpu": 1024,
         "max_pod_memory_gb": 65536,
+        "breach_types": ["replicas_over_limit", "hpa_max_over_limit", "unregistered_deployment", "intraday_over_limit"],
         "excluded_namespaces": ["kube-system", "team-sandbox-*"],
+        "deploy_grace_hours": 12,
         "snapshot_date": "2026-10-07",
     }
 

@@ -3,6 +3,7 @@ part is validated, and nothing else in the product reads the environment."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import settings as names
-from replica_ledger.dbt_runner import dbt_environment
+from replica_ledger.dbt_runner import build_vars, dbt_environment
 from replica_ledger.settings import (
     VARIABLES,
     GcpSettings,
@@ -51,6 +52,12 @@ CASES = {
     names.CLUSTERS_VAR: ("a, b,", lambda s: s.clusters, ("a", "b")),
     names.EXCLUDED_NAMESPACES_VAR: ("kube-system", lambda s: s.excluded_namespaces, ("kube-system",)),
     names.ALERT_MAX_AGE_DAYS_VAR: ("5", lambda s: s.alert_max_age_days, 5),
+    names.DEPLOY_GRACE_HOURS_VAR: ("6", lambda s: s.deploy_grace_hours, 6),
+    names.PED_URL_TEMPLATE_VAR: (
+        "https://git.example/ped/-/tree/main/{namespace}/{deployment}",
+        lambda s: s.ped_url_template,
+        "https://git.example/ped/-/tree/main/{namespace}/{deployment}",
+    ),
     names.LIVE_TOLERANCE_DAYS_VAR: ("3", lambda s: s.live_snapshot_tolerance_days, 3),
     names.KUBECONFIG_VAR: ("/srv/kubeconfig", lambda s: s.kubeconfig, "/srv/kubeconfig"),
     names.WAREHOUSE_POOL_VAR: ("bq_pool", lambda s: s.warehouse_pool, "bq_pool"),
@@ -114,6 +121,35 @@ def test_lookback_days_is_an_integer_of_zero_or_more(raw):
 
 def test_lookback_days_zero_is_allowed():
     assert load_settings({names.LOOKBACK_DAYS_VAR: "0"}).lookback_days == 0
+
+
+@pytest.mark.parametrize("raw", ["-1", "twelve", "1.5"])
+def test_deploy_grace_hours_is_an_integer_of_zero_or_more(raw):
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_DEPLOY_GRACE_HOURS"):
+        load_settings({names.DEPLOY_GRACE_HOURS_VAR: raw})
+
+
+def test_deploy_grace_defaults_to_12_hours_and_reaches_dbt():
+    assert load_settings({}).deploy_grace_hours == 12
+    assert json.loads(build_vars(load_settings({names.DEPLOY_GRACE_HOURS_VAR: "0"})))["deploy_grace_hours"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("https://git.example/ped/{team}/{deployment}", "unknown placeholder"),
+        ("https://git.example/ped/{namespace", "not a URL template"),
+        ("https://git.example/ped/{0}", "unknown placeholder"),
+        ("git.example/ped/{namespace}/{deployment}", "not an http"),
+    ],
+)
+def test_a_malformed_ped_url_template_names_its_variable(raw, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings({names.PED_URL_TEMPLATE_VAR: raw})
+
+
+def test_no_ped_url_template_means_no_link():
+    assert load_settings({}).ped_url_template is None
 
 
 def test_variables_lists_every_name_settings_py_spells():

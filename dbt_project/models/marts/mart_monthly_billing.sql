@@ -6,9 +6,10 @@
 
 -- The monthly bill per API (contract §2, §3 "Billing", "Exposure"): the current version of
 -- each closed statement line (fct_billing_statements), with the day-weighted
--- prorated_amount for comparison and the exposure: observed_max_replicas, the highest HPA
--- spec.maxReplicas or desired replica count (spec.replicas, HPA status.desiredReplicas)
--- seen in any snapshot of the month on any cluster, and unapproved_exposure_amount, what
+-- prorated_amount for comparison and the exposure: observed_max_replicas, the intra-day
+-- peak of the month on any cluster, the highest HPA spec.maxReplicas or desired replica
+-- count (spec.replicas, HPA status.desiredReplicas) seen in any snapshot or reached by any
+-- audited write between snapshots (contract §6), and unapproved_exposure_amount, what
 -- the bill would add at that count with the billed cpu and memory (never below 0). The
 -- bill itself stays on approved limits. A table rebuilt from the ledger on every close.
 with statements as (
@@ -24,7 +25,7 @@ rates as (
     {{ ledger_billing_rates_in_force() }}
 ),
 
-observed as (
+snapshot_peaks as (
     select
         {{ ledger_month_start('snapshot_date') }} as billing_month,
         namespace,
@@ -34,6 +35,34 @@ observed as (
         )) as observed_max_replicas
     from {{ ref('fct_deployment_daily') }}
     where {{ ledger_all_partitions('snapshot_date') }}
+    group by 1, 2, 3
+),
+
+audited_peaks as (
+    -- The intra-day peaks between snapshots: every audited HPA max and replica count (the
+    -- controllers' scale writes included), on the day they were written. Empty when no
+    -- audit source is configured.
+    select
+        {{ ledger_month_start('snapshot_date') }} as billing_month,
+        namespace,
+        deployment,
+        max(new_value) as observed_max_replicas
+    from {{ ref('stg_audit__workload_writes') }}
+    where new_value is not null
+    group by 1, 2, 3
+),
+
+observed as (
+    select
+        billing_month,
+        namespace,
+        deployment,
+        max(observed_max_replicas) as observed_max_replicas
+    from (
+        select * from snapshot_peaks
+        union all
+        select * from audited_peaks
+    ) as peaks
     group by 1, 2, 3
 ),
 

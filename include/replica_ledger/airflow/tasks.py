@@ -98,6 +98,8 @@ def _alert_batch(run: RunInfo, settings: Settings):
         episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day)),
         docs_url=settings.docs_url,
         run_url=run.log_url,
+        audit_source_on=settings.audit_log is not None,
+        ped_url_template=settings.ped_url_template,
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from replica_ledger.contract import (
     BREACH_TYPES,
     HPA_MAX_OVER_LIMIT,
+    INTRADAY_OVER_LIMIT,
     REPLICAS_OVER_LIMIT,
     UNREGISTERED_DEPLOYMENT,
 )
@@ -20,10 +21,33 @@ BREACH_TYPE_WORDS: dict[str, str] = {
     REPLICAS_OVER_LIMIT: "Replicas above the approved max",
     HPA_MAX_OVER_LIMIT: "HPA max raised above the approved max",
     UNREGISTERED_DEPLOYMENT: "Deployment not registered in PED",
+    INTRADAY_OVER_LIMIT: "Above the approved max between snapshots",
 }
+#: The breach types whose alert line says who crossed the limit (the audit log's edit).
+ATTRIBUTED_BREACH_TYPES: tuple[str, ...] = (HPA_MAX_OVER_LIMIT, INTRADAY_OVER_LIMIT)
 
 EpisodeStatus = Literal["new", "open", "resolved"]
 EPISODE_STATUSES: tuple[str, ...] = ("new", "open", "resolved")
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The edit that crossed an episode's limit, and PED's approval of that day, if any."""
+
+    principal: str
+    tool: str
+    changed_at: datetime  # UTC
+    field: str  # max_replicas (the HPA's spec.maxReplicas) or replicas (spec.replicas)
+    from_value: int | None
+    to_value: int
+    #: A PED change of the API approved the same UTC day (the day's latest), if any.
+    ped_approved_at: datetime | None = None
+    ped_approved_max_replicas: int | None = None
+
+    @property
+    def approved_before(self) -> bool:
+        """PED approved the change before it was applied: a deploy lag, not a bypass."""
+        return self.ped_approved_at is not None and self.ped_approved_at <= self.changed_at
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,10 @@ class Episode:
     #: What the excess adds to the monthly bill, priced in dbt (fct_breach_alerts) with the
     #: billing formula; None for an unregistered API or unknown resources.
     excess_monthly_cost: Decimal | None = None
+    #: Who crossed the limit (fct_breach_alerts, from the audit log): the last edit by a
+    #: person or a pipeline before the episode was seen that took the value above the
+    #: approved max. None when no audit source is configured or no audited edit crossed it.
+    crossing: Crossing | None = None
 
     def __post_init__(self) -> None:
         if self.breach_type not in BREACH_TYPES:
@@ -108,6 +136,16 @@ class AlertBatch:
     episodes: list[Episode] = field(default_factory=list)
     docs_url: str | None = None
     run_url: str | None = None
+    #: False when no audit source is configured: the attributed lines then say so.
+    audit_source_on: bool = True
+    #: The PED repository page of an API: {namespace} and {deployment} are filled in.
+    ped_url_template: str | None = None
+
+    def ped_url(self, ep: Episode) -> str | None:
+        """The PED page of the episode's API, or None without a template."""
+        if not self.ped_url_template:
+            return None
+        return self.ped_url_template.format(namespace=ep.namespace, deployment=ep.deployment)
 
 
 def _to_date(value: object) -> date:
@@ -123,6 +161,34 @@ def _opt_float(value: object) -> float | None:
 def _opt_money(value: object) -> Decimal | None:
     # str() first: a float from a driver becomes its shortest repr, not its binary expansion.
     return None if value is None or value == "" else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _utc(value: object) -> datetime | None:
+    """A timestamp as naive UTC (BigQuery returns aware ones, DuckDB naive UTC ones)."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None or value == "" else int(value)  # type: ignore[call-overload]
+
+
+def crossing_from_row(row: Mapping[str, Any]) -> Crossing | None:
+    """The ``crossed_*`` / ``ped_*`` columns of fct_breach_alerts; None when no edit crossed."""
+    if not row.get("crossed_by") or row.get("crossed_at") in (None, ""):
+        return None
+    return Crossing(
+        principal=str(row["crossed_by"]),
+        tool=str(row.get("crossed_with") or "other"),
+        changed_at=_utc(row["crossed_at"]),  # type: ignore[arg-type]
+        field=str(row.get("crossed_field") or ""),
+        from_value=_opt_int(row.get("crossed_from_value")),
+        to_value=int(row["crossed_to_value"]),
+        ped_approved_at=_utc(row.get("ped_approved_at")),
+        ped_approved_max_replicas=_opt_int(row.get("ped_approved_max_replicas")),
+    )
 
 
 def episodes_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Episode]:
@@ -148,6 +214,7 @@ def episodes_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Episode]:
                 cpu=_opt_float(row.get("cpu")),
                 memory_gb=_opt_float(row.get("memory_gb")),
                 excess_monthly_cost=_opt_money(row.get("excess_monthly_cost")),
+                crossing=crossing_from_row(row),
             )
         )
     return out

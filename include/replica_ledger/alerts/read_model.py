@@ -16,7 +16,9 @@ MODEL = "fct_breach_alerts"
 _COLUMNS = """
     cluster, namespace, deployment, team, breach_type, observed_value, approved_max_replicas,
     episode_started_on as started_on, episode_status as status, cpu, memory_gb,
-    excess_replicas, excess_monthly_cost
+    excess_replicas, excess_monthly_cost,
+    crossed_by, crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,
+    ped_approved_at, ped_approved_max_replicas
 """
 _ORDER = "order by status, namespace, deployment, breach_type, cluster"
 _BQ_TABLE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2}$")

@@ -26,11 +26,14 @@ from replica_ledger.alerts.blocks import (
 )
 from replica_ledger.alerts.budget import MAX_BLOCKS, allocate_sections, fit_lines, name_list
 from replica_ledger.alerts.model import (
+    ATTRIBUTED_BREACH_TYPES,
     BREACH_TYPE_WORDS,
     BREACH_TYPES,
     HPA_MAX_OVER_LIMIT,
+    INTRADAY_OVER_LIMIT,
     UNREGISTERED_DEPLOYMENT,
     AlertBatch,
+    Crossing,
     Episode,
 )
 from replica_ledger.alerts.routes import Route, Routes, safe_filename
@@ -126,10 +129,9 @@ def episode_line(ep: Episode) -> str:
             f"• *{what}* {where}: {_plural(int(ep.observed_value), 'replica')}, "
             f"not registered in PED (no approved max, no cost estimate), {since}."
         )
-    observed_label = "HPA maxReplicas" if ep.breach_type == HPA_MAX_OVER_LIMIT else "desired replicas"
     excess = ep.excess_replicas
     line = (
-        f"• *{what}* {where}: {observed_label} {ep.observed_value} vs approved max "
+        f"• *{what}* {where}: {_observed_label(ep)} {ep.observed_value} vs approved max "
         f"{ep.approved_max_replicas} (+{excess}), {since}."
     )
     cost = ep.excess_monthly_cost
@@ -142,6 +144,61 @@ def episode_line(ep: Episode) -> str:
     return line
 
 
+def _observed_label(ep: Episode) -> str:
+    if ep.breach_type == HPA_MAX_OVER_LIMIT:
+        return "HPA maxReplicas"
+    if ep.breach_type == INTRADAY_OVER_LIMIT:
+        return "the day's snapshot was within the limit, but the audit log shows a peak of"
+    return "desired replicas"
+
+
+_FIELD_WORDS = {"max_replicas": "HPA max", "replicas": "replicas"}
+
+
+def attribution_line(ep: Episode, batch: AlertBatch) -> str | None:
+    """Who crossed the limit of an HPA max or intra-day episode, and the API's PED page.
+
+    Says so when the audit log is off or shows no edit that crossed it; None for the
+    other breach types.
+    """
+    if ep.breach_type not in ATTRIBUTED_BREACH_TYPES:
+        return None
+    if not batch.audit_source_on:
+        who = "Who: unknown, the audit log is off (no audit source configured)."
+    elif ep.crossing is None:
+        who = "Who: no audited edit by a person or a pipeline took it above the limit."
+    else:
+        who = _crossing_text(ep.crossing)
+    url = batch.ped_url(ep)
+    if url:
+        who += " " + link(url, f"PED: {ep.api}")
+    return f"    ↳ {who}"
+
+
+def _crossing_text(crossing: Crossing) -> str:
+    what = _FIELD_WORDS.get(crossing.field, crossing.field)
+    before = "?" if crossing.from_value is None else str(crossing.from_value)
+    applied = crossing.changed_at
+    return (
+        f"Crossed by *{escape_mrkdwn(crossing.principal)}* ({escape_mrkdwn(crossing.tool)}) at "
+        f"{applied:%Y-%m-%d %H:%M} UTC: {what} {before} → {crossing.to_value}. {_approval_text(crossing)}"
+    )
+
+
+def _approval_text(crossing: Crossing) -> str:
+    """Whether PED approved a change of the API the day of the edit (UTC), and when."""
+    approved_at, approved_max = crossing.ped_approved_at, crossing.ped_approved_max_replicas
+    if approved_at is None:
+        return "No PED change approved that day."
+    applied = f"{crossing.changed_at:%H:%M}"
+    approved = f"PED approved max {approved_max} at {approved_at:%H:%M}"
+    if not crossing.approved_before:
+        return f"Applied at {applied}, before {approved} the same day."
+    if approved_max is not None and approved_max < crossing.to_value:
+        return f"{approved}, below the {crossing.to_value} applied at {applied}."
+    return f"{approved}, applied at {applied}: deploy lag, not a bypass."
+
+
 def _late_note(ep: Episode) -> str:
     """Why an episode is announced after its first day: its start became known late."""
     if ep.status == "open":
@@ -151,11 +208,19 @@ def _late_note(ep: Episode) -> str:
     return ""
 
 
-def api_section_text(api: str, episodes: list[Episode]) -> str:
-    """The API's name and one line per episode (breach type order, then cluster), fitted to one field."""
+def api_section_text(api: str, episodes: list[Episode], batch: AlertBatch | None = None) -> str:
+    """The API's name and one line per episode (breach type order, then cluster), each with
+    who crossed the limit when its type says it (``batch``: audit source, PED link),
+    fitted to one field."""
     order = {bt: i for i, bt in enumerate(BREACH_TYPES)}
     eps = sorted(episodes, key=lambda e: (order[e.breach_type], e.cluster))
-    return fit_lines([f"*{escape_mrkdwn(api)}*"] + [episode_line(e) for e in eps])
+    lines = [f"*{escape_mrkdwn(api)}*"]
+    for e in eps:
+        lines.append(episode_line(e))
+        who = attribution_line(e, batch) if batch is not None else None
+        if who:
+            lines.append(who)
+    return fit_lines(lines)
 
 
 def _header_text(day: str, n_new: int, n_apis: int) -> str:
@@ -197,7 +262,7 @@ class _TeamBlocks:
     in_overflow: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int) -> _TeamBlocks:
+def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batch: AlertBatch) -> _TeamBlocks:
     """Every team's APIs in at most ``budget`` blocks: sections for those that fit, named
     (or counted) in an overflow section for the others."""
     teams = sorted(by_team)
@@ -209,7 +274,7 @@ def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int) -> _
         n_eps = sum(len(by_team[team][a]) for a in apis)
         team_line = f"*Team {escape_mrkdwn(team)}*: {_plural(n_eps, 'new episode')}"
         out.blocks.append(section_block(f"{team_line} on {_plural(len(apis), 'API')}"))
-        out.blocks += [section_block(api_section_text(api, by_team[team][api])) for api in apis[:n_sections]]
+        out.blocks += [section_block(api_section_text(api, by_team[team][api], batch)) for api in apis[:n_sections]]
         out.in_sections[team] = list(apis[:n_sections])
         rest = apis[n_sections:]
         if rest:
@@ -247,7 +312,7 @@ def _render_route(
     n_apis = sum(len(apis) for apis in by_team.values())
 
     day = batch.snapshot_date.isoformat()
-    body = _team_blocks(by_team, MAX_BLOCKS - _FIXED_BLOCKS)
+    body = _team_blocks(by_team, MAX_BLOCKS - _FIXED_BLOCKS, batch)
     blocks = [
         header_block(_header_text(day, len(new), n_apis)),
         context_block([_summary_text(len(new), open_count, resolved_count, teams)]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from replica_ledger.alerts import AlertBatch, Episode
+from replica_ledger.alerts import AlertBatch, Crossing, Episode
 
 SNAPSHOT_DAY = date(2024, 5, 3)
 
@@ -24,6 +24,7 @@ def ep(
     cpu: float | None = 2,
     memory_gb: float | None = 4,
     excess_monthly_cost: Decimal | str | None = "auto",
+    crossing: Crossing | None = None,
 ) -> Episode:
     if excess_monthly_cost == "auto":
         excess_monthly_cost = model_excess_cost(observed, approved, cpu, memory_gb)
@@ -40,6 +41,7 @@ def ep(
         cpu=cpu,
         memory_gb=memory_gb,
         excess_monthly_cost=excess_monthly_cost,
+        crossing=crossing,
     )
 
 
