@@ -11,7 +11,7 @@ import argparse
 from datetime import date
 
 from replica_ledger import pipeline
-from replica_ledger.audit.attribution import who_crossed_rows
+from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
 from replica_ledger.settings import Settings, load_settings
 
 
@@ -85,10 +85,9 @@ def render_report(settings: Settings, month: date | None = None) -> str:
             ),
         ),
     ]
-    who = who_crossed_rows(lambda sql: pipeline._query(settings, sql))
-    if who is not None:  # the warehouse has fct_limit_edits (the audit models)
-        headers = ["cluster", "api", "started", "who", "tool", "edited at", "max", "approved"]
-        sections.insert(1, _table("Who crossed the limit (hpa_max_over_limit episodes)", headers, who))
+    who = who_crossed_rows(lambda sql: pipeline._query(settings, sql), settings.audit_log is not None)
+    if who is not None:  # the warehouse has the attribution columns (fct_breach_alerts)
+        sections.insert(1, _table("Who crossed the limit (every episode, from the audit log)", HEADERS, who))
     return "\n".join(sections)
 
 

@@ -1,103 +1,110 @@
-"""Who crossed the limit: the edit (fct_limit_edits) behind each hpa_max_over_limit episode.
+"""Who crossed the limit, for every breach episode: the report's "who" section.
 
-An episode starts on the snapshot day whose snapshot first shows the HPA max above the
-approved max. The edit that crossed it is the last person's or pipeline's edit of that
-HPA's max, made before that snapshot was taken, that took the max from at most the
-approved max (or from an unknown value) to above it. No audit source, or no such edit:
-the episode has no "who".
+The edit is found in dbt (fct_breach_alerts, the same columns the Slack alert shows): the
+last edit by a person or a pipeline (fct_limit_edits) made before the snapshot that started
+the episode, that took the value from at most the approved max in force at that moment (or
+from an unknown value) to above it. For an hpa_max_over_limit episode only an edit of the
+HPA max counts; for the others either field (a raised HPA max is what lets the controller
+scale above the limit). An unregistered Deployment has no limit to cross. Here the
+episode's first alert row (the day it started) is read and worded.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 
-from replica_ledger.contract import HPA_MAX_OVER_LIMIT
+from replica_ledger.contract import UNREGISTERED_DEPLOYMENT
 
 log = logging.getLogger(__name__)
 Rows = Callable[[str], list[dict]]
 
+NO_EDIT = "(no audited edit)"
+NO_LIMIT = "(no limit to cross)"
+SOURCE_OFF = "(audit log off)"
+
+# The row of the day each episode started (its "new" row); the date bound is a partition
+# filter BigQuery requires on the day-partitioned table.
 EPISODES_SQL = (
-    "select episodes.cluster, episodes.namespace, episodes.deployment, episodes.started_on,"
-    " manifest.captured_at"
-    " from fct_breach_episodes as episodes"
-    " left join stg_k8s__snapshot_manifest as manifest"
-    " on manifest.snapshot_date = episodes.started_on and manifest.cluster = episodes.cluster"
-    f" where episodes.breach_type = '{HPA_MAX_OVER_LIMIT}'"
-    " order by episodes.started_on, episodes.namespace, episodes.deployment"
+    "select cluster, namespace, deployment, breach_type, episode_started_on, crossed_by,"
+    " crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,"
+    " approved_max_replicas, ped_approved_at, ped_approved_max_replicas"
+    " from fct_breach_alerts"
+    " where snapshot_date >= cast('1970-01-01' as date) and snapshot_date = episode_started_on"
+    " order by episode_started_on, namespace, deployment, breach_type, cluster"
 )
-EDITS_SQL = (
-    "select cluster, namespace, deployment, changed_at, principal, tool, from_value, to_value,"
-    " approved_max_replicas from fct_limit_edits where field = 'max_replicas' order by changed_at"
-)
+HEADERS = [
+    "cluster",
+    "api",
+    "breach",
+    "started",
+    "who",
+    "tool",
+    "edited at (UTC)",
+    "change",
+    "approved",
+    "PED that day",
+]
 
 
 def _naive(moment: datetime) -> datetime:
-    """BigQuery returns aware UTC timestamps, DuckDB naive UTC ones: compare them naive."""
+    """BigQuery returns aware UTC timestamps, DuckDB naive UTC ones: show them naive."""
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _snapshot_time(episode: dict) -> datetime:
-    # A day without a believed capture time is judged at its end (the loader's default).
-    captured = episode.get("captured_at")
-    if captured is None:
-        return datetime.combine(episode["started_on"] + timedelta(days=1), time())
-    return _naive(captured)
+def _time(moment: datetime | None, spec: str = "%Y-%m-%d %H:%M") -> str | None:
+    return None if moment is None else _naive(moment).strftime(spec)
 
 
-def crosses(edit: dict) -> bool:
-    approved = edit["approved_max_replicas"]
-    if approved is None:
-        return False
-    return edit["to_value"] > approved and (edit["from_value"] is None or edit["from_value"] <= approved)
-
-
-def who_crossed(episodes: list[dict], edits: list[dict]) -> list[tuple]:
-    """(cluster, api, started_on, principal, tool, changed_at, from -> to, approved) per episode."""
-    rows = []
-    for episode in episodes:
-        key = (episode["cluster"], episode["namespace"], episode["deployment"])
-        before = _snapshot_time(episode)
-        crossing = [
-            edit
-            for edit in edits
-            if (edit["cluster"], edit["namespace"], edit["deployment"]) == key
-            and _naive(edit["changed_at"]) <= before
-            and crosses(edit)
-        ]
-        edit = crossing[-1] if crossing else None
-        rows.append(_row(episode, edit))
-    return rows
-
-
-def _row(episode: dict, edit: dict | None) -> tuple:
-    api = f"{episode['namespace']}/{episode['deployment']}"
-    started: date = episode["started_on"]
-    if edit is None:
-        return (episode["cluster"], api, started, "(no audited edit)", None, None, None, None)
-    change = f"{edit['from_value'] if edit['from_value'] is not None else '?'} -> {edit['to_value']}"
-    return (
+def who_row(episode: dict, audit_source_on: bool = True) -> tuple:
+    """(cluster, api, breach, started, who, tool, edited at, change, approved, PED that day)."""
+    head = (
         episode["cluster"],
-        api,
-        started,
-        edit["principal"],
-        edit["tool"],
-        _naive(edit["changed_at"]).isoformat(sep=" ", timespec="seconds"),
+        f"{episode['namespace']}/{episode['deployment']}",
+        episode["breach_type"],
+        episode["episode_started_on"],
+    )
+    if episode["breach_type"] == UNREGISTERED_DEPLOYMENT:
+        return (*head, NO_LIMIT, None, None, None, None, None)
+    if not episode.get("crossed_by"):
+        return (
+            *head,
+            NO_EDIT if audit_source_on else SOURCE_OFF,
+            None,
+            None,
+            None,
+            episode["approved_max_replicas"],
+            None,
+        )
+    before = episode["crossed_from_value"]
+    field = "HPA max" if episode["crossed_field"] == "max_replicas" else "replicas"
+    change = f"{field} {'?' if before is None else before} -> {episode['crossed_to_value']}"
+    approved_that_day = None
+    if episode.get("ped_approved_at") is not None:
+        approved_that_day = (
+            f"max {episode['ped_approved_max_replicas']} at {_time(episode['ped_approved_at'], '%H:%M')}"
+        )
+    return (
+        *head,
+        episode["crossed_by"],
+        episode["crossed_with"],
+        _time(episode["crossed_at"]),
         change,
-        edit["approved_max_replicas"],
+        episode["approved_max_replicas"],
+        approved_that_day,
     )
 
 
-def who_crossed_rows(rows: Rows) -> list[tuple] | None:
-    """The "who" rows from the warehouse, or None when it has no fct_limit_edits yet.
+def who_crossed_rows(rows: Rows, audit_source_on: bool = True) -> list[tuple] | None:
+    """The "who" row of every episode, or None when the warehouse has no attribution yet.
 
-    `rows(sql)` runs a query on the dbt target. A warehouse built before the audit models
-    existed has no fct_limit_edits: the report then leaves the section out.
+    `rows(sql)` runs a query on the dbt target. A warehouse built before the attribution
+    columns existed cannot answer: the report then leaves the section out.
     """
     try:
-        edits = rows(EDITS_SQL)
-    except Exception as exc:  # DuckDB's CatalogException or BigQuery's NotFound: no such table
-        log.warning("no 'who crossed the limit' section: fct_limit_edits cannot be read (%s)", exc)
+        episodes = rows(EPISODES_SQL)
+    except Exception as exc:  # DuckDB's BinderException/CatalogException or BigQuery's BadRequest/NotFound
+        log.warning("no 'who crossed the limit' section: fct_breach_alerts cannot say it (%s)", exc)
         return None
-    return who_crossed(rows(EPISODES_SQL), edits)
+    return [who_row(episode, audit_source_on) for episode in episodes]

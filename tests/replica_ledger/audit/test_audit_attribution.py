@@ -1,48 +1,63 @@
-"""Which edit crossed the limit of an hpa_max_over_limit episode (the report's "who")."""
+"""The report's "who" row of an episode, from its first fct_breach_alerts row (the edit is
+found in dbt, the same columns the Slack alert shows)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from replica_ledger.audit.attribution import who_crossed
+from replica_ledger.audit.attribution import NO_EDIT, NO_LIMIT, SOURCE_OFF, who_crossed_rows, who_row
 
-EPISODE = {"cluster": "eu", "namespace": "shop", "deployment": "api", "started_on": date(2026, 10, 10)}
-CAPTURED = datetime(2026, 10, 11, 0, 4)
-
-
-def edit(hour: int, from_value, to_value, principal="dev@example.com", approved=4, day=10, **key):
-    return {
-        "cluster": key.get("cluster", "eu"),
-        "namespace": "shop",
-        "deployment": "api",
-        "changed_at": datetime(2026, 10, day, hour),
-        "principal": principal,
-        "tool": "kubectl",
-        "from_value": from_value,
-        "to_value": to_value,
-        "approved_max_replicas": approved,
-    }
-
-
-def test_the_crossing_edit_not_a_later_raise_above_the_limit():
-    edits = [edit(9, 4, 6, "a@x"), edit(10, 6, 8, "b@x")]
-    (row,) = who_crossed([{**EPISODE, "captured_at": CAPTURED}], edits)
-    assert row == ("eu", "shop/api", date(2026, 10, 10), "a@x", "kubectl", "2026-10-10 09:00:00", "4 -> 6", 4)
+EPISODE = {
+    "cluster": "eu",
+    "namespace": "shop",
+    "deployment": "api",
+    "breach_type": "hpa_max_over_limit",
+    "episode_started_on": date(2026, 10, 10),
+    "crossed_by": "dev@example.com",
+    "crossed_with": "kubectl",
+    "crossed_at": datetime(2026, 10, 10, 9, 0),
+    "crossed_field": "max_replicas",
+    "crossed_from_value": 4,
+    "crossed_to_value": 6,
+    "approved_max_replicas": 4,
+    "ped_approved_at": None,
+    "ped_approved_max_replicas": None,
+}
+NO_CROSSING = {**EPISODE, "crossed_by": None, "crossed_with": None, "crossed_at": None, "crossed_field": None}
 
 
-def test_edits_after_the_snapshot_or_elsewhere_do_not_count():
-    edits = [edit(1, 4, 6, "late@x", day=11), edit(9, 4, 6, "other@x", cluster="us"), edit(8, None, 5, "new@x")]
-    (row,) = who_crossed([{**EPISODE, "captured_at": CAPTURED}], edits)
-    assert row[3:7] == ("new@x", "kubectl", "2026-10-10 08:00:00", "? -> 5")
+def test_the_crossing_edit_is_worded_with_the_field_and_the_values():
+    assert who_row(EPISODE) == (
+        "eu", "shop/api", "hpa_max_over_limit", date(2026, 10, 10),
+        "dev@example.com", "kubectl", "2026-10-10 09:00", "HPA max 4 -> 6", 4, None,
+    )  # fmt: skip
 
 
-def test_an_aware_capture_time_and_no_capture_time_are_both_read():
-    aware = {**EPISODE, "captured_at": CAPTURED.replace(tzinfo=UTC)}
-    unknown = {**EPISODE, "captured_at": None}  # judged at the end of the day
-    edits = [edit(23, 4, 6, "a@x")]
-    assert [row[3] for row in who_crossed([aware, unknown], edits)] == ["a@x", "a@x"]
+def test_an_aware_time_an_unknown_value_before_and_a_same_day_approval():
+    row = who_row(
+        {
+            **EPISODE,
+            "breach_type": "replicas_over_limit",
+            "crossed_at": datetime(2026, 10, 10, 9, 0, tzinfo=UTC),
+            "crossed_field": "replicas",
+            "crossed_from_value": None,
+            "ped_approved_at": datetime(2026, 10, 10, 8, 50, tzinfo=UTC),
+            "ped_approved_max_replicas": 5,
+        }
+    )
+    assert row[6:] == ("2026-10-10 09:00", "replicas ? -> 6", 4, "max 5 at 08:50")
 
 
-def test_no_audited_edit():
-    (row,) = who_crossed([{**EPISODE, "captured_at": CAPTURED}], [edit(9, 4, 4), edit(10, 5, 6)])
-    assert row[3:] == ("(no audited edit)", None, None, None, None)
+def test_no_audited_edit_no_limit_and_the_audit_source_off():
+    assert who_row(NO_CROSSING)[4:] == (NO_EDIT, None, None, None, 4, None)
+    assert who_row(NO_CROSSING, audit_source_on=False)[4] == SOURCE_OFF
+    unregistered = {**NO_CROSSING, "breach_type": "unregistered_deployment", "approved_max_replicas": None}
+    assert who_row(unregistered)[4:] == (NO_LIMIT, None, None, None, None, None)
+
+
+def test_a_warehouse_without_the_attribution_columns_leaves_the_section_out():
+    def fails(sql: str) -> list[dict]:
+        raise RuntimeError("Binder Error: Referenced column crossed_by not found")
+
+    assert who_crossed_rows(fails) is None
+    assert who_crossed_rows(lambda sql: [EPISODE, NO_CROSSING]) == [who_row(EPISODE), who_row(NO_CROSSING)]

@@ -1,11 +1,13 @@
 """The demo month with its audit log (demo/audit_log.jsonl), loaded and built for real on
-DuckDB: the edits people and pipelines made, and the report's "who" for each
-hpa_max_over_limit episode."""
+DuckDB: the edits people and pipelines made, the report's "who" for every episode, the
+catalog raise-and-revert only the audit log shows (intraday_over_limit), and the bill's
+observed max from the intra-day peaks."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -73,13 +75,49 @@ def test_the_metadata_only_entry_is_quarantined(demo_month):
     ]
 
 
-def test_the_report_says_who_crossed_the_limit(demo_month):
+def test_the_report_says_who_crossed_the_limit_of_every_episode(demo_month):
     report = render_report(demo_month)
-    section = report.split("Who crossed the limit (hpa_max_over_limit episodes) (2)\n", 1)[1].split("\n\n", 1)[0]
+    section = report.split("Who crossed the limit (every episode, from the audit log) (5)\n", 1)[1].split("\n\n", 1)[0]
     lines = [line.split() for line in section.splitlines()[2:]]
     assert lines == [
-        ["gke-demo-eu", "payments/payments-api", "2026-10-10", "ana.lopez@demo.example", "kubectl", "2026-10-10",
-         "15:20:00", "3", "->", "6", "3"],
-        ["gke-demo-eu", "orders/orders-api", "2026-10-14", "sam.ortiz@demo.example", "kubectl", "2026-10-14",
-         "10:12:00", "4", "->", "8", "4"],
+        ["gke-demo-eu", "catalog/catalog-api", "intraday_over_limit", "2026-10-08", "lee.chen@demo.example",
+         "kubectl", "2026-10-08", "13:05", "HPA", "max", "4", "->", "7", "4"],
+        ["gke-demo-eu", "payments/payments-api", "hpa_max_over_limit", "2026-10-10", "ana.lopez@demo.example",
+         "kubectl", "2026-10-10", "15:20", "HPA", "max", "3", "->", "6", "3"],
+        ["gke-demo-eu", "orders/orders-api", "hpa_max_over_limit", "2026-10-14", "sam.ortiz@demo.example",
+         "kubectl", "2026-10-14", "10:12", "HPA", "max", "4", "->", "8", "4"],
+        ["gke-demo-eu", "orders/orders-api", "replicas_over_limit", "2026-10-16", "sam.ortiz@demo.example",
+         "kubectl", "2026-10-14", "10:12", "HPA", "max", "4", "->", "8", "4"],
+        ["gke-demo-eu", "sandbox/shadow-api", "unregistered_deployment", "2026-10-20", "(no", "limit", "to", "cross)"],
     ]  # fmt: skip
+
+
+def test_the_raise_and_revert_on_catalog_is_one_intraday_episode_the_snapshots_miss(demo_month):
+    episodes = query(
+        demo_month,
+        "select deployment, breach_type, started_on, ended_on, max_observed_value, last_approved_max_replicas"
+        " from main.fct_breach_episodes where breach_type = 'intraday_over_limit'",
+    )
+    assert episodes == [("catalog-api", "intraday_over_limit", date(2026, 10, 8), date(2026, 10, 9), 7, 4)]
+    snapshot = query(
+        demo_month,
+        "select hpa_max_replicas, spec_replicas from main.fct_deployment_daily"
+        " where snapshot_date = '2026-10-08' and deployment = 'catalog-api'",
+    )
+    assert snapshot == [(4, 4)]  # the snapshot alone shows nothing
+    peaks = query(
+        demo_month,
+        "select peak_hpa_max_replicas, peak_desired_replicas from main.int_deployments__intraday_peaks"
+        " where snapshot_date = '2026-10-08' and deployment = 'catalog-api'",
+    )
+    assert peaks == [(7, 6)]  # Lee's raise to 7, and the controller's scale to 6 into it
+
+
+def test_the_bill_shows_the_intraday_peak_as_observed_max(demo_month):
+    rows = query(
+        demo_month,
+        "select deployment, billed_max_replicas, observed_max_replicas, unapproved_exposure_amount"
+        " from main.mart_monthly_billing where deployment = 'catalog-api'",
+    )
+    # 1 vCPU, 2 GB: (19 + 38) x (7 - 4) / 4 = 42.75 more than the approved max 4.
+    assert rows == [("catalog-api", 4, 7, Decimal("42.75"))]
