@@ -270,6 +270,9 @@ def gcp_environment(services: Services, base: Mapping[str, str]) -> dict[str, st
         # Each data test is a job on the emulator (most of a day's time): the days build the
         # models only and the month close runs every data test once, before billing.
         REPLICA_LEDGER_DBT_DAILY_TESTS=base.get("REPLICA_LEDGER_DBT_DAILY_TESTS", "false"),
+        # The same audit log as `make demo` (its intra-day breaches and who crossed each limit),
+        # loaded into the BigQuery audit partitions by the load step.
+        REPLICA_LEDGER_AUDIT_LOG=base.get("REPLICA_LEDGER_AUDIT_LOG") or str(REPO_ROOT / "demo" / "audit_log.jsonl"),
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
     )
