@@ -138,3 +138,28 @@ def test_settings_follow_the_local_dir(monkeypatch, tmp_path):
     assert settings.slack_outbox == tmp_path / "outbox"
     assert settings.clusters == ("gke-eu", "gke-us")
     assert isinstance(settings.archive_dir, Path)
+
+
+def test_the_window_reloads_only_days_whose_files_changed(settings):
+    """The load record (raw.record): a later run loads a past day of its window again only
+    when the day's files appeared or changed; a day with no file and no load stays as it was."""
+    write_snapshot(settings.archive_dir, "gke-eu", api_items())
+    pipeline.load_day(settings, DAY)
+    later = DAY + timedelta(days=2)
+    first = pipeline.load_day(settings, later)
+    assert (first["lookback_days"], first["reloaded_days"]) == (7, {})  # DAY unchanged, DAY+1 never loaded
+
+    write_snapshot(settings.archive_dir, "gke-us", api_items(), meta={"captured_at": "2026-10-15T00:03:00Z"})
+    summary = pipeline.load_day(settings, later)
+    reloaded = {"gke-asia": "missing", "gke-eu": "loaded", "gke-us": "loaded"}
+    assert summary["reloaded_days"] == {DAY.isoformat(): reloaded}
+    assert pipeline.load_day(settings, later)["reloaded_days"] == {}
+
+    (settings.archive_dir / f"dt={DAY}" / "gke-us.meta.json").unlink()  # a file removed is a change too
+    assert pipeline.load_day(settings, later, lookback_days=1)["reloaded_days"] == {}  # DAY is outside [D-1, D]
+    assert list(pipeline.load_day(settings, later)["reloaded_days"]) == [DAY.isoformat()]
+
+
+def test_a_backfill_run_has_no_lookback(settings):
+    assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=False) == 5
+    assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=True) == 0

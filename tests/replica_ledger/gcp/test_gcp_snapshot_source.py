@@ -146,6 +146,20 @@ def test_unreadable_object_is_recorded_not_fatal(store, bucket):
     assert {row["cluster"] for row in lines(files["k8s_deployments"])} == {"gke-demo-eu"}
 
 
+def test_a_day_folder_copied_in_or_rewritten_gets_new_versions(store, bucket):
+    """The load record's input on GCS (raw.record): one listing per day folder, a new
+    generation when an object is written again, even with the same bytes."""
+    folder = f"dt={DEMO_DAY}/"
+    local = LocalStore(DEMO_ARCHIVE).versions(folder)
+    first = store.versions(folder)
+    assert sorted(first) == sorted(local)
+    name = f"{folder}gke-demo-eu.meta.json"
+    upload(bucket, name, (DEMO_ARCHIVE / name).read_bytes())
+    again = store.versions(folder)
+    assert again[name] != first[name] and {**again, name: None} == {**first, name: None}
+    assert store.versions(f"dt={date(2026, 9, 30)}/") == {}
+
+
 def test_rerun_writes_the_same_rows(store):
     first = ndjson_day(store, DEMO_DAY)
     assert ndjson_day(store, DEMO_DAY) == first
