@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
-PARTS = ("fleet", "collector", "load", "dbt", "parse", "backfill", "bigquery")
+PARTS = ("fleet", "collector", "load", "dbt", "audit", "parse", "backfill", "bigquery")
 FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
 
 
@@ -167,6 +167,37 @@ def dbt_rows() -> list[Row]:
     return rows
 
 
+def audit_rows() -> list[Row]:
+    """One day of audit log, 2,000 APIs x 50 writes (bench/bench_audit.py): what it adds to the day."""
+    run([python("af3"), "-m", "bench.bench_audit"], timeout=1800)
+    report = read("bench_audit.json")
+    audit, lines = report["audit"], report["written"]["lines"]
+    label = f"audit log {report['apis']:,} APIs x {report['writes_per_api']} writes ({lines:,} lines)"
+    note = (
+        f"1 run each, fresh processes; day without audit: load {report['reference']['load']['wall_s']:.1f} s, "
+        f"build {report['reference']['build']['wall_s']:.1f} s; {audit['limit_edits']} edits, "
+        f"{audit['intraday_breaches']} intraday breaches"
+    )
+    return [
+        Row(
+            "audit",
+            f"{label}: load_day",
+            f"{audit['load']['wall_s']:.2f} s (+{report['load_added_s']:.2f} s)",
+            f"<= +{report['load_added_target_s']:g} s",
+            verdict(report["load_added_s"], report["load_added_target_s"]),
+            note,
+        ),
+        Row(
+            "audit",
+            f"{label}: build_day",
+            f"{audit['build']['wall_s']:.2f} s (+{report['build_added_s']:.2f} s)",
+            f"<= +{report['build_added_target_s']:g} s",
+            verdict(report["build_added_s"], report["build_added_target_s"]),
+            "the day's window rebuilt with the audit models (intra-day peaks, who crossed)",
+        ),
+    ]
+
+
 def parse_rows() -> list[Row]:
     run([python("af3"), "-m", "bench.bench_parse"], timeout=900)
     rows = []
@@ -292,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "collector": collector_rows,
         "load": load_rows,
         "dbt": dbt_rows,
+        "audit": audit_rows,
         "parse": parse_rows,
         "backfill": lambda: backfill_rows(args.backfill_days),
         "bigquery": bigquery_rows,  # after dbt: it reads the year's table sizes
