@@ -229,6 +229,9 @@ def backfill_rows(days: int) -> list[Row]:
 def backfill_report_rows(report: dict) -> list[Row]:
     days, airflow = report["days"], report["airflow"]
     per_day_target = report["target_s"] / days
+    # Airflow 3 has a fixed 30-day target too (bench_backfill.AIRFLOW3_30_DAYS_TARGET_S).
+    target_30d = report.get("target_30d_s", 30 * per_day_target)
+    target = target_30d if days == 30 else report["target_s"]
     label = f"backfill {days} days on Airflow {airflow} ({report['apis']} APIs)"
     note = (
         f"1 run; dbt {report['dbt_s']:.0f} s ({report['dbt_commands']} commands), Airflow + glue "
@@ -243,8 +246,8 @@ def backfill_report_rows(report: dict) -> list[Row]:
             "backfill",
             label,
             f"{report['wall_s']:.0f} s",
-            f"<= {report['target_s']:.0f} s",
-            verdict(report["wall_s"], report["target_s"]),
+            f"<= {target:.0f} s",
+            verdict(report["wall_s"], target),
             note,
         )
     ]
@@ -255,8 +258,8 @@ def backfill_report_rows(report: dict) -> list[Row]:
                 "backfill",
                 f"  -> 30 days on Airflow {airflow}, extrapolated",
                 f"~{estimate:.0f} s",
-                f"<= {30 * per_day_target:.0f} s",
-                verdict(estimate, 30 * per_day_target),
+                f"<= {target_30d:.0f} s",
+                verdict(estimate, target_30d),
                 f"EXTRAPOLATED from {days} days: start-up + 30 x per-day; `make bench BACKFILL_DAYS=30`",
             )
         )

@@ -18,7 +18,6 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
 # (tooling/airflow_sqlite.py, a local-only helper: Composer runs on Postgres).
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=tooling.airflow_sqlite.CONNECT_ARGS
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs"
-export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5
 export AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL=5
 # include/ for the product package; the repo root for tooling/ (the connect args above).
 export PYTHONPATH="$REPO_ROOT/include:$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -29,6 +28,7 @@ if [ "$AIRFLOW_MAJOR" = 3 ]; then
   # Not the default 8793: that is the log server of the scheduler (LocalExecutor task logs).
   export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-28793}"
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+  export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=tooling.airflow_sqlite.CONNECT_ARGS
   export AIRFLOW__CORE__PARALLELISM=2
   export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_API_PORT/execution/"
@@ -42,6 +42,7 @@ if [ "$AIRFLOW_MAJOR" = 3 ]; then
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
 else
   export AIRFLOW__CORE__EXECUTOR=SequentialExecutor
+  export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5
 fi
 # dbt docs in the Airflow UI (Browse > dbt Docs): Cosmos's view on 2.11, plugins/replica_ledger_dbt_docs.py
 # on 3.x; both read [cosmos] dbt_docs_dir. Cosmos's own 3.x nav entry stays off (no dbt_docs_projects).

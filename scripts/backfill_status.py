@@ -24,7 +24,7 @@ def wait_for_api(url: str, timeout: float = 180) -> None:
                     return
         except OSError:
             pass
-        time.sleep(2)
+        time.sleep(0.5)
     raise SystemExit(f"api-server did not answer at {url} within {timeout:.0f}s")
 
 
@@ -36,24 +36,24 @@ def wait_for_backfills_closed(dag_id: str, timeout: float) -> None:
     AlreadyRunningBackfill: so the script waits after a backfill (and before one, for a
     backfill left open by an interrupted run whose runs have finished).
     """
-    from airflow.models.backfill import Backfill
-    from airflow.utils.session import create_session
-
     deadline = time.monotonic() + timeout
-    while True:
-        with create_session() as session:
-            open_ids = [
-                row.id
-                for row in session.query(Backfill).filter(Backfill.dag_id == dag_id, Backfill.completed_at.is_(None))
-            ]
-        if not open_ids:
-            return
+    while open_ids := open_backfills(dag_id):
         if time.monotonic() >= deadline:
             raise SystemExit(
                 f"backfill(s) {open_ids} of {dag_id} still open after {timeout:.0f}s: some of their runs are "
                 "still queued or running (see `airflow backfill list` / the UI)"
             )
-        time.sleep(2)
+        time.sleep(1)
+
+
+def open_backfills(dag_id: str) -> list[int]:
+    """Airflow 3: ids of the DAG's backfills the scheduler has not marked complete."""
+    from airflow.models.backfill import Backfill
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = session.query(Backfill.id).filter(Backfill.dag_id == dag_id, Backfill.completed_at.is_(None))
+        return [row.id for row in query]
 
 
 def backfill_runs(dag_id: str, first: date, last: date) -> dict[date, str]:
@@ -82,10 +82,16 @@ def main() -> int:
     parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the runs to finish")
     parser.add_argument("--wait-for-api", metavar="URL")
     parser.add_argument("--wait-backfills-closed", metavar="SECONDS", type=float)
+    parser.add_argument("--no-open-backfill", action="store_true", help="exit 1 if a backfill of the DAG is open")
     args = parser.parse_args()
     if args.wait_for_api:
         wait_for_api(args.wait_for_api)
         return 0
+    if args.no_open_backfill:
+        open_ids = open_backfills(args.dag_id)
+        if open_ids:
+            print(f"[replica-ledger] backfill(s) {open_ids} of {args.dag_id} still open", file=sys.stderr)
+        return 1 if open_ids else 0
     if args.wait_backfills_closed is not None:
         wait_for_backfills_closed(args.dag_id, args.wait_backfills_closed)
         return 0
@@ -96,7 +102,7 @@ def main() -> int:
         done = set(states) >= expected and all(states[day] in FINISHED for day in expected)
         if done or time.monotonic() >= deadline:
             break
-        time.sleep(3)
+        time.sleep(1)
     failed = sorted(day for day in expected if states.get(day) != "success")
     extra = sorted(set(states) - expected)
     for day in sorted(expected):
