@@ -114,7 +114,8 @@ def load_day(settings: Settings, day: date, store=None, *, lookback_days: int | 
     streamed into DuckDB (one transaction per day) or into BigQuery (one WRITE_TRUNCATE load
     job per table and day partition). A past day of the window is loaded again only when its
     load record (raw.record) says its files changed, or appeared: a snapshot copied in late
-    fills its gap. The run's own day is always loaded. Locally the PED change log is
+    fills its gap. The run's own day is always loaded; a run never reaches back before the
+    first day the warehouse loaded. Locally the PED change log is
     reloaded too; on BigQuery it is a table dbt reads directly.
     """
     from replica_ledger.raw.record import window_days, window_inputs
@@ -147,9 +148,15 @@ def load_day(settings: Settings, day: date, store=None, *, lookback_days: int | 
     return summary
 
 
-def _days_due(inputs: dict, records: dict[date, str], day: date) -> list[date]:
-    """The run's day, and the past days whose archive differs from their load record."""
-    due = [other for other, what in sorted(inputs.items()) if other == day or what.needs_load(records.get(other))]
+def _days_due(inputs: dict, loaded: tuple[dict[date, str], date | None], day: date) -> list[date]:
+    """The run's day, and the past days whose archive differs from their load record
+    (`loaded`: the window's records and the first day ever loaded)."""
+    records, first_loaded = loaded
+    due = [
+        other
+        for other, what in sorted(inputs.items())
+        if other == day or what.needs_load(records.get(other), first_loaded)
+    ]
     late = [other.isoformat() for other in due if other != day]
     if late:
         log.info("load %s: files new or changed since the last load of %s: loading them", day, ", ".join(late))
@@ -177,8 +184,8 @@ def _load_into_duckdb(settings: Settings, day: date, store, inputs: dict) -> tup
         warehouse.ensure_raw_schema(con)
         # Before any day is replaced: a broken change log stops the load with nothing changed.
         warehouse.check_change_log(con, change_rows, str(settings.ped_changes))
-        records = warehouse.load_records(con, min(inputs), max(inputs))
-        for due in _days_due(inputs, records, day):
+        loaded = warehouse.load_records(con, min(inputs), max(inputs))
+        for due in _days_due(inputs, loaded, day):
             with warehouse.replacing_day(con, due) as sink:
                 loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
         changes = warehouse.replace_change_log(con, change_rows, str(settings.ped_changes))
@@ -192,9 +199,9 @@ def _load_into_bigquery(settings: Settings, day: date, store, inputs: dict) -> t
     from replica_ledger.gcp import bigquery
 
     raw, bq_client = bigquery.RawDataset.of(settings), bigquery.client(settings)
-    records = bigquery.load_records(raw, min(inputs), max(inputs), bq_client)
+    loaded = bigquery.load_records(raw, min(inputs), max(inputs), bq_client)
     loads, audits = {}, {}
-    for due in _days_due(inputs, records, day):
+    for due in _days_due(inputs, loaded, day):
         with bigquery.replacing_day(raw, due, bq_client) as sink:
             loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
     return loads, {"destination": f"{raw.project}.{raw.dataset}", "audit": audits[day]}

@@ -250,13 +250,15 @@ def replacing_day(con, day: date):
                 insert_ndjson(con, table, files.path(table))
 
 
-def load_records(con, first: date, last: date) -> dict[date, str]:
-    """day -> fingerprint of its last load (raw.record), for the days first..last that have one."""
+def load_records(con, first: date, last: date) -> tuple[dict[date, str], date | None]:
+    """day -> fingerprint of its last load (raw.record) for the days first..last that have
+    one, and the first day ever loaded (None before the first load)."""
     rows = con.execute(
         f"SELECT snapshot_date, fingerprint FROM {RAW_SCHEMA}.day_loads WHERE snapshot_date BETWEEN ? AND ?",
         [first, last],
     ).fetchall()
-    return dict(rows)
+    (first_loaded,) = con.execute(f"SELECT min(snapshot_date) FROM {RAW_SCHEMA}.day_loads").fetchone()
+    return dict(rows), first_loaded
 
 
 class ChangeLogShrank(RuntimeError):

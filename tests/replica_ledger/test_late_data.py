@@ -127,14 +127,12 @@ def gap_days(duckdb: Path) -> dict[date, str]:
 
 
 def test_a_late_snapshot_fills_its_gap_inside_the_window_and_nothing_outside(ledger):
-    for day in (D - timedelta(days=5), D - timedelta(days=3)):
-        write_snapshot(ledger.archive, day)
-    run(D - timedelta(days=3))  # window D-5..D-3: D-5 and D-3 loaded; D-4 has no file and no run
+    write_snapshot(ledger.archive, D - timedelta(days=3))
     write_snapshot(ledger.archive, D)
+    run(D - timedelta(days=3))  # the first run: its own day only
     run(D - timedelta(days=2))  # D-2: no file yet, a gap
-    run(D - timedelta(days=1))
-    expected_gaps = {D - timedelta(days=4): "not_processed", D - timedelta(days=1): "missing"}
-    assert gap_days(ledger.duckdb) == {**expected_gaps, D - timedelta(days=2): "missing"}
+    run(D - timedelta(days=1))  # D-1: no file, a gap
+    assert gap_days(ledger.duckdb) == {D - timedelta(days=2): "missing", D - timedelta(days=1): "missing"}
     before = {table: rows_by_day(ledger.duckdb, table) for table in (*FACTS, "raw.k8s_deployments")}
 
     write_snapshot(ledger.archive, D - timedelta(days=2))  # copied in late: inside D's window
@@ -142,18 +140,18 @@ def test_a_late_snapshot_fills_its_gap_inside_the_window_and_nothing_outside(led
     load, _ = run(D)
 
     assert load["reloaded_days"] == {(D - timedelta(days=2)).isoformat(): {CLUSTER: "loaded"}}
-    assert gap_days(ledger.duckdb) == expected_gaps  # D-2 filled; D-4 is before the window
-    assert D - timedelta(days=2) in breach_days(ledger.duckdb)
+    assert gap_days(ledger.duckdb) == {D - timedelta(days=1): "missing"}  # D-2 filled; D-4 never loaded
+    assert breach_days(ledger.duckdb) == [D - timedelta(days=back) for back in (3, 2, 0)]
     (filled,) = query(
         ledger.duckdb,
         "select is_new_episode, previous_snapshot_date from fct_replica_breaches where snapshot_date = ?",
         [D - timedelta(days=2)],
     )
-    # The episode started on D-5; D-4 is a gap, D-3 and the late D-2 continue it.
+    # The episode started on D-3; the late D-2 continues it.
     assert filled == {"is_new_episode": False, "previous_snapshot_date": D - timedelta(days=3)}
     for table, days in before.items():
         after = rows_by_day(ledger.duckdb, table)
-        for day in (D - timedelta(days=5), D - timedelta(days=4), D - timedelta(days=3)):
+        for day in (D - timedelta(days=4), D - timedelta(days=3)):
             assert after.get(day) == days.get(day), (table, day)  # outside the window: untouched
 
 
@@ -161,8 +159,9 @@ def test_a_late_ped_row_re_judges_the_days_it_covers(ledger, monkeypatch):
     monkeypatch.setenv("REPLICA_LEDGER_LOOKBACK_DAYS", "3")
     for back in range(6, -1, -1):
         write_snapshot(ledger.archive, D - timedelta(days=back))
-    run(D - timedelta(days=4))  # window D-7..D-4: loads D-6..D-4 (D-7 has no file)
-    run(D - timedelta(days=1))  # window D-4..D-1: loads D-3..D-1 (D-4 unchanged)
+    run(D - timedelta(days=6))  # the first run: its own day only
+    run(D - timedelta(days=3))  # window D-6..D-3: loads D-5..D-3 (D-6 unchanged)
+    run(D - timedelta(days=1))  # window D-4..D-1: loads D-2 and D-1
     assert breach_days(ledger.duckdb) == [D - timedelta(days=back) for back in range(6, 0, -1)]
 
     # PED approves max 6 from D-3 00:00, 3 days back; the row arrives with the run for D.
@@ -208,7 +207,8 @@ def test_an_episode_bridges_a_33_day_gap_and_a_rebuild_equals_the_daily_runs(led
 def test_a_backfill_run_loads_and_rebuilds_only_its_own_day(ledger):
     for back in (2, 1, 0):
         write_snapshot(ledger.archive, D - timedelta(days=back))
-    run(D - timedelta(days=1))  # manual: loads and builds D-3..D-1 (D-2 and D-1 have files)
+    run(D - timedelta(days=2))
+    run(D - timedelta(days=1))  # manual: builds D-3..D-1
     before = {table: rows_by_day(ledger.duckdb, table) for table in (*FACTS, "raw.k8s_deployments")}
     raw_loads = query(ledger.duckdb, "select * from raw.day_loads order by snapshot_date")
 

@@ -163,3 +163,14 @@ def test_the_window_reloads_only_days_whose_files_changed(settings):
 def test_a_backfill_run_has_no_lookback(settings):
     assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=False) == 5
     assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=True) == 0
+
+
+def test_a_hole_in_the_history_is_filled_but_a_run_never_reaches_before_the_first_day(settings):
+    write_snapshot(settings.archive_dir, "gke-eu", api_items())
+    pipeline.load_day(settings, DAY)  # the first day the warehouse loads
+    later = DAY + timedelta(days=3)
+    pipeline.load_day(settings, later)  # DAY+1 and DAY+2: no file, never loaded
+    for day in (DAY - timedelta(days=1), DAY + timedelta(days=1)):
+        (settings.archive_dir / f"dt={day}").mkdir(parents=True)
+        (settings.archive_dir / f"dt={day}" / "gke-eu.json").write_text('{"items": []}')
+    assert list(pipeline.load_day(settings, later)["reloaded_days"]) == [(DAY + timedelta(days=1)).isoformat()]

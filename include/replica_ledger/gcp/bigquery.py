@@ -137,15 +137,16 @@ def replacing_day(raw: RawDataset, day: date, bq_client) -> Iterator:
         )
 
 
-def load_records(raw: RawDataset, first: date, last: date, bq_client) -> dict[date, str]:
-    """day -> fingerprint of its last load (raw.record) for the days first..last; none before
-    the first load (the table does not exist yet)."""
+def load_records(raw: RawDataset, first: date, last: date, bq_client) -> tuple[dict[date, str], date | None]:
+    """day -> fingerprint of its last load (raw.record) for the days first..last, and the
+    first day ever loaded: one query; nothing before the first load (no table yet)."""
     from google.api_core.exceptions import NotFound
     from google.cloud import bigquery
 
+    table = f"`{raw.project}.{raw.dataset}.day_loads`"
     sql = (
-        f"SELECT snapshot_date, fingerprint FROM `{raw.project}.{raw.dataset}.day_loads` "
-        "WHERE snapshot_date BETWEEN @first AND @last"
+        f"SELECT snapshot_date, fingerprint FROM {table} WHERE snapshot_date BETWEEN @first AND @last "
+        f"UNION ALL SELECT min(snapshot_date), CAST(NULL AS STRING) FROM {table}"
     )
     config = bigquery.QueryJobConfig(
         query_parameters=[
@@ -154,10 +155,12 @@ def load_records(raw: RawDataset, first: date, last: date, bq_client) -> dict[da
         ]
     )
     try:
-        rows = bq_client.query(sql, job_config=config, location=raw.location).result()
+        rows = list(bq_client.query(sql, job_config=config, location=raw.location).result())
     except NotFound:
-        return {}
-    return {row["snapshot_date"]: row["fingerprint"] for row in rows}
+        return {}, None
+    records = {row["snapshot_date"]: row["fingerprint"] for row in rows if row["fingerprint"] is not None}
+    first_loaded = min((row["snapshot_date"] for row in rows if row["fingerprint"] is None), default=None)
+    return records, first_loaded
 
 
 # --------------------------------------------------------------------------- queries

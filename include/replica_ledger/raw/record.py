@@ -18,8 +18,11 @@ load's rows depend on,
 The row is written into the same sink as the day's rows, so it is replaced with them (one
 DuckDB transaction; one WRITE_TRUNCATE of the day's partition on BigQuery) and never
 describes rows that are not there. A past day of the window is loaded again when its
-fingerprint differs from its record, and only if the archive has something for it or it
-was loaded before: a day nobody ran and nothing arrived for stays as it was (not processed).
+fingerprint differs from its record. A day that was never loaded is loaded by a later
+run only if the archive now has files for it and it is after the first day the warehouse
+ever loaded: a hole in the history is filled, but a run never reaches back before the
+pipeline's first day (a first run, or a backfill's first day, loads its own day only, so
+that the history starts where the runs start, as a backfill of the same days would).
 """
 
 from __future__ import annotations
@@ -77,11 +80,11 @@ class DayInputs:
             "source_files": json.dumps(sorted(self.files), separators=(",", ":")),
         }
 
-    def needs_load(self, recorded: str | None) -> bool:
-        """A past day is reloaded when what it would read differs from what its last load read;
-        a day with no file and no earlier load has nothing to record."""
-        if recorded is None and not self.has_files:
-            return False
+    def needs_load(self, recorded: str | None, first_loaded: date | None) -> bool:
+        """Whether a past day of the window is loaded: its files differ from its last load's,
+        or it was never loaded, has files now, and lies after the first day ever loaded."""
+        if recorded is None:
+            return self.has_files and first_loaded is not None and self.day > first_loaded
         return recorded != self.fingerprint
 
 
