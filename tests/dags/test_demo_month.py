@@ -65,6 +65,7 @@ def test_month_close_writes_version_1_and_the_exposure(demo_month):
     }
     assert exposure["orders-api"] == (8, "114.00")  # HPA max 8 by hand: 408 at 8 replicas - 294
     assert exposure["payments-api"] == (6, "0.00")  # raised to 6 through PED: billed at 6
+    assert exposure["catalog-api"] == (7, "42.75")  # day 8 peak (audit log): 3 x (19 x 1 + 19 x 2) / 4 above max 4
 
 
 def test_prorated_amount_weighs_days(demo_month):
@@ -96,6 +97,9 @@ def test_breach_episodes(demo_month):
         for row in rows(demo_month, "select * from fct_breach_episodes")
     }
     assert episodes == {
+        # catalog's HPA raised to 7 and put back within the hour on day 8: only the audit
+        # log shows it (the snapshot is within the limit)
+        ("catalog-api", "intraday_over_limit"): (8, 8, False),
         # day 10's snapshot sees the HPA already at 6 while PED still says 3
         ("payments-api", "hpa_max_over_limit"): (10, 10, False),
         # one episode from day 14 to 26 although day 23 has no snapshot
@@ -111,6 +115,7 @@ def test_new_episode_flag_only_on_first_day(demo_month):
         "select snapshot_date, deployment, breach_type from fct_replica_breaches where is_new_episode order by all",
     )
     assert [(row["snapshot_date"].day, row["deployment"], row["breach_type"]) for row in new] == [
+        (8, "catalog-api", "intraday_over_limit"),
         (10, "payments-api", "hpa_max_over_limit"),
         (14, "orders-api", "hpa_max_over_limit"),
         (16, "orders-api", "replicas_over_limit"),
@@ -142,7 +147,8 @@ def test_rollout_surge_is_not_a_breach(demo_month):
     )[0]
     assert day7["rollout_in_progress"] is True
     assert day7["status_replicas"] > day7["approved_max_replicas"] >= day7["spec_replicas"]
-    assert rows(demo_month, "select * from fct_replica_breaches where deployment = 'catalog-api'") == []
+    surge_day = "select * from fct_replica_breaches where deployment = 'catalog-api' and snapshot_date = ?"
+    assert rows(demo_month, surge_day, [date(2026, 10, 7)]) == []
 
 
 def test_out_of_scope_namespaces_are_excluded(demo_month):
@@ -167,10 +173,13 @@ def test_bad_change_rows_are_quarantined_with_a_reason(demo_month):
 def test_outbox_holds_one_readable_message_per_new_episode_day(demo_month):
     payloads = sorted(demo_month.outbox.glob("*.json"))
     texts = sorted(demo_month.outbox.glob("*.txt"))
-    assert len(payloads) == len(texts) == 4, [path.name for path in payloads]
+    assert len(payloads) == len(texts) == 5, [path.name for path in payloads]
     everything = "\n".join(path.read_text() for path in texts)
-    for deployment in ("payments-api", "orders-api", "shadow-api"):
+    for deployment in ("catalog-api", "payments-api", "orders-api", "shadow-api"):
         assert deployment in everything
+    # who crossed the limit, from the demo's audit log
+    assert "Crossed by lee.chen@demo.example (kubectl) at 2026-10-08 13:05 UTC: HPA max 4 → 7." in everything
+    assert "Crossed by ana.lopez@demo.example (kubectl) at 2026-10-10 15:20 UTC: HPA max 3 → 6." in everything
     for path in payloads:
         payload = json.loads(path.read_text())
         assert payload["blocks"] and len(payload["blocks"]) <= 50
