@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger.alerts import AlertLog, BigQueryAlertLog, load_routes, send_alerts
+from replica_ledger.alerts import AlertLog, BigQueryAlertLog, episodes_from_rows, load_routes, send_alerts
 from replica_ledger.alerts.read_model import episodes_of_day
 from replica_ledger.settings import Settings
 from tooling.emulators import bigquery as bq_emulator
@@ -144,15 +144,25 @@ def test_read_model_query_on_bigquery(client):
         SELECT DATE '2024-05-03' AS snapshot_date, 'eu' AS cluster, 'shop' AS namespace, 'api' AS deployment,
                'shop' AS team, 'replicas_over_limit' AS breach_type, 6 AS observed_value,
                4 AS approved_max_replicas, DATE '2024-05-03' AS episode_started_on, 'new' AS episode_status,
-               2.0 AS cpu, 4.0 AS memory_gb, 2 AS excess_replicas, NUMERIC '57.00' AS excess_monthly_cost
+               2.0 AS cpu, 4.0 AS memory_gb, 2 AS excess_replicas, NUMERIC '57.00' AS excess_monthly_cost,
+               'ana@example.com' AS crossed_by, 'kubectl' AS crossed_with,
+               TIMESTAMP '2024-05-02 15:20:00+00' AS crossed_at, 'max_replicas' AS crossed_field,
+               3 AS crossed_from_value, 6 AS crossed_to_value, CAST(NULL AS TIMESTAMP) AS ped_approved_at,
+               CAST(NULL AS INT64) AS ped_approved_max_replicas
         UNION ALL
         SELECT DATE '2024-05-02', 'eu', 'shop', 'api', 'shop', 'replicas_over_limit', 6, 4, DATE '2024-05-02',
-               'new', 2.0, 4.0, 2, NUMERIC '57.00'
+               'new', 2.0, 4.0, 2, NUMERIC '57.00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         """
     ).result()
     settings = replace(Settings(), dbt_target="bigquery", dataset=client.dataset_name)
     (row,) = episodes_of_day(settings, DAY, bigquery_client=client)
     assert (row["started_on"], row["status"], str(row["excess_monthly_cost"])) == (DAY, "new", "57")
+    # who crossed the limit: BigQuery's aware timestamp becomes naive UTC
+    (episode,) = episodes_from_rows([row])
+    assert (episode.crossing.principal, episode.crossing.changed_at) == (
+        "ana@example.com",
+        datetime(2024, 5, 2, 15, 20),
+    )
 
 
 def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monkeypatch, tmp_path):
@@ -169,7 +179,11 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
         SELECT DATE '{day}' AS snapshot_date, 'eu' AS cluster, 'payments' AS namespace, 'checkout-api' AS deployment,
                'payments' AS team, 'hpa_max_over_limit' AS breach_type, 6 AS observed_value,
                4 AS approved_max_replicas, DATE '{day}' AS episode_started_on, 'new' AS episode_status,
-               2.0 AS cpu, 4.0 AS memory_gb, 2 AS excess_replicas, NUMERIC '57.00' AS excess_monthly_cost
+               2.0 AS cpu, 4.0 AS memory_gb, 2 AS excess_replicas, NUMERIC '57.00' AS excess_monthly_cost,
+               CAST(NULL AS STRING) AS crossed_by, CAST(NULL AS STRING) AS crossed_with,
+               CAST(NULL AS TIMESTAMP) AS crossed_at, CAST(NULL AS STRING) AS crossed_field,
+               CAST(NULL AS INT64) AS crossed_from_value, CAST(NULL AS INT64) AS crossed_to_value,
+               CAST(NULL AS TIMESTAMP) AS ped_approved_at, CAST(NULL AS INT64) AS ped_approved_max_replicas
         """
     ).result()
     for name, value in {
