@@ -8,7 +8,8 @@
 #                 backfill runs included, so the DAG is unpaused for the backfill and paused
 #                 again after; this scheduler runs with use_job_schedule off, so it starts
 #                 the backfill's runs and never a scheduled (live) one.
-# Backfill runs never take a live snapshot and never post to Slack.
+# Backfill runs never take a live snapshot and never post to Slack. Successive calls on one
+# AIRFLOW_HOME are fine, over any ranges: each call re-runs its days.
 set -euo pipefail
 FROM=$1
 TO=$2
@@ -16,14 +17,14 @@ source "$(dirname "$0")/airflow_env.sh" "${AIRFLOW:-3}"
 cd "$REPO_ROOT"
 export REPLICA_LEDGER_RETRIES=${REPLICA_LEDGER_RETRIES:-0}
 DAG_ID=replica_ledger_daily
-started=$(date +%s)
-step() { echo "== $* (+$(( $(date +%s) - started ))s)"; }
-bash scripts/airflow_init.sh "$AIRFLOW_MAJOR"
+# Steps print the seconds since this start (bench/bench_backfill.py reads them).
+BACKFILL_STARTED=$(date +%s)
+export BACKFILL_STARTED
+step() { echo "== $* (+$(( $(date +%s) - BACKFILL_STARTED ))s)"; }
 
 if [ "$AIRFLOW_MAJOR" = 2 ]; then
   step "airflow dags backfill $DAG_ID $FROM..$TO (Airflow 2)"
-  airflow dags backfill "$DAG_ID" --start-date "$FROM" --end-date "$TO" --reset-dagruns --yes \
-    > "$AIRFLOW_HOME/backfill.log" 2>&1 || { tail -60 "$AIRFLOW_HOME/backfill.log"; exit 1; }
+  bash scripts/airflow_init.sh 2 "dags backfill $DAG_ID --start-date $FROM --end-date $TO --reset-dagruns --yes"
   python scripts/backfill_status.py "$DAG_ID" "$FROM" "$TO" --wait 0
 else
   LOGS="$AIRFLOW_HOME/services"
@@ -38,9 +39,6 @@ else
   export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
   export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.25
   export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=600
-  # Serialize the DAG now, so the scheduler knows it before the first loop of the processor.
-  airflow dags reserialize > "$LOGS/reserialize.log" 2>&1 || { tail -40 "$LOGS/reserialize.log"; exit 1; }
-  airflow dags unpause "$DAG_ID" > "$LOGS/unpause.log" 2>&1 || { tail -20 "$LOGS/unpause.log"; exit 1; }
   pids=()
   # The scheduler starts last: the tasks it launches call the api-server's execution API.
   start_services() {
@@ -54,35 +52,39 @@ else
     wait 2>/dev/null || true
     pids=()
   }
+  paused=0
   # shellcheck disable=SC2317  # run by the trap
   on_exit() {
     stop_services
-    airflow dags pause "$DAG_ID" > "$LOGS/pause.log" 2>&1 || true
+    [ "$paused" = 1 ] || airflow dags pause "$DAG_ID" > "$LOGS/pause.log" 2>&1 || true
   }
   trap on_exit EXIT
-  # A backfill left open by an interrupted call: the scheduler finishes and closes it first,
-  # or `backfill create` is refused (AlreadyRunningBackfill).
-  if ! python scripts/backfill_status.py "$DAG_ID" --no-open-backfill; then
-    step "finishing the open backfill first"
-    start_services
-    python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
-    stop_services
-  fi
+  CREATE="backfill create --dag-id $DAG_ID --from-date $FROM --to-date $TO --reprocess-behavior completed --max-active-runs 1"
   # `backfill create` writes its runs while no other Airflow process runs. On SQLite a
   # concurrent scheduler, dag-processor or api-server write made it fail at once with
   # "database is locked": it reads then writes inside one transaction, and SQLite refuses
   # such a transaction the write lock without waiting (busy timeout or not) while another
-  # connection holds it, as waiting could deadlock.
-  step "airflow backfill create --dag-id $DAG_ID --from-date $FROM --to-date $TO (Airflow 3)"
-  airflow backfill create --dag-id "$DAG_ID" --from-date "$FROM" --to-date "$TO" \
-    --reprocess-behavior completed --max-active-runs 1 > "$LOGS/backfill-create.log" 2>&1 \
-    || { tail -40 "$LOGS/backfill-create.log"; exit 1; }
-  step "starting the api-server, scheduler and dag-processor"
+  # connection holds it, as waiting could deadlock. The DAG is serialized first, so the
+  # scheduler knows it before the dag-processor's first parse.
+  step "airflow db migrate, dags reserialize, dags unpause, $CREATE (Airflow 3)"
+  if ! bash scripts/airflow_init.sh 3 "dags reserialize" "dags unpause $DAG_ID" "$CREATE" > "$LOGS/init.out"; then
+    # A backfill left open by an interrupted call: the scheduler finishes and closes it,
+    # then the new one is created, again with no service running.
+    grep -q AlreadyRunningBackfill "$AIRFLOW_HOME/airflow-init.log" || { cat "$LOGS/init.out"; exit 1; }
+    step "an earlier backfill of $DAG_ID is still open: finishing it first"
+    start_services
+    python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
+    stop_services
+    # shellcheck disable=SC2086  # CREATE is a list of words
+    airflow $CREATE > "$LOGS/backfill-create.log" 2>&1 || { tail -40 "$LOGS/backfill-create.log"; exit 1; }
+  fi
+  step "starting the api-server, dag-processor and scheduler"
   start_services
-  python scripts/backfill_status.py "$DAG_ID" "$FROM" "$TO" --wait 3600 || {
+  step "runs started"
+  # Then wait for the scheduler to close the backfill record (or the next `backfill create`
+  # is refused), and pause the DAG again.
+  python scripts/backfill_status.py "$DAG_ID" "$FROM" "$TO" --wait 3600 --wait-backfills-closed 90 --pause || {
     echo "-- scheduler log tail:"; tail -30 "$LOGS/scheduler.log"; exit 1; }
-  # Leave no open backfill record behind, or the next `backfill create` is refused.
-  step "runs finished; waiting for the scheduler to close the backfill"
-  python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
+  paused=1
 fi
 step "backfill $FROM..$TO done"

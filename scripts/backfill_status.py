@@ -1,12 +1,15 @@
 """Wait for a backfill of replica_ledger_daily to finish and check every day succeeded.
 
 Reads the Airflow metadata DB (same AIRFLOW_HOME as the backfill). Exit 0 when there is
-one successful backfill run per snapshot day FROM..TO, 1 otherwise.
+one successful backfill run per snapshot day FROM..TO, 1 otherwise. On Airflow 3 it can
+then wait for the scheduler to close the backfill record and pause the DAG, in the same
+process (each Python process importing Airflow costs seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import urllib.request
@@ -56,6 +59,46 @@ def open_backfills(dag_id: str) -> list[int]:
         return [row.id for row in query]
 
 
+def pause(dag_id: str) -> None:
+    """What `airflow dags pause` does, as one UPDATE statement.
+
+    One statement, not a read then a write in one transaction: on SQLite that waits for a
+    running scheduler's write lock instead of failing at once with "database is locked".
+    """
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=True))
+
+
+def step(message: str) -> None:
+    """A step line as scripts/backfill.sh prints them: seconds since $BACKFILL_STARTED."""
+    started = os.environ.get("BACKFILL_STARTED")
+    elapsed = f" (+{int(time.time()) - int(started)}s)" if started else ""
+    print(f"== {message}{elapsed}", flush=True)
+
+
+def report_runs(dag_id: str, first: date, last: date, wait: float) -> int:
+    """Wait up to `wait` seconds for one finished backfill run per day; 0 if all succeeded."""
+    expected = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    deadline = time.monotonic() + wait
+    while True:
+        states = backfill_runs(dag_id, first, last)
+        done = set(states) >= expected and all(states[day] in FINISHED for day in expected)
+        if done or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    failed = sorted(day for day in expected if states.get(day) != "success")
+    extra = sorted(set(states) - expected)
+    for day in sorted(expected):
+        print(f"[replica-ledger] backfill {day}: {states.get(day, 'not created')}")
+    if extra:
+        print(f"[replica-ledger] unexpected runs outside {first}..{last}: {extra}", file=sys.stderr)
+    return 1 if failed or extra else 0
+
+
 def backfill_runs(dag_id: str, first: date, last: date) -> dict[date, str]:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
@@ -82,34 +125,21 @@ def main() -> int:
     parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the runs to finish")
     parser.add_argument("--wait-for-api", metavar="URL")
     parser.add_argument("--wait-backfills-closed", metavar="SECONDS", type=float)
-    parser.add_argument("--no-open-backfill", action="store_true", help="exit 1 if a backfill of the DAG is open")
+    parser.add_argument("--pause", action="store_true", help="pause the DAG at the end")
     args = parser.parse_args()
     if args.wait_for_api:
         wait_for_api(args.wait_for_api)
         return 0
-    if args.no_open_backfill:
-        open_ids = open_backfills(args.dag_id)
-        if open_ids:
-            print(f"[replica-ledger] backfill(s) {open_ids} of {args.dag_id} still open", file=sys.stderr)
-        return 1 if open_ids else 0
+    status = 0
+    if args.first:
+        status = report_runs(args.dag_id, args.first, args.last or args.first, args.wait)
     if args.wait_backfills_closed is not None:
+        # Also after a failed day: its run is finished, so the scheduler closes the record.
+        step("runs finished; waiting for the scheduler to close the backfill")
         wait_for_backfills_closed(args.dag_id, args.wait_backfills_closed)
-        return 0
-    expected = {args.first + timedelta(days=n) for n in range((args.last - args.first).days + 1)}
-    deadline = time.monotonic() + args.wait
-    while True:
-        states = backfill_runs(args.dag_id, args.first, args.last)
-        done = set(states) >= expected and all(states[day] in FINISHED for day in expected)
-        if done or time.monotonic() >= deadline:
-            break
-        time.sleep(1)
-    failed = sorted(day for day in expected if states.get(day) != "success")
-    extra = sorted(set(states) - expected)
-    for day in sorted(expected):
-        print(f"[replica-ledger] backfill {day}: {states.get(day, 'not created')}")
-    if extra:
-        print(f"[replica-ledger] unexpected runs outside {args.first}..{args.last}: {extra}", file=sys.stderr)
-    return 1 if failed or extra else 0
+    if args.pause:
+        pause(args.dag_id)
+    return status
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 
 A backfill must: read only the archive (no live snapshot), never post to Slack, leave
 the tables exactly as they were when run again, and build the same tables as the same
-days run one by one with `dag.test()`.
+days run one by one with `dag.test()`. Successive calls on one home must all work, the way
+an operator replays late data: the second call here re-runs part of the first one's range.
 """
 
 from __future__ import annotations
 
 import socket
+import sqlite3
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +21,8 @@ from tests.support.airflow_cli import AIRFLOW_MAJOR, local_env, query, run_scrip
 # Day 10 opens a breach episode (payments' HPA raised before PED approved it) and day 11
 # brings the PED change: a backfill over them must stay silent and bill nothing twice.
 FIRST, LAST = "2026-10-09", "2026-10-11"
+# The second call: two of the same days again, over a different range.
+AGAIN_FROM = "2026-10-10"
 
 
 def free_port() -> int:
@@ -36,12 +41,22 @@ def backfill(tmp_path_factory) -> SimpleNamespace:
         AIRFLOW_API_PORT=str(free_port()),
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
     )
-    command = f"make --no-print-directory backfill FROM={FIRST} TO={LAST} AIRFLOW={AIRFLOW_MAJOR}"
-    run_script(command, env, timeout=1800, log=local / "backfill-1.log")
+    command = "make --no-print-directory backfill FROM={} TO={} AIRFLOW=" + str(AIRFLOW_MAJOR)
+    run_script(command.format(FIRST, LAST), env, timeout=1800, log=local / "backfill-1.log")
     first = table_fingerprints(local / "warehouse.duckdb")
-    run_script(command, env, timeout=1800, log=local / "backfill-2.log")
+    between_calls = datetime.now(UTC)
+    run_script(command.format(AGAIN_FROM, LAST), env, timeout=1800, log=local / "backfill-2.log")
     second = table_fingerprints(local / "warehouse.duckdb")
-    return SimpleNamespace(local=local, env=env, first=first, second=second)
+    return SimpleNamespace(local=local, env=env, first=first, second=second, between_calls=between_calls)
+
+
+def metadata_db(backfill) -> sqlite3.Connection:
+    return sqlite3.connect(backfill.local / f"airflow{AIRFLOW_MAJOR}" / "airflow.db")
+
+
+def utc(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def test_backfill_reports_every_day(backfill):
@@ -50,12 +65,39 @@ def test_backfill_reports_every_day(backfill):
         assert f"[replica-ledger] backfill {day}: success" in log
 
 
+def test_second_backfill_reports_its_own_days(backfill):
+    log = (backfill.local / "backfill-2.log").read_text()
+    for day in ("2026-10-10", "2026-10-11"):
+        assert f"[replica-ledger] backfill {day}: success" in log
+    assert f"[replica-ledger] backfill {FIRST}" not in log
+
+
+def test_second_backfill_reruns_only_its_days(backfill):
+    """One successful run per day; the second call ran its two days again and left the first day alone."""
+    date_column = "logical_date" if AIRFLOW_MAJOR >= 3 else "execution_date"
+    with metadata_db(backfill) as con:
+        runs = con.execute(f"select {date_column}, state, start_date from dag_run order by 1").fetchall()
+    assert [(day[:10], state) for day, state, _ in runs] == [
+        (FIRST, "success"),
+        ("2026-10-10", "success"),
+        (LAST, "success"),
+    ]
+    started_in_second_call = [day[:10] for day, _, start in runs if utc(start) > backfill.between_calls]
+    assert started_in_second_call == ["2026-10-10", LAST]
+
+
+@pytest.mark.skipif(AIRFLOW_MAJOR < 3, reason="Airflow 2's `dags backfill` keeps no backfill record")
+def test_every_backfill_record_is_closed(backfill):
+    """Airflow 3 refuses a new backfill of a DAG while one is open: each call closes its own."""
+    with metadata_db(backfill) as con:
+        records = con.execute("select from_date, to_date, completed_at from backfill order by id").fetchall()
+    assert [(start[:10], end[:10]) for start, end, _ in records] == [(FIRST, LAST), (AGAIN_FROM, LAST)]
+    assert all(completed_at for _, _, completed_at in records)
+
+
 def test_backfill_creates_no_other_run(backfill):
     """Only the backfill's runs: no scheduled (live) run appears while the DAG is unpaused."""
-    import sqlite3
-
-    db = backfill.local / f"airflow{AIRFLOW_MAJOR}" / "airflow.db"
-    with sqlite3.connect(db) as con:
+    with metadata_db(backfill) as con:
         run_types = con.execute("select distinct run_type from dag_run").fetchall()
     assert run_types == [("backfill",)]
 
@@ -78,7 +120,7 @@ def test_backfill_never_posts(backfill):
         assert query(backfill.local / "warehouse.duckdb", "select count(*) as n from main.alert_log") == [{"n": 0}]
 
 
-def test_backfill_again_leaves_every_table_unchanged(backfill):
+def test_backfill_again_over_part_of_the_days_leaves_every_table_unchanged(backfill):
     assert backfill.first and backfill.second == backfill.first
 
 
