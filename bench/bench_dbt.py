@@ -1,4 +1,5 @@
-"""dbt on DuckDB at scale: one incremental day, and a full rebuild of a year, for 2,000 APIs.
+"""dbt on DuckDB at scale: one incremental day with its lookback window, and a full rebuild
+of a year, for 2,000 APIs.
 
     python -m bench.bench_dbt                 # both, median of 3 (the year: --year-runs, default 3)
     python -m bench.bench_dbt --only day --apis 500
@@ -6,7 +7,10 @@
 One day goes the real way: the synthetic fleet's archive files -> pipeline.load_day ->
 pipeline.build_day, each step in a fresh Python process as an Airflow task runs it (so
 imports count), over a warehouse that already holds the previous days (history loaded
-with load_day, facts built once with a full refresh; the lookback has something to read).
+with load_day, facts built once with a full refresh). The day's run is a current-day run:
+REPLICA_LEDGER_LOOKBACK_DAYS = 7 (the default), so load_day checks the 7 days before it
+against their load records (unchanged: only the day is loaded) and build_day rebuilds the
+per-day facts of all 8 days of the window [D - 7, D], as the DAG does every night.
 
 The year skips the archive: 365 x 2,000 APIs would be ~1.5 M objects to write and parse,
 which measures the JSON parser, not dbt. The fleet's raw rows (synthetic_fleet.raw_rows,
@@ -38,7 +42,9 @@ from tooling.synthetic_fleet import FleetSpec, change_rows, generate, iter_raw_d
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
 START = date(2025, 1, 1)
-DAY_TARGET_S, YEAR_TARGET_S = 10.0, 60.0
+DAY_TARGET_S, YEAR_TARGET_S = 6.0, 60.0
+# The day's run window (contract §5 "Late data"): Settings.lookback_days' default.
+LOOKBACK_DAYS = 7
 
 # Runs in a child process: one pipeline step for one day, timed from inside too.
 STEP = r"""
@@ -66,7 +72,7 @@ print(json.dumps({"import_s": imported - started, "step_s": time.perf_counter() 
 """
 
 
-def environment(work: Path, fleet: Path | None) -> dict[str, str]:
+def environment(work: Path, fleet: Path | None, lookback_days: int = LOOKBACK_DAYS) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("REPLICA_LEDGER_")}
     env.update(
         REPLICA_LEDGER_LOCAL_DIR=str(work),
@@ -74,6 +80,7 @@ def environment(work: Path, fleet: Path | None) -> dict[str, str]:
         DBT_TARGET_PATH=str(work / "dbt_target"),
         DBT_LOG_PATH=str(work / "dbt_logs"),
         PYTHONPATH=str(REPO_ROOT / "include"),
+        REPLICA_LEDGER_LOOKBACK_DAYS=str(lookback_days),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
     )
@@ -100,9 +107,14 @@ def dbt_timings(env: dict[str, str]) -> dict:
     results = json.loads((Path(env["DBT_TARGET_PATH"]) / "run_results.json").read_text())
     node_s = sum(result.get("execution_time") or 0 for result in results["results"])
     slowest = sorted(results["results"], key=lambda result: -(result.get("execution_time") or 0))[:5]
+    by_kind: dict[str, float] = {}  # where the time goes: models, seeds, data tests
+    for result in results["results"]:
+        kind = result["unique_id"].split(".")[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + (result.get("execution_time") or 0)
     return {
         "dbt_elapsed_s": results["elapsed_time"],
         "dbt_nodes_s": node_s,
+        "dbt_nodes_s_by_kind": {kind: round(seconds, 2) for kind, seconds in sorted(by_kind.items())},
         "nodes": len(results["results"]),
         "slowest": [(result["unique_id"].split(".")[-1], round(result["execution_time"], 2)) for result in slowest],
     }
@@ -115,11 +127,11 @@ def median_of(runs: list[dict], key: str) -> float:
 # --------------------------------------------------------------------------- one day
 
 
-def bench_day(apis: int, history_days: int, runs: int, work: Path) -> dict:
+def bench_day(apis: int, history_days: int, runs: int, work: Path, lookback_days: int = LOOKBACK_DAYS) -> dict:
     fleet = work / "fleet"
     spec = FleetSpec(apis=apis, days=history_days + runs, start=START)
     generate(spec, fleet)
-    env = environment(work, fleet)
+    env = environment(work, fleet, lookback_days)
     print(f"  day: loading {history_days} days of history ({apis} APIs)", file=sys.stderr)
     for offset in range(history_days):
         run_child(STEP, ["load_day", spec.day(offset).isoformat()], env)
@@ -131,9 +143,12 @@ def bench_day(apis: int, history_days: int, runs: int, work: Path) -> dict:
         day = spec.day(history_days + number).isoformat()
         loads.append(run_child(STEP, ["load_day", day], env))
         builds.append({**run_child(STEP, ["build_day", day], env), **dbt_timings(env)})
-        print(f"  day {day}: load {loads[-1]['wall_s']:.2f} s, build {builds[-1]['wall_s']:.2f} s",
+        build = builds[-1]
+        print(f"  day {day}: load {loads[-1]['wall_s']:.2f} s, build {build['wall_s']:.2f} s (dbt run "
+              f"{build['dbt_elapsed_s']:.2f} s: nodes {build['dbt_nodes_s_by_kind']}; outside it, parse, "
+              f"imports and the run summary {build['wall_s'] - build['dbt_elapsed_s']:.2f} s)",
               file=sys.stderr)  # fmt: skip
-    return {"apis": apis, "history_days": history_days, "load": loads, "build": builds}
+    return {"apis": apis, "history_days": history_days, "lookback_days": lookback_days, "load": loads, "build": builds}
 
 
 # --------------------------------------------------------------------------- a year
@@ -223,8 +238,8 @@ def rows(day: dict | None, year: dict | None) -> list[dict]:
         note = f"median of {len(day['build'])}; fresh process each; dbt itself {dbt_s:.1f} s"
         table.append(dict(what=f"load_day, 1 day x {day['apis']:,} APIs", value=load, unit="s", target=None, note=note))
         table.append(
-            dict(what=f"build_day (dbt build), 1 day x {day['apis']:,} APIs", value=build, unit="s",
-                 target=DAY_TARGET_S, note=note)
+            dict(what=f"build_day (dbt build), 1 day + {day['lookback_days']}-day lookback x {day['apis']:,} APIs",
+                 value=build, unit="s", target=DAY_TARGET_S, note=note)
         )  # fmt: skip
     if year:
         build = median_of(year["build"], "wall_s")
@@ -248,13 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-days", type=int, default=7)
     parser.add_argument("--year-days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lookback-days", type=int, default=LOOKBACK_DAYS, help="the day's window (0: the day)")
     parser.add_argument("--year-runs", type=int, default=3)
     args = parser.parse_args(argv)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     result: dict = {"cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-dbt-", dir=OUT_DIR) as tmp:
         if args.only in (None, "day"):
-            result["day"] = bench_day(args.apis, args.history_days, args.runs, Path(tmp) / "day")
+            result["day"] = bench_day(args.apis, args.history_days, args.runs, Path(tmp) / "day", args.lookback_days)
         if args.only in (None, "year"):
             result["year"] = bench_year(args.apis, args.year_days, args.year_runs, Path(tmp) / "year")
     result["rows"] = rows(result.get("day"), result.get("year"))

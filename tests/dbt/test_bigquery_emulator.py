@@ -35,8 +35,9 @@ from tests.dbt.bigquery_load import RAW_DATASET, load_ped_change_log, load_raw_d
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 OCTOBER = [date(2026, 10, 1) + timedelta(days=offset) for offset in range(31)]
-# The DAG's run of one day after the full rebuild: its partitions are replaced in place.
-DAY_RUN = {"snapshot_date": "2026-10-11", "billing_month": "2026-10-01"}
+# The DAG's run of one day after the full rebuild: its partitions are replaced in place,
+# the per-day facts' over the run window [day - 7, day] (Settings.lookback_days' default).
+DAY_RUN = {"snapshot_date": "2026-10-11", "billing_month": "2026-10-01", "lookback_days": "7"}
 DATASET = "replica_ledger"
 DBT_TIMEOUT_S = 900
 
@@ -61,6 +62,7 @@ def run_dbt(target_env: dict[str, str], work: Path, *args: str, window: dict[str
     env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"})
     env["REPLICA_LEDGER_DBT_SNAPSHOT_DATE"] = (window or {}).get("snapshot_date", "")
     env["REPLICA_LEDGER_DBT_BILLING_MONTH"] = (window or {}).get("billing_month", "")
+    env["REPLICA_LEDGER_DBT_LOOKBACK_DAYS"] = (window or {}).get("lookback_days", "")
     dbt = Path(sys.executable).with_name("dbt")
     command = [
         str(dbt), *args,
