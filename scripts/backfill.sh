@@ -39,12 +39,16 @@ else
   export AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1
   export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.25
   export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=600
+  # A task's calls to the execution API time out after 5 s by default, then are retried; on
+  # a busy 2-core machine, with SQLite waiting up to 60 s for its lock, a call can take
+  # longer, and the retry of a call the server did apply fails the task.
+  export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
   pids=()
   # The scheduler starts last: the tasks it launches call the api-server's execution API.
   start_services() {
     airflow api-server --port "$AIRFLOW_API_PORT" >> "$LOGS/api-server.log" 2>&1 & pids+=($!)
     airflow dag-processor >> "$LOGS/dag-processor.log" 2>&1 & pids+=($!)
-    python scripts/backfill_status.py --wait-for-api "http://127.0.0.1:$AIRFLOW_API_PORT/api/v2/monitor/health"
+    python scripts/backfill_status.py --wait-for-api "http://127.0.0.1:$AIRFLOW_API_PORT/execution/health"
     airflow scheduler >> "$LOGS/scheduler.log" 2>&1 & pids+=($!)
   }
   stop_services() {
