@@ -32,21 +32,56 @@ def wait_for_api(url: str, timeout: float = 180) -> None:
 
 
 def wait_for_backfills_closed(dag_id: str, timeout: float) -> None:
-    """Airflow 3: wait until the scheduler has marked every backfill of the DAG complete.
+    """Airflow 3: wait until every backfill of the DAG is marked complete.
 
-    The scheduler closes a finished backfill on a 30 s timer. Stopping it before then
-    leaves the record open, and the next `airflow backfill create` for the DAG fails with
+    An open record makes the next `airflow backfill create` for the DAG fail with
     AlreadyRunningBackfill: so the script waits after a backfill (and before one, for a
-    backfill left open by an interrupted run whose runs have finished).
+    backfill left open by an interrupted run, whose runs the scheduler finishes first).
     """
     deadline = time.monotonic() + timeout
-    while open_ids := open_backfills(dag_id):
+    while True:
+        close_finished_backfills(dag_id)
+        open_ids = open_backfills(dag_id)
+        if not open_ids:
+            return
         if time.monotonic() >= deadline:
             raise SystemExit(
                 f"backfill(s) {open_ids} of {dag_id} still open after {timeout:.0f}s: some of their runs are "
                 "still queued or running (see `airflow backfill list` / the UI)"
             )
         time.sleep(1)
+
+
+def close_finished_backfills(dag_id: str) -> None:
+    """Mark the DAG's finished backfills complete now, by the scheduler's own rule.
+
+    Airflow 3's scheduler does it on a fixed 30 s timer (SchedulerJobRunner.
+    _mark_backfills_complete): a backfill with at least one run, none of them queued or
+    running, is complete. Applying that rule as soon as the runs are done ends a call up to
+    30 s sooner. One UPDATE statement: on SQLite it waits for a running scheduler's write
+    lock (a read, then a write in the same transaction would fail at once instead).
+    """
+    from airflow.models.backfill import Backfill, BackfillDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import exists, select, update
+
+    has_runs = exists(select(BackfillDagRun.id).where(BackfillDagRun.backfill_id == Backfill.id))
+    unfinished = exists(
+        select(DagRun.id).where(
+            DagRun.backfill_id == Backfill.id, DagRun.state.in_((DagRunState.RUNNING, DagRunState.QUEUED))
+        )
+    )
+    statement = (
+        update(Backfill)
+        .where(Backfill.dag_id == dag_id, Backfill.completed_at.is_(None), has_runs, ~unfinished)
+        .values(completed_at=timezone.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    with create_session() as session:
+        session.execute(statement)
 
 
 def open_backfills(dag_id: str) -> list[int]:
@@ -135,7 +170,7 @@ def main() -> int:
         status = report_runs(args.dag_id, args.first, args.last or args.first, args.wait)
     if args.wait_backfills_closed is not None:
         # Also after a failed day: its run is finished, so the scheduler closes the record.
-        step("runs finished; waiting for the scheduler to close the backfill")
+        step("runs finished; closing the backfill")
         wait_for_backfills_closed(args.dag_id, args.wait_backfills_closed)
     if args.pause:
         pause(args.dag_id)
