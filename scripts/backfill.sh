@@ -85,8 +85,8 @@ else
   step "starting the api-server, dag-processor and scheduler"
   start_services
   step "runs started"
-  # Then wait for the scheduler to close the backfill record (or the next `backfill create`
-  # is refused), and pause the DAG again.
+  # Then close the backfill record (or the next `backfill create` is refused) and pause
+  # the DAG again.
   python scripts/backfill_status.py "$DAG_ID" "$FROM" "$TO" --wait 3600 --wait-backfills-closed 90 --pause || {
     echo "-- scheduler log tail:"; tail -30 "$LOGS/scheduler.log"; exit 1; }
   paused=1
