@@ -22,7 +22,7 @@ CLUSTER = "gke-eu"
 DAYS = (date(2026, 10, 2), date(2026, 10, 3), date(2026, 10, 4))
 PERSON = "dev@example.com"
 CI_SA = "ci-deployer@example-prod.iam.gserviceaccount.com"
-SELECT = ["+fct_limit_edits", "+stg_audit__rejects"]
+SELECT = ["+fct_limit_edits", "+stg_audit__rejects", "+int_breach_conditions"]
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -153,7 +153,26 @@ def test_the_metadata_only_entry_is_a_reject_with_its_reason(built):
     ]
 
 
+INTRADAY_SQL = (
+    "select snapshot_date, deployment, breach_type, observed_value, approved_max_replicas"
+    " from {schema}.int_breach_conditions order by snapshot_date, breach_type"
+)
+# Day 3: the person's 8 and the controller's 7 between snapshots that both show max 4.
+INTRADAY_ROWS = [(DAYS[1], "api", "intraday_over_limit", 8, 4)]
+
+
+def test_a_raise_and_revert_between_snapshots_is_an_intraday_breach(built):
+    assert query(built, INTRADAY_SQL.format(schema="main")) == INTRADAY_ROWS
+    peaks = query(
+        built,
+        "select snapshot_date, snapshot_hpa_max_replicas, peak_hpa_max_replicas, peak_desired_replicas,"
+        " over_limit_writes from main.int_deployments__intraday_peaks order by snapshot_date",
+    )
+    assert peaks == [(DAYS[0], 4, 4, 3, 0), (DAYS[1], 4, 8, 7, 2), (DAYS[2], 6, 6, 3, 0)]
+
+
 def test_without_an_audit_source_the_models_build_empty(tmp_path):
     settings = build(tmp_path, with_audit=False)
     assert query(settings, "select count(*) from main.fct_limit_edits") == [(0,)]
     assert query(settings, "select count(*) from main.stg_audit__rejects") == [(0,)]
+    assert query(settings, INTRADAY_SQL.format(schema="main")) == []

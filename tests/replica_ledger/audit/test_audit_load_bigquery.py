@@ -14,7 +14,7 @@ from replica_ledger.settings import Settings
 from tests.dbt.bigquery_load import RAW_DATASET, load_ped_change_log, load_raw_day
 from tests.dbt.test_bigquery_emulator import DATASET, run_dbt
 from tests.replica_ledger.audit.test_audit_dbt import DAYS as DBT_DAYS
-from tests.replica_ledger.audit.test_audit_dbt import SELECT, write_inputs
+from tests.replica_ledger.audit.test_audit_dbt import INTRADAY_ROWS, INTRADAY_SQL, SELECT, write_inputs
 from tests.replica_ledger.audit.test_audit_load import DAY, hpa_patch, write_log
 from tooling.emulators import bigquery as bigquery_emulator
 
@@ -73,3 +73,5 @@ def test_the_audit_models_build_on_bigquery(bigquery, tmp_path):
         ("a3", "max_replicas", 8, 4, "kubectl", 4),
         ("c1", "max_replicas", 4, 6, "ci", 6),
     ]
+    intraday = client.query_and_wait(INTRADAY_SQL.format(schema=DATASET))
+    assert [tuple(row.values()) for row in intraday] == INTRADAY_ROWS
