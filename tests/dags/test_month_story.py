@@ -108,15 +108,16 @@ def story(tmp_path_factory) -> SimpleNamespace:
     )
     warehouse = local / "warehouse.duckdb"
 
-    def run(first: str, last: str, step: str) -> None:
+    def run(first: str, last: str, step: str, init: bool = False) -> None:
+        command = RUN_DAYS.format(first=first, last=last)
         run_script(
-            "bash scripts/airflow_init.sh $AIRFLOW_MAJOR && " + RUN_DAYS.format(first=first, last=last),
+            ("bash scripts/airflow_init.sh $AIRFLOW_MAJOR && " if init else "") + command,
             env,
             timeout=900,
             log=local / f"{step}.log",
         )
 
-    run("2026-10-28", "2026-10-30", "1-october")
+    run("2026-10-28", "2026-10-30", "1-october", init=True)
     before_close = snapshot(warehouse)
     statements_before_close = statements(warehouse)
 
