@@ -45,8 +45,10 @@ else
   export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
   pids=()
   # The scheduler starts last: the tasks it launches call the api-server's execution API.
+  # Only that API is served (the UI's core API doubled the api-server's start-up); to watch
+  # in the UI, run `airflow api-server --apps core --port <another port>` on the same home.
   start_services() {
-    airflow api-server --port "$AIRFLOW_API_PORT" >> "$LOGS/api-server.log" 2>&1 & pids+=($!)
+    airflow api-server --apps execution --port "$AIRFLOW_API_PORT" >> "$LOGS/api-server.log" 2>&1 & pids+=($!)
     airflow dag-processor >> "$LOGS/dag-processor.log" 2>&1 & pids+=($!)
     python scripts/backfill_status.py --wait-for-api "http://127.0.0.1:$AIRFLOW_API_PORT/execution/health"
     airflow scheduler >> "$LOGS/scheduler.log" 2>&1 & pids+=($!)
