@@ -1,12 +1,26 @@
--- Every audited value of an HPA's max or a Deployment's replicas in the run window (the
--- run's day and the episode lookback before it; every day on a full rebuild), the
+-- Every audited value of an HPA's max or a Deployment's replicas written during the run
+-- window (the run's day and the lookback before it; every day on a full rebuild), the
 -- controllers' own scale writes included: they do not name who changed a limit, but the
--- replicas they set were reached. Each value is judged against the approved version in
--- force at the moment of the write (point in time, like a snapshot at its captured_at),
--- with the same deploy grace as the snapshots.
-with writes as (
-    select * from {{ ref('stg_audit__workload_writes') }}
-    where {{ ledger_window_filter('snapshot_date') }} and new_value is not null
+-- replicas they set were reached. A value belongs to the UTC day it was written (a late or
+-- repeated delivery in a later day folder counts for the day of the write, once). Each
+-- value is judged against the approved version in force at the moment of the write (point
+-- in time, like a snapshot at its captured_at), with the same deploy grace as the snapshots.
+with deliveries as (
+    -- Delivered on a window day (the partitions read) and written on one: a write is
+    -- delivered on or after the day it was made.
+    select
+        *,
+        cast(changed_at as date) as written_on,
+        row_number() over (partition by audit_id order by snapshot_date) as delivery_number
+    from {{ ref('stg_audit__workload_values') }}
+    where
+        {{ ledger_window_filter('snapshot_date') }}
+        and {{ ledger_window_filter('cast(changed_at as date)') }}
+),
+
+writes as (
+    select * from deliveries
+    where delivery_number = 1
 ),
 
 limits as (
@@ -19,13 +33,13 @@ grace as (
 
 select
     writes.audit_id,
-    writes.snapshot_date,
+    writes.written_on as snapshot_date,
     writes.changed_at,
     writes.cluster,
     writes.namespace,
     writes.deployment,
     writes.field,
-    writes.new_value as value,
+    writes.value,
     writes.principal,
     writes.tool,
     writes.is_controller,
@@ -35,8 +49,8 @@ select
     limits.change_id as limit_change_id,
     coalesce(
         limits.max_replicas is not null
-        and writes.new_value > limits.max_replicas
-        and not {{ ledger_in_deploy_grace('grace', 'writes.new_value', 'writes.changed_at') }},
+        and writes.value > limits.max_replicas
+        and not {{ ledger_in_deploy_grace('grace', 'writes.value', 'writes.changed_at') }},
         false
     ) as is_over_limit
 from writes

@@ -40,15 +40,14 @@ snapshot_peaks as (
 
 audited_peaks as (
     -- The intra-day peaks between snapshots: every audited HPA max and replica count (the
-    -- controllers' scale writes included), on the day they were written. Empty when no
-    -- audit source is configured.
+    -- controllers' scale writes included), in the month they were written (a repeated
+    -- delivery changes no maximum). Empty when no audit source is configured.
     select
-        {{ ledger_month_start('snapshot_date') }} as billing_month,
+        {{ ledger_month_start('cast(changed_at as date)') }} as billing_month,
         namespace,
         deployment,
-        max(new_value) as observed_max_replicas
-    from {{ ref('stg_audit__workload_writes') }}
-    where new_value is not null
+        max(value) as observed_max_replicas
+    from {{ ref('stg_audit__workload_values') }}
     group by 1, 2, 3
 ),
 
