@@ -74,12 +74,12 @@ else
   # scheduler knows it before the dag-processor's first parse.
   step "airflow db migrate, dags reserialize, dags unpause, $CREATE (Airflow 3)"
   if ! bash scripts/airflow_init.sh 3 "dags reserialize" "dags unpause $DAG_ID" "$CREATE" > "$LOGS/init.out"; then
-    # A backfill left open by an interrupted call: the scheduler finishes and closes it,
-    # then the new one is created, again with no service running.
+    # A backfill left open by an interrupted call: the scheduler finishes its runs and it
+    # is closed, then the new one is created, again with no service running.
     grep -q AlreadyRunningBackfill "$AIRFLOW_HOME/airflow-init.log" || { cat "$LOGS/init.out"; exit 1; }
-    step "an earlier backfill of $DAG_ID is still open: finishing it first"
+    step "an earlier backfill of $DAG_ID is still open: finishing its runs first"
     start_services
-    python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 90
+    python scripts/backfill_status.py "$DAG_ID" --wait-backfills-closed 3600
     stop_services
     # shellcheck disable=SC2086  # CREATE is a list of words
     airflow $CREATE > "$LOGS/backfill-create.log" 2>&1 || { tail -40 "$LOGS/backfill-create.log"; exit 1; }
