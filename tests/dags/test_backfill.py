@@ -95,6 +95,13 @@ def test_every_backfill_record_is_closed(backfill):
     assert all(completed_at for _, _, completed_at in records)
 
 
+def test_backfill_leaves_no_dag_unpaused(backfill):
+    """Airflow 3 unpauses the DAG for its backfill (the scheduler starts no run of a paused DAG)
+    and pauses it again; 2.11's in-process backfill leaves no DAG row at all."""
+    with metadata_db(backfill) as con:
+        assert con.execute("select dag_id from dag where not is_paused").fetchall() == []
+
+
 def test_backfill_creates_no_other_run(backfill):
     """Only the backfill's runs: no scheduled (live) run appears while the DAG is unpaused."""
     with metadata_db(backfill) as con:
