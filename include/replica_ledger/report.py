@@ -31,6 +31,20 @@ def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+# The billing models are built by the first month close: before it they do not exist.
+_MISSING_TABLE_ERRORS = frozenset({"CatalogException", "NotFound"})  # DuckDB, BigQuery
+
+
+def _billing_table(settings: Settings, title: str, headers: list[str], sql: str, params: list) -> str:
+    try:
+        rows = _rows(settings, sql, params)
+    except Exception as exc:
+        if type(exc).__name__ not in _MISSING_TABLE_ERRORS:
+            raise
+        return f"\n{title}: none yet (no month has been closed)"
+    return _table(title, headers, rows)
+
+
 def render_report(settings: Settings, month: date | None = None) -> str:
     month_filter = "where billing_month = ?" if month else ""
     month_params = [month] if month else []
@@ -59,30 +73,26 @@ def render_report(settings: Settings, month: date | None = None) -> str:
                 " from fct_limit_change_quarantine order by arrival_seq",
             ),
         ),
-        _table(
+        _billing_table(
+            settings,
             "Monthly bill per API",
             ["month", "api", "team", "max", "vCPU", "GB", "amount", "prorated", "observed max", "exposure", "version"],
-            _rows(
-                settings,
-                "select billing_month, namespace || '/' || deployment, team, billed_max_replicas, cpu,"
-                " memory_gb, amount, prorated_amount, observed_max_replicas, unapproved_exposure_amount,"
-                f" statement_version from mart_monthly_billing {month_filter}"
-                " order by billing_month, namespace, deployment",
-                month_params,
-            ),
+            "select billing_month, namespace || '/' || deployment, team, billed_max_replicas, cpu,"
+            " memory_gb, amount, prorated_amount, observed_max_replicas, unapproved_exposure_amount,"
+            f" statement_version from mart_monthly_billing {month_filter}"
+            " order by billing_month, namespace, deployment",
+            month_params,
         ),
-        _table(
+        _billing_table(
+            settings,
             "Restated statement lines",
             ["month", "api", "version", "amount", "closed at", "superseded at", "reason"],
-            _rows(
-                settings,
-                "select billing_month, namespace || '/' || deployment, statement_version, amount, closed_at,"
-                " superseded_at, restatement_reason from fct_billing_statements"
-                " where (restatement_reason is not null or superseded_at is not null)"
-                f"{' and billing_month = ?' if month else ''}"
-                " order by billing_month, namespace, deployment, statement_version",
-                month_params,
-            ),
+            "select billing_month, namespace || '/' || deployment, statement_version, amount, closed_at,"
+            " superseded_at, restatement_reason from fct_billing_statements"
+            " where (restatement_reason is not null or superseded_at is not null)"
+            f"{' and billing_month = ?' if month else ''}"
+            " order by billing_month, namespace, deployment, statement_version",
+            month_params,
         ),
     ]
     who = who_crossed_rows(lambda sql: pipeline._query(settings, sql), settings.audit_log is not None)

@@ -112,8 +112,9 @@ def statements(path) -> list[tuple]:
 
 
 def test_missed_month_end_late_ped_row_and_reruns(ledger):
-    # Oct 30: no month has reached its last day yet.
+    # Oct 30: no month has reached its last day yet, and the report says there is no bill.
     assert run_day(OCT30) == (SKIP, None)
+    assert "Monthly bill per API: none yet (no month has been closed)" in render_report(load_settings())
     # The day's run summary says what billing will do: Nov 2 has October to close.
     settings = load_settings()
     pipeline.load_day(settings, NOV2)
