@@ -72,7 +72,9 @@ print(json.dumps({"import_s": imported - started, "step_s": time.perf_counter() 
 """
 
 
-def environment(work: Path, fleet: Path | None, lookback_days: int = LOOKBACK_DAYS) -> dict[str, str]:
+def environment(
+    work: Path, fleet: Path | None, lookback_days: int = LOOKBACK_DAYS, daily_tests: bool = True
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("REPLICA_LEDGER_")}
     env.update(
         REPLICA_LEDGER_LOCAL_DIR=str(work),
@@ -81,6 +83,7 @@ def environment(work: Path, fleet: Path | None, lookback_days: int = LOOKBACK_DA
         DBT_LOG_PATH=str(work / "dbt_logs"),
         PYTHONPATH=str(REPO_ROOT / "include"),
         REPLICA_LEDGER_LOOKBACK_DAYS=str(lookback_days),
+        REPLICA_LEDGER_DBT_DAILY_TESTS=str(daily_tests).lower(),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
     )
@@ -127,11 +130,13 @@ def median_of(runs: list[dict], key: str) -> float:
 # --------------------------------------------------------------------------- one day
 
 
-def bench_day(apis: int, history_days: int, runs: int, work: Path, lookback_days: int = LOOKBACK_DAYS) -> dict:
+def bench_day(
+    apis: int, history_days: int, runs: int, work: Path, lookback_days: int = LOOKBACK_DAYS, daily_tests: bool = True
+) -> dict:
     fleet = work / "fleet"
     spec = FleetSpec(apis=apis, days=history_days + runs, start=START)
     generate(spec, fleet)
-    env = environment(work, fleet, lookback_days)
+    env = environment(work, fleet, lookback_days, daily_tests)
     print(f"  day: loading {history_days} days of history ({apis} APIs)", file=sys.stderr)
     for offset in range(history_days):
         run_child(STEP, ["load_day", spec.day(offset).isoformat()], env)
@@ -148,7 +153,14 @@ def bench_day(apis: int, history_days: int, runs: int, work: Path, lookback_days
               f"{build['dbt_elapsed_s']:.2f} s: nodes {build['dbt_nodes_s_by_kind']}; outside it, parse, "
               f"imports and the run summary {build['wall_s'] - build['dbt_elapsed_s']:.2f} s)",
               file=sys.stderr)  # fmt: skip
-    return {"apis": apis, "history_days": history_days, "lookback_days": lookback_days, "load": loads, "build": builds}
+    return {
+        "apis": apis,
+        "history_days": history_days,
+        "lookback_days": lookback_days,
+        "daily_tests": daily_tests,
+        "load": loads,
+        "build": builds,
+    }
 
 
 # --------------------------------------------------------------------------- a year
@@ -238,7 +250,8 @@ def rows(day: dict | None, year: dict | None) -> list[dict]:
         note = f"median of {len(day['build'])}; fresh process each; dbt itself {dbt_s:.1f} s"
         table.append(dict(what=f"load_day, 1 day x {day['apis']:,} APIs", value=load, unit="s", target=None, note=note))
         table.append(
-            dict(what=f"build_day (dbt build), 1 day + {day['lookback_days']}-day lookback x {day['apis']:,} APIs",
+            dict(what=f"build_day (dbt build{'' if day['daily_tests'] else ', no data tests'}), 1 day + "
+                      f"{day['lookback_days']}-day lookback x {day['apis']:,} APIs",
                  value=build, unit="s", target=DAY_TARGET_S, note=note)
         )  # fmt: skip
     if year:
@@ -264,13 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year-days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lookback-days", type=int, default=LOOKBACK_DAYS, help="the day's window (0: the day)")
+    parser.add_argument(
+        "--no-daily-tests", action="store_true", help="REPLICA_LEDGER_DBT_DAILY_TESTS=false: models only"
+    )
     parser.add_argument("--year-runs", type=int, default=3)
     args = parser.parse_args(argv)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     result: dict = {"cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-dbt-", dir=OUT_DIR) as tmp:
         if args.only in (None, "day"):
-            result["day"] = bench_day(args.apis, args.history_days, args.runs, Path(tmp) / "day", args.lookback_days)
+            result["day"] = bench_day(
+                args.apis, args.history_days, args.runs, Path(tmp) / "day", args.lookback_days, not args.no_daily_tests
+            )
         if args.only in (None, "year"):
             result["year"] = bench_year(args.apis, args.year_days, args.year_runs, Path(tmp) / "year")
     result["rows"] = rows(result.get("day"), result.get("year"))
