@@ -8,7 +8,8 @@
 2. Each model's compiled SQL is parsed with sqlglot. Every table it reads is followed
    through views (staging/intermediate are views: BigQuery scans their base tables) down to
    a stored table, with the partition window the reading SELECT's WHERE gives it: the run
-   day (1 partition), the episode lookback (`episode_lookback_days` partitions), the month,
+   day (1 partition), the run's lookback window [D - L, D] (L + 1 partitions, L =
+   REPLICA_LEDGER_LOOKBACK_DAYS, default 7), the month,
    or everything. A filter on a view is taken as pushed down to its base table: the views
    here are projections, and a window PARTITION BY snapshot_date (int_hpas__by_deployment),
    where BigQuery can push the filter through.
@@ -39,7 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 OUT_DIR = REPO_ROOT / "bench" / "out"
 DAY, MONTH = "2026-10-11", "2026-10-01"
-LOOKBACK_DAYS = 31  # dbt_project.yml: episode_lookback_days
+LOOKBACK_DAYS = 7  # REPLICA_LEDGER_LOOKBACK_DAYS' default: a daily run rebuilds [D - 7, D]
 MIN_BILLED = 10 * 1024**2  # BigQuery's minimum per table referenced (on-demand)
 DAILY_MODELS = ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_episodes", "dim_replica_limits",
                 "fct_limit_change_quarantine", "fct_snapshot_gaps")  # fmt: skip
@@ -78,7 +79,8 @@ def compile_bigquery(work: Path) -> dict:
                "--profiles-dir", str(PROJECT_DIR), "--target", "bigquery", "--target-path", str(work / "target"),
                "--log-path", str(work / "logs"), "--no-partial-parse", "--no-populate-cache", "--no-introspect",
                "--select", "resource_type:model",
-               "--vars", json.dumps({"snapshot_date": DAY, "billing_month": MONTH})]  # fmt: skip
+               "--vars", json.dumps({"snapshot_date": DAY, "billing_month": MONTH,
+                                     "lookback_days": LOOKBACK_DAYS})]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         raise SystemExit(f"dbt compile --target bigquery failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
@@ -97,7 +99,10 @@ def window_of(where: exp.Expression | None) -> str | None:
         return None
     text = where.sql(dialect="bigquery").lower()
     if "snapshot_date" in text and f"'{DAY}'" in text:
-        return "lookback" if ">=" in text and "<" in text.replace("<=", "") else "day"
+        if ">=" in text:
+            return "lookback"  # the window [D - L, D]
+        # Only an upper bound: the stored history before the window (episodes bridge any gap).
+        return "all" if "<" in text else "day"
     return None
 
 
@@ -150,7 +155,7 @@ def bytes_read(read: Read, tables: dict[str, dict]) -> tuple[float, float]:
     full = table["rows"] * table["row_bytes"]
     if table["rows_per_day"] is None or read.window == "all":
         return full, full
-    days = {"day": 1, "lookback": LOOKBACK_DAYS, "month": 31}[read.window]
+    days = {"day": 1, "lookback": LOOKBACK_DAYS + 1, "month": 31}[read.window]
     return min(full, days * table["rows_per_day"] * table["row_bytes"]), full
 
 
