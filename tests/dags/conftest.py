@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.support.airflow_cli import local_env, run_script
+from tests.support.airflow_cli import REPO_ROOT, local_env, run_script
 
 RUN_DAYS = "python scripts/run_days.py {first} {last} --dags-folder dags"
 
@@ -19,8 +19,13 @@ def demo_month(tmp_path_factory) -> SimpleNamespace:
     """
     local = tmp_path_factory.mktemp("demo_month")
     # The demo month is in the past: widen the alert window so these manual runs alert
-    # (what `make demo` does too); backfills stay silent whatever it says.
-    env = local_env(local, REPLICA_LEDGER_ALERT_MAX_AGE_DAYS="36500")
+    # (what `make demo` does too); backfills stay silent whatever it says. The demo's audit
+    # log, as scripts/demo.sh sets it: who crossed each limit, and the intra-day episode.
+    env = local_env(
+        local,
+        REPLICA_LEDGER_ALERT_MAX_AGE_DAYS="36500",
+        REPLICA_LEDGER_AUDIT_LOG=str(REPO_ROOT / "demo" / "audit_log.jsonl"),
+    )
     run_script(
         "bash scripts/airflow_init.sh $AIRFLOW_MAJOR && " + RUN_DAYS.format(first="2026-10-01", last="2026-10-31"),
         env,
