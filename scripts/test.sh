@@ -26,7 +26,7 @@ FIRST_VERSION=${VERSIONS%% *}
 suite() {  # suite VERSION: one pytest run, its output in $RESULTS/airflowVERSION.log
   local version=$1 scope=() env=()
   if [ "$version" = "$FIRST_VERSION" ]; then
-    scope=(-n "${PYTEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder)
+    scope=(-n "${PYTEST_WORKERS:-2}" --no-loadscope-reorder)
   else
     # The Composer resolver check (pip against PyPI) does not depend on the local Airflow.
     scope=(-m airflow)

@@ -31,18 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DBT_LOG_PATH"] = str(scratch / "logs")
 
 
-# The slow end-to-end modules, heaviest first. Modules that read the session's demo month
-# share one xdist group, so that month is built once per `make test`, not once per worker.
-# xdist hands each worker two groups at the start: the demo months go to one, the backfill
-# to the other, and the light modules fill in behind them (scripts/test.sh keeps this order
-# with --no-loadscope-reorder).
-DEMO_MONTH_GROUP = "demo-month"
+# The slow end-to-end modules, heaviest first. The two modules that read the session's demo
+# month are one unit of work for xdist, so that month is built once per `make test`, not once
+# per worker. xdist hands each worker two units at the start: the demo months go to one, the
+# backfill to the other, and the light modules fill in behind them (scripts/test.sh keeps this
+# order with --no-loadscope-reorder).
 SHARED_DEMO_MONTH = ("tests/dags/test_demo_gcp.py", "tests/dags/test_demo_month.py")
-HEAVY_FIRST = (
-    "tests/dags/test_demo_gcp.py",
-    "tests/dags/test_demo_month.py",
-    "tests/dags/test_backfill.py",
-)
+HEAVY_FIRST = (*SHARED_DEMO_MONTH, "tests/dags/test_backfill.py")
 
 
 def _relative(item: pytest.Item) -> str:
@@ -54,17 +49,29 @@ def _heaviness(item: pytest.Item) -> int:
     return HEAVY_FIRST.index(relative) if relative in HEAVY_FIRST else len(HEAVY_FIRST)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (`--dist loadgroup`)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        relative = _relative(item)
-        if relative.startswith(AIRFLOW_FOLDERS):
+        if _relative(item).startswith(AIRFLOW_FOLDERS):
             item.add_marker(pytest.mark.airflow)
-        # One group per module (module fixtures are built once), except the demo month's readers.
-        group = DEMO_MONTH_GROUP if relative in SHARED_DEMO_MONTH else relative
-        item.add_marker(pytest.mark.xdist_group(group))
     # Stable sort: the heavy modules start first, on both workers, and the rest fill in.
     items.sort(key=_heaviness)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile` (one module per unit), with the demo month's two readers as one unit.
+
+    A scheduler rather than `--dist loadgroup`: with pytest 9.2 xdist no longer sees the
+    xdist_group marks (pytest-xdist issue #1386) and silently spreads a group's tests over
+    the workers, so each worker would build the month itself.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    class DemoMonthTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SHARED_DEMO_MONTH[0] if scope in SHARED_DEMO_MONTH else scope
+
+    return DemoMonthTogether(config, log)
 
 
 # ----------------------------------------------------------------------------- GCS and Firestore emulators
