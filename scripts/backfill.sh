@@ -47,14 +47,28 @@ else
   # The scheduler starts last: the tasks it launches call the api-server's execution API.
   # Only that API is served (the UI's core API doubled the api-server's start-up); to watch
   # in the UI, run `airflow api-server --apps core --port <another port>` on the same home.
+  # Each service runs in its own process group (setsid), so that stopping it stops its
+  # children too (the scheduler's executor workers and log server).
   start_services() {
-    airflow api-server --apps execution --port "$AIRFLOW_API_PORT" >> "$LOGS/api-server.log" 2>&1 & pids+=($!)
-    airflow dag-processor >> "$LOGS/dag-processor.log" 2>&1 & pids+=($!)
+    setsid airflow api-server --apps execution --port "$AIRFLOW_API_PORT" >> "$LOGS/api-server.log" 2>&1 &
+    pids+=($!)
+    setsid airflow dag-processor >> "$LOGS/dag-processor.log" 2>&1 & pids+=($!)
     python scripts/backfill_status.py --wait-for-api "http://127.0.0.1:$AIRFLOW_API_PORT/execution/health"
-    airflow scheduler >> "$LOGS/scheduler.log" 2>&1 & pids+=($!)
+    setsid airflow scheduler >> "$LOGS/scheduler.log" 2>&1 & pids+=($!)
   }
+  # SIGTERM, then SIGKILL after 30 s: a scheduler whose SIGTERM handler fires inside a
+  # garbage-collector callback swallows its own exit ("Exception ignored in ...") and runs
+  # on, and a plain `wait` for it never returned.
   stop_services() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    local pid _
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do
+      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      if kill -0 "$pid" 2>/dev/null; then
+        echo "-- $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) did not stop on SIGTERM: killed"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+      fi
+    done
     wait 2>/dev/null || true
     pids=()
   }

@@ -170,7 +170,7 @@ def main() -> int:
         status = report_runs(args.dag_id, args.first, args.last or args.first, args.wait)
     if args.wait_backfills_closed is not None:
         # Also after a failed day: its run is finished, so the scheduler closes the record.
-        step("runs finished; closing the backfill")
+        step("runs finished; closing the backfill" if args.first else "waiting for the open backfill to finish")
         wait_for_backfills_closed(args.dag_id, args.wait_backfills_closed)
     if args.pause:
         pause(args.dag_id)
