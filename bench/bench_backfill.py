@@ -19,9 +19,9 @@ Where the time goes:
   branch that only looks at the date: its duration plus the median gap between one task's
   end and the next one's start in the same run.
 
-- phases: the seconds at which scripts/backfill.sh printed each step ("== ... (+Ns)"): DB
-  migration and serialization before `backfill create`, service start-up, the runs, and on
-  3.x the wait for the scheduler to close the backfill (its timer runs every 30 s).
+- steps: the second at which scripts/backfill.sh printed each step ("== ... (+Ns)"): on 3.x
+  the DB migration, serialization and `backfill create`, the services' start-up, the runs,
+  and closing the backfill record.
 
 Targets: backfill <= 2 x (days x (per-day dbt time + tasks per day x per-task floor)); and
 on Airflow 3 a 30-day backfill within AIRFLOW3_30_DAYS_TARGET_S (a shorter run is
