@@ -122,11 +122,14 @@ def load_day(settings: Settings, day: date, store=None, *, lookback_days: int | 
 
     store = store or archive_store(settings)
     lookback = _lookback(settings, lookback_days)
-    inputs = window_inputs(store, window_days(day, lookback), settings.clusters, settings.audit_log)
+    audit_client = _audit_client(settings)
+    inputs = window_inputs(
+        store, window_days(day, lookback), settings.clusters, settings.audit_log, audit_client=audit_client
+    )
     loads, extra = (
-        _load_into_bigquery(settings, day, store, inputs)
+        _load_into_bigquery(settings, day, store, inputs, audit_client)
         if settings.uses_bigquery
-        else _load_into_duckdb(settings, day, store, inputs)
+        else _load_into_duckdb(settings, day, store, inputs, audit_client)
     )
     load = loads[day]
     summary = {
@@ -163,17 +166,33 @@ def _days_due(inputs: dict, loaded: tuple[dict[date, str], date | None], day: da
     return due
 
 
-def _write_day(settings: Settings, store, inputs, sink) -> tuple:
+def _audit_client(settings: Settings):
+    """The BigQuery client that reads the log sink's table (None for a local audit log): its
+    query jobs run in REPLICA_LEDGER_GCP_PROJECT, or in the table's project when unset."""
+    from dataclasses import replace
+
+    from replica_ledger.settings import AuditTable
+
+    table = settings.audit_log
+    if not isinstance(table, AuditTable):
+        return None
+    from replica_ledger.gcp import bigquery
+
+    job_settings = replace(settings, gcp_project=settings.gcp_project or table.project)
+    return bigquery.client(job_settings, "reading the audit log sink table")
+
+
+def _write_day(settings: Settings, store, inputs, sink, audit_client=None) -> tuple:
     """One day's rows, its audit rows and its load record into `sink`."""
     from replica_ledger.raw.day import write_audit_rows, write_day_rows, write_load_record
 
     load = write_day_rows(store, inputs.day, settings.clusters, sink)
-    audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink)
+    audit = write_audit_rows(settings.audit_log, load, settings.excluded_namespaces, sink, audit_client)
     write_load_record(inputs.record_row(), load, sink)
     return load, audit
 
 
-def _load_into_duckdb(settings: Settings, day: date, store, inputs: dict) -> tuple:
+def _load_into_duckdb(settings: Settings, day: date, store, inputs: dict, audit_client=None) -> tuple:
     """Each due day in its own DuckDB transaction, then the PED change log reloaded whole."""
     from replica_ledger import changelog, warehouse
 
@@ -187,14 +206,14 @@ def _load_into_duckdb(settings: Settings, day: date, store, inputs: dict) -> tup
         loaded = warehouse.load_records(con, min(inputs), max(inputs))
         for due in _days_due(inputs, loaded, day):
             with warehouse.replacing_day(con, due) as sink:
-                loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
+                loads[due], audits[due] = _write_day(settings, store, inputs[due], sink, audit_client)
         changes = warehouse.replace_change_log(con, change_rows, str(settings.ped_changes))
     unparseable = sum(1 for row in change_rows if row["parse_error"])
     extra = {"rows": {"ped_limit_changes": changes}, "unparseable_change_rows": unparseable, "audit": audits[day]}
     return loads, extra
 
 
-def _load_into_bigquery(settings: Settings, day: date, store, inputs: dict) -> tuple:
+def _load_into_bigquery(settings: Settings, day: date, store, inputs: dict, audit_client=None) -> tuple:
     """Each due day's partitions of the BigQuery raw tables, one WRITE_TRUNCATE load job each."""
     from replica_ledger.gcp import bigquery
 
@@ -203,7 +222,7 @@ def _load_into_bigquery(settings: Settings, day: date, store, inputs: dict) -> t
     loads, audits = {}, {}
     for due in _days_due(inputs, loaded, day):
         with bigquery.replacing_day(raw, due, bq_client) as sink:
-            loads[due], audits[due] = _write_day(settings, store, inputs[due], sink)
+            loads[due], audits[due] = _write_day(settings, store, inputs[due], sink, audit_client)
     return loads, {"destination": f"{raw.project}.{raw.dataset}", "audit": audits[day]}
 
 

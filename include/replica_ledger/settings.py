@@ -19,6 +19,7 @@ runs, but `dbt_runner` passes these values.
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,52 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+# --------------------------------------------------------------------------- the audit source
+
+#: REPLICA_LEDGER_AUDIT_LOG naming a BigQuery table (the log sink's) instead of a local path.
+AUDIT_TABLE_SCHEME = "bq://"
+# Strict on purpose: the table name is written into the query's FROM (a table cannot be a
+# query parameter), so it may hold nothing but a project id (optionally domain-scoped,
+# `example.com:project`), a dataset and a table name of letters, digits and underscores.
+_AUDIT_TABLE = re.compile(
+    r"^(?P<project>(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9])"
+    r"\.(?P<dataset>[A-Za-z0-9_]{1,1024})"
+    r"\.(?P<table>[A-Za-z0-9_]{1,1024})$"
+)
+
+
+@dataclass(frozen=True)
+class AuditTable:
+    """The log sink's BigQuery table read as the audit log (docs/audit-log.md, "Production")."""
+
+    project: str
+    dataset: str
+    table: str
+
+    def __post_init__(self) -> None:
+        if not _AUDIT_TABLE.match(f"{self.project}.{self.dataset}.{self.table}"):
+            raise ValueError(f"{self.project}.{self.dataset}.{self.table} is not a BigQuery table name")
+
+    @property
+    def table_id(self) -> str:
+        """`project.dataset.table`, as a query's FROM names it (between backquotes)."""
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+    def __str__(self) -> str:
+        return f"{AUDIT_TABLE_SCHEME}{self.table_id}"
+
+
+def parse_audit_table(value: str) -> AuditTable:
+    """`bq://PROJECT.DATASET.TABLE` -> AuditTable (ValueError naming what is wrong)."""
+    match = _AUDIT_TABLE.match(value.removeprefix(AUDIT_TABLE_SCHEME))
+    if not value.startswith(AUDIT_TABLE_SCHEME) or match is None:
+        raise ValueError(
+            f"{value!r} is not {AUDIT_TABLE_SCHEME}PROJECT.DATASET.TABLE (project id: lowercase letters, "
+            "digits and hyphens; dataset and table: letters, digits and underscores)"
+        )
+    return AuditTable(match["project"], match["dataset"], match["table"])
+
+
 class GcpSettingsError(SettingsError):
     """A required production setting (REPLICA_LEDGER_ENV=gcp) is missing or malformed."""
 
@@ -150,8 +197,9 @@ class Settings:
     env: str = "local"  # "gcp" selects the production path (GCS archive, collector pods)
     archive_dir: Path = REPO_ROOT / "demo" / "archive"
     ped_changes: Path = REPO_ROOT / "demo" / "ped_limit_changes.jsonl"
-    # The Kubernetes audit log, local path (docs/audit-log.md); None = no audit source.
-    audit_log: Path | None = None
+    # The Kubernetes audit log (docs/audit-log.md): a local path (JSON Lines file or dt=
+    # folder), the log sink's BigQuery table (bq://PROJECT.DATASET.TABLE), or None = none.
+    audit_log: Path | AuditTable | None = None
     duckdb_path: Path = REPO_ROOT / ".local" / "warehouse.duckdb"
     slack_outbox: Path = REPO_ROOT / ".local" / "outbox"
     dbt_project_dir: Path = REPO_ROOT / "dbt_project"
@@ -265,7 +313,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env=env.text(ENV_VAR, defaults.env),
         archive_dir=env.path(ARCHIVE_DIR_VAR, defaults.archive_dir),
         ped_changes=env.path(PED_CHANGES_VAR, defaults.ped_changes),
-        audit_log=env.optional_path(AUDIT_LOG_VAR),
+        audit_log=_audit_log(env),
         duckdb_path=env.path(DUCKDB_VAR, local_dir / "warehouse.duckdb"),
         slack_outbox=env.path(SLACK_OUTBOX_VAR, local_dir / "outbox"),
         dbt_project_dir=env.path(DBT_PROJECT_DIR_VAR, defaults.dbt_project_dir),
@@ -298,6 +346,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.env != "gcp":
         return settings
     return _with_gcp(settings, _Env(env.environ, GcpSettingsError))
+
+
+def _audit_log(env: _Env) -> Path | AuditTable | None:
+    """REPLICA_LEDGER_AUDIT_LOG: a local path, or bq://PROJECT.DATASET.TABLE (the log sink's
+    table). Any other URL (gs://, https://) is an error, not a local path of that name."""
+    raw = env.text(AUDIT_LOG_VAR)
+    if raw.startswith(AUDIT_TABLE_SCHEME):
+        try:
+            return parse_audit_table(raw)
+        except ValueError as exc:
+            raise env.error(f"{AUDIT_LOG_VAR}: {exc}") from None
+    if "://" in raw:
+        raise env.error(f"{AUDIT_LOG_VAR}={raw!r}: expected a local path or {AUDIT_TABLE_SCHEME}PROJECT.DATASET.TABLE")
+    return env.optional_path(AUDIT_LOG_VAR)
 
 
 def _lookback_days(env: _Env, default: int) -> int:

@@ -258,3 +258,41 @@ def test_settings_fields_are_all_loaded():
     defaults = Settings()
     unchanged = [f.name for f in fields(Settings) if getattr(loaded, f.name) == getattr(defaults, f.name)]
     assert unchanged == []
+
+
+# --------------------------------------------------------------------------- the audit source
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("bq://prod-logs.k8s_audit.cloudaudit_googleapis_com_activity", ("prod-logs", "k8s_audit")),
+        ("bq://example.com:logs-1.audit.cloudaudit_googleapis_com_activity", ("example.com:logs-1", "audit")),
+    ],
+)
+def test_the_audit_log_may_name_the_sinks_bigquery_table(raw, expected):
+    table = load_settings({names.AUDIT_LOG_VAR: raw}).audit_log
+    assert isinstance(table, names.AuditTable)
+    assert (table.project, table.dataset, table.table) == (*expected, "cloudaudit_googleapis_com_activity")
+    assert str(table) == raw
+    assert table.table_id == raw.removeprefix("bq://")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "bq://prod-logs.k8s_audit",  # no table
+        "bq://Prod.k8s_audit.activity",  # a project id is lowercase, 6 to 30 characters
+        "bq://prod-logs.k8s_audit.activity` WHERE true --",  # nothing but a table name reaches the FROM
+        "bq://prod-logs.k8s-audit.activity",  # a dataset has no hyphen
+        "gs://bucket/audit/",  # not a local path either
+    ],
+)
+def test_a_malformed_audit_table_names_its_variable(raw):
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_AUDIT_LOG"):
+        load_settings({names.AUDIT_LOG_VAR: raw})
+
+
+def test_an_audit_table_cannot_be_built_around_the_pattern():
+    with pytest.raises(ValueError, match="not a BigQuery table name"):
+        names.AuditTable("prod-logs", "k8s_audit", "activity`; drop table x; --")

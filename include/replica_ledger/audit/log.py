@@ -1,4 +1,8 @@
-"""The local audit log (REPLICA_LEDGER_AUDIT_LOG) -> a day's write rows and reject rows.
+"""The audit log (REPLICA_LEDGER_AUDIT_LOG) -> a day's write rows and reject rows.
+
+A local path is read here; the log sink's BigQuery table (`bq://PROJECT.DATASET.TABLE`)
+by `audit.bigquery_sink`, whose rows end up as the same lines and go through the same
+classification below.
 
 The path is a JSON Lines file, or a folder of `dt=YYYY-MM-DD/*.jsonl` (one file per
 cluster, or the files a log sink writes). Each line is a Cloud Logging `LogEntry` or an
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from replica_ledger.audit.entries import EntryError, is_final_stage, parse_timestamp, read_entry
 from replica_ledger.audit.writes import Quarantine, Skip, write_row
+from replica_ledger.settings import AuditTable
 
 _DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
@@ -45,11 +50,16 @@ class AuditDay:
 
 
 @dataclass(frozen=True)
-class _Line:
+class AuditLine:
+    """One entry as read: where from (file or table, number), its JSON text, the cluster its
+    file names; `reject_reason` when the reader already knows it cannot be read (e.g. a sink
+    row whose request body is not JSON)."""
+
     source: str
     number: int
     text: str
     file_cluster: str | None
+    reject_reason: str | None = None
 
 
 def day_folders(root: Path) -> dict[date, Path]:
@@ -62,16 +72,23 @@ def day_folders(root: Path) -> dict[date, Path]:
     return folders
 
 
-def read_audit_day(path: Path, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
-    """The audit rows of `day` (empty when the log has nothing that day)."""
+def read_audit_day(
+    path: Path | AuditTable, day: date, excluded_namespaces: tuple[str, ...], bq_client=None
+) -> AuditDay:
+    """The audit rows of `day` (empty when the log has nothing that day). A sink table is
+    queried with `bq_client` (a google-cloud-bigquery Client)."""
+    if isinstance(path, AuditTable):
+        from replica_ledger.audit.bigquery_sink import read_sink_day
+
+        return read_sink_day(path, day, excluded_namespaces, bq_client)
     if not path.exists():
         raise AuditLogError(f"audit log {path} does not exist")
     if path.is_dir():
         folder = day_folders(path).get(day)
         lines = [] if folder is None else list(_folder_lines(folder))
-        return _classify(day, lines, excluded_namespaces)
+        return classify_lines(day, lines, excluded_namespaces)
     by_day = _single_file_days(path)
-    return _classify(day, by_day.get(day, []), excluded_namespaces)
+    return classify_lines(day, by_day.get(day, []), excluded_namespaces)
 
 
 def audit_days(path: Path) -> list[date]:
@@ -97,7 +114,7 @@ def _file_lines(file: Path, file_cluster: str | None):
             return
         for number, text in enumerate(stream, start=1):
             if text.strip():
-                yield _Line(file.name, number, text.lstrip("\ufeff").strip(), file_cluster)
+                yield AuditLine(file.name, number, text.lstrip("\ufeff").strip(), file_cluster)
 
 
 def _array_lines(file: Path, text: str, file_cluster: str | None):
@@ -107,18 +124,18 @@ def _array_lines(file: Path, text: str, file_cluster: str | None):
         # Not one array after all (e.g. a JSON Lines file whose first line is a list).
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                yield _Line(file.name, number, line.strip(), file_cluster)
+                yield AuditLine(file.name, number, line.strip(), file_cluster)
         return
     for number, element in enumerate(elements, start=1):
-        yield _Line(f"{file.name}[{number}]", number, json.dumps(element, separators=(",", ":")), file_cluster)
+        yield AuditLine(f"{file.name}[{number}]", number, json.dumps(element, separators=(",", ":")), file_cluster)
 
 
-def _single_file_days(file: Path) -> dict[date, list[_Line]]:
+def _single_file_days(file: Path) -> dict[date, list[AuditLine]]:
     """A single file's lines by the UTC day of their timestamp; untimed lines join a neighbour."""
     lines = list(_file_lines(file, file_cluster=None))
     days = [_line_day(line) for line in lines]
     previous = next((day for day in days if day is not None), None)
-    by_day: dict[date, list[_Line]] = {}
+    by_day: dict[date, list[AuditLine]] = {}
     for line, day in zip(lines, days, strict=True):
         previous = day or previous
         if previous is not None:
@@ -126,7 +143,7 @@ def _single_file_days(file: Path) -> dict[date, list[_Line]]:
     return by_day
 
 
-def _line_day(line: _Line) -> date | None:
+def _line_day(line: AuditLine) -> date | None:
     try:
         entry = json.loads(line.text)
         stamp = entry.get("timestamp") or entry.get("stageTimestamp") or entry.get("requestReceivedTimestamp")
@@ -135,7 +152,8 @@ def _line_day(line: _Line) -> date | None:
         return None
 
 
-def _classify(day: date, lines: list[_Line], excluded_namespaces: tuple[str, ...]) -> AuditDay:
+def classify_lines(day: date, lines: list[AuditLine], excluded_namespaces: tuple[str, ...]) -> AuditDay:
+    """Each line of `day` as a write row, a reject row or a skip count (the module docstring)."""
     result = AuditDay(day)
     seen_ids: set[str] = set()
     for line in lines:
@@ -154,7 +172,9 @@ def _classify(day: date, lines: list[_Line], excluded_namespaces: tuple[str, ...
     return result
 
 
-def _outcome(line: _Line, excluded_namespaces: tuple[str, ...]) -> dict | Skip | Quarantine:
+def _outcome(line: AuditLine, excluded_namespaces: tuple[str, ...]) -> dict | Skip | Quarantine:
+    if line.reject_reason:
+        return Quarantine(line.reject_reason)
     try:
         decoded = json.loads(line.text)
     except ValueError as exc:
@@ -168,7 +188,7 @@ def _outcome(line: _Line, excluded_namespaces: tuple[str, ...]) -> dict | Skip |
     return write_row(entry, excluded_namespaces)
 
 
-def _reject_row(day: date, line: _Line, reason: str) -> dict:
+def _reject_row(day: date, line: AuditLine, reason: str) -> dict:
     facts = _best_effort_facts(line)
     return {
         "snapshot_date": day,
@@ -183,7 +203,7 @@ def _reject_row(day: date, line: _Line, reason: str) -> dict:
     }
 
 
-def _best_effort_facts(line: _Line) -> dict:
+def _best_effort_facts(line: AuditLine) -> dict:
     """What a reject row can still say about its line (where, who, when, which method)."""
     try:
         entry = read_entry(json.loads(line.text), line.file_cluster)

@@ -28,6 +28,7 @@ from replica_ledger import archive
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout, clusters_seen
 from replica_ledger.raw.record import LOAD_RECORD
 from replica_ledger.raw.stores import ObjectNotFound, ObjectStore
+from replica_ledger.settings import AuditTable
 
 log = logging.getLogger(__name__)
 
@@ -203,19 +204,24 @@ def write_load_record(record_row: dict, load: DayLoad, sink: DaySink) -> None:
 
 
 def write_audit_rows(
-    audit_log: Path | None, load: DayLoad, excluded_namespaces: tuple[str, ...], sink: DaySink
+    audit_log: Path | AuditTable | None,
+    load: DayLoad,
+    excluded_namespaces: tuple[str, ...],
+    sink: DaySink,
+    bq_client=None,
 ) -> dict:
     """The day's audit write rows and rejects (replica_ledger.audit) into `sink`, counted in `load`.
 
-    Without an audit source nothing is written, so the day's audit tables are emptied: the
-    same day load replaces them, whether a source is configured or not.
+    `audit_log` is a local path or the log sink's table (settings.AuditTable, read with
+    `bq_client`). Without an audit source nothing is written, so the day's audit tables are
+    emptied: the same day load replaces them, whether a source is configured or not.
     """
     if audit_log is None:
         return {"configured": False}
     from replica_ledger.audit.log import read_audit_day
 
     day = load.snapshot_date
-    audit = read_audit_day(audit_log, day, excluded_namespaces)
+    audit = read_audit_day(audit_log, day, excluded_namespaces, bq_client)
     sink.write(AUDIT_EVENTS, audit.events)
     sink.write(AUDIT_REJECTS, audit.rejects)
     load.rows[AUDIT_EVENTS], load.rows[AUDIT_REJECTS] = len(audit.events), len(audit.rejects)

@@ -12,7 +12,9 @@ load's rows depend on,
   a first snapshot of a new cluster, copied in late for an earlier day, makes the later
   days expect it too;
 - the day's audit source files, when an audit log is configured (a single audit file is
-  one version for every day: when it grows, the window's days reload);
+  one version for every day: when it grows, the window's days reload); for the log sink's
+  BigQuery table, the day's row count and latest timestamp (rows streamed in late reload
+  their day);
 - LOADER_VERSION, to reload once after a change to what the loader writes.
 
 The row is written into the same sink as the day's rows, so it is replaced with them (one
@@ -36,6 +38,7 @@ from pathlib import Path
 
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout
 from replica_ledger.raw.stores import ObjectStore
+from replica_ledger.settings import AuditTable
 
 LOAD_RECORD = "day_loads"
 # Change it when the loader writes other rows for the same files: every window day reloads once.
@@ -92,13 +95,16 @@ def window_inputs(
     store: ObjectStore,
     days: Iterable[date],
     configured_clusters: Iterable[str],
-    audit_log: Path | None,
+    audit_log: Path | AuditTable | None,
     *,
     layout: ArchiveLayout = ARCHIVE,
+    audit_client=None,
 ) -> dict[date, DayInputs]:
     """DayInputs of each day: one names-only listing up to the last day (the clusters seen),
-    then one listing with versions per day folder."""
+    then one listing with versions per day folder (and one query over a sink table's window,
+    with `audit_client`)."""
     days = sorted(days)
+    audit = _audit_window(audit_log, days, audit_client)
     snapshots = layout.snapshots_until(store, days[-1])
     configured = set(configured_clusters)
     inputs = {}
@@ -108,9 +114,17 @@ def window_inputs(
             day=day,
             files=store.versions(layout.day_folder(day)),
             expected_clusters=tuple(sorted(configured | seen)),
-            audit_files=audit_versions(audit_log, day),
+            audit_files=audit.get(day, {}),
         )
     return inputs
+
+
+def _audit_window(audit_log: Path | AuditTable | None, days: list[date], audit_client) -> dict[date, dict]:
+    if isinstance(audit_log, AuditTable):
+        from replica_ledger.audit.bigquery_sink import sink_versions
+
+        return sink_versions(audit_log, days[0], days[-1], audit_client)
+    return {day: audit_versions(audit_log, day) for day in days}
 
 
 def audit_versions(audit_log: Path | None, day: date) -> dict[str, str]:
