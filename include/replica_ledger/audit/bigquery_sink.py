@@ -65,10 +65,10 @@ FROM `{table}`"""
 
 # Per day of a window: how many rows and the latest time (a late row changes either).
 _WINDOW_VERSIONS = (
-    """SELECT DATE(timestamp) AS day, COUNT(*) AS row_count, MAX(timestamp) AS latest
+    """SELECT DATE(timestamp) AS sink_day, COUNT(*) AS row_count, MAX(timestamp) AS latest
 FROM `{table}`"""
     + _DAY_FILTER.replace("@day_start", "@window_start").replace("@day_end", "@window_end")
-    + ("\nGROUP BY day")
+    + ("\nGROUP BY sink_day")
 )
 
 
@@ -85,7 +85,7 @@ def sink_versions(table: AuditTable, first: date, last: date, bq_client) -> dict
     sql = _WINDOW_VERSIONS.format(table=table.table_id)
     parameters = _day_parameters(first, last, start="window_start", end="window_end")
     return {
-        row["day"]: {str(table): f"{row['row_count']}:{_rfc3339(row['latest'])}"}
+        row["sink_day"]: {str(table): f"{row['row_count']}:{_rfc3339(row['latest'])}"}
         for row in _query(bq_client, sql, parameters)
     }
 
