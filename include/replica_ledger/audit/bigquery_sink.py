@@ -41,7 +41,7 @@ METHOD_PATTERNS = ("%.deployments.%", "%.horizontalpodautoscalers.%")
 
 # The rows a load of one day reads; shared by the day's read and its load-record version.
 _DAY_FILTER = """
-WHERE timestamp >= @day_start AND timestamp < @day_end
+WHERE timestamp >= @range_start AND timestamp < @range_end
   AND resource.type = @resource_type
   AND (protopayload_auditlog.methodName LIKE @deployments OR protopayload_auditlog.methodName LIKE @hpas)"""
 
@@ -67,14 +67,14 @@ FROM `{table}`"""
 _WINDOW_VERSIONS = (
     """SELECT DATE(timestamp) AS sink_day, COUNT(*) AS row_count, MAX(timestamp) AS latest
 FROM `{table}`"""
-    + _DAY_FILTER.replace("@day_start", "@window_start").replace("@day_end", "@window_end")
-    + ("\nGROUP BY sink_day")
+    + _DAY_FILTER
+    + "\nGROUP BY sink_day"
 )
 
 
 def read_sink_day(table: AuditTable, day: date, excluded_namespaces: tuple[str, ...], bq_client) -> AuditDay:
     """The audit rows of `day` from the sink's table (one query), classified as a file's."""
-    rows = _query(bq_client, _DAY_ROWS.format(table=table.table_id), _day_parameters(day, day))
+    rows = _query(bq_client, _DAY_ROWS.format(table=table.table_id), _range_parameters(day, day))
     lines = [sink_line(table, number, row) for number, row in enumerate(rows, start=1)]
     return classify_lines(day, lines, excluded_namespaces)
 
@@ -82,12 +82,8 @@ def read_sink_day(table: AuditTable, day: date, excluded_namespaces: tuple[str, 
 def sink_versions(table: AuditTable, first: date, last: date, bq_client) -> dict[date, dict[str, str]]:
     """For the load record: each day of [first, last] with rows, `{table: "<rows>:<latest>"}`.
     Rows streamed in late (inside the lookback window) change it, so the day is reloaded."""
-    sql = _WINDOW_VERSIONS.format(table=table.table_id)
-    parameters = _day_parameters(first, last, start="window_start", end="window_end")
-    return {
-        row["sink_day"]: {str(table): f"{row['row_count']}:{_rfc3339(row['latest'])}"}
-        for row in _query(bq_client, sql, parameters)
-    }
+    rows = _query(bq_client, _WINDOW_VERSIONS.format(table=table.table_id), _range_parameters(first, last))
+    return {row["sink_day"]: {str(table): f"{row['row_count']}:{_rfc3339(row['latest'])}"} for row in rows}
 
 
 def sink_line(table: AuditTable, number: int, row: Mapping[str, Any]) -> AuditLine:
@@ -143,15 +139,15 @@ def _rfc3339(moment: Any) -> str | None:
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _day_parameters(first: date, last: date, start: str = "day_start", end: str = "day_end") -> list:
+def _range_parameters(first: date, last: date) -> list:
     """[first 00:00Z, last + 1 00:00Z) and the filter's constants, as query parameters."""
     from google.cloud import bigquery  # heavy: imported at run time only
 
     begin = datetime.combine(first, time(), tzinfo=UTC)
     stop = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
     return [
-        bigquery.ScalarQueryParameter(start, "TIMESTAMP", begin),
-        bigquery.ScalarQueryParameter(end, "TIMESTAMP", stop),
+        bigquery.ScalarQueryParameter("range_start", "TIMESTAMP", begin),
+        bigquery.ScalarQueryParameter("range_end", "TIMESTAMP", stop),
         bigquery.ScalarQueryParameter("resource_type", "STRING", K8S_CLUSTER),
         bigquery.ScalarQueryParameter("deployments", "STRING", METHOD_PATTERNS[0]),
         bigquery.ScalarQueryParameter("hpas", "STRING", METHOD_PATTERNS[1]),
