@@ -14,7 +14,6 @@ The story (contract §5), on a small archive of one cluster with two APIs:
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -23,38 +22,9 @@ import pytest
 
 from tests.dags.conftest import RUN_DAYS
 from tests.support.airflow_cli import local_env, query, run_script
-from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
+from tests.support.payments_month import CLUSTER, change, write_day
 
-CLUSTER = "gke-eu"
 OCTOBER = date(2026, 10, 1)
-
-
-def change(change_id: str, deployment: str, *, max_replicas: int, cpu, memory_gb, changed_at: str) -> str:
-    row = {
-        "change_id": change_id,
-        "namespace": "payments",
-        "deployment": deployment,
-        "team": "payments",
-        "min_replicas": 2,
-        "max_replicas": max_replicas,
-        "cpu": cpu,
-        "memory_gb": memory_gb,
-        "changed_at": changed_at,
-        "action": "upsert",
-    }
-    return json.dumps(row) + "\n"
-
-
-def write_day(archive, day: str) -> None:
-    """checkout-api (2 vCPU, 4 GB) with its HPA at max 6; ledger-api (0.2 vCPU, 1.5 GB)."""
-    items = [
-        deployment_object("payments", "checkout-api", replicas=3, cpu=2, memory_gb=4, team="payments"),
-        hpa_object("payments", "checkout-api", target="checkout-api", min_replicas=2, max_replicas=6, current=3),
-        deployment_object("payments", "ledger-api", replicas=2, cpu=0.2, memory_gb=1.5, team="payments"),
-    ]
-    folder = archive / f"dt={day}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{CLUSTER}.json").write_text(json.dumps(kubectl_list(items)))
 
 
 def snapshot(duckdb_path) -> SimpleNamespace:

@@ -24,38 +24,11 @@ from replica_ledger import pipeline, warehouse
 from replica_ledger.airflow import tasks
 from replica_ledger.report import render_report
 from replica_ledger.settings import load_settings
-from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
+from tests.support.payments_month import change, write_day
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
 OCTOBER = date(2026, 10, 1)
 CLOSE, SKIP = "billing.close_month", "billing.nothing_to_close"
-
-
-def change(change_id: str, deployment: str, *, max_replicas: int, cpu, memory_gb, changed_at: str) -> str:
-    row = {
-        "change_id": change_id,
-        "namespace": "payments",
-        "deployment": deployment,
-        "team": "payments",
-        "min_replicas": 2,
-        "max_replicas": max_replicas,
-        "cpu": cpu,
-        "memory_gb": memory_gb,
-        "changed_at": changed_at,
-        "action": "upsert",
-    }
-    return json.dumps(row) + "\n"
-
-
-def write_day(root, day: date) -> None:
-    items = [
-        deployment_object("payments", "checkout-api", replicas=3, cpu=2, memory_gb=4, team="payments"),
-        hpa_object("payments", "checkout-api", target="checkout-api", min_replicas=2, max_replicas=6, current=3),
-        deployment_object("payments", "ledger-api", replicas=2, cpu=0.2, memory_gb=1.5, team="payments"),
-    ]
-    folder = root / f"dt={day.isoformat()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "gke-eu.json").write_text(json.dumps(kubectl_list(items)))
 
 
 @pytest.fixture
