@@ -19,12 +19,13 @@
 {%- endmacro %}
 
 
-{#- Static partitions of the run (BigQuery); none means "the partitions the query yields". -#}
+{#- Static partitions of the run (BigQuery); none means "the partitions the query yields".
+    A config value: dbt computes it when it parses the model (ledger_window_env). -#}
 {% macro ledger_run_partitions(kind='day') -%}
     {%- if kind == 'window' -%}
-        {%- set values = ledger_window_days() -%}
+        {%- set values = ledger_window_days(for_config=true) -%}
     {%- else -%}
-        {%- set value = ledger_run_day() if kind == 'day' else ledger_billing_month() -%}
+        {%- set value = ledger_run_day(for_config=true) if kind == 'day' else ledger_billing_month(for_config=true) -%}
         {%- set values = none if value is none else [value] -%}
     {%- endif -%}
     {%- if values is none -%}

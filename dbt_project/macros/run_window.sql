@@ -8,10 +8,26 @@
     through dbt_runner.run_dbt). Why: dbt drops its partial-parse cache whenever the
     --vars change, so a new day in --vars meant a full parse of the project on every run
     (~4 s of a ~12 s daily build for 2,000 APIs, bench/bench_dbt.py). A changed env var
-    only re-parses the few models that read it. Same values, same SQL either way. -#}
+    re-parses only the files that read it, and ledger_window_env keeps those few. Same
+    values, same SQL either way. -#}
 
-{% macro ledger_run_day() -%}
-    {%- set raw = var('snapshot_date', none) or env_var('REPLICA_LEDGER_DBT_SNAPSHOT_DATE', '') -%}
+
+{#- One of the window's environment variables, read only where its value can matter: when
+    a node executes, or while dbt parses a BigQuery model's `partitions` config (dbt fixes a
+    model's config at parse time). dbt re-parses every file that read an env var whose value
+    changed since the last parse, so reading the day while parsing any model would re-parse
+    six models and rewrite the partial-parse cache on every new day (0.5 s of a daily build
+    on DuckDB, bench/bench_dbt.py). At parse time a model otherwise renders as a full
+    rebuild, which references the same nodes. -#}
+{% macro ledger_window_env(name, for_config=false) -%}
+    {%- if execute or (for_config and target.type == 'bigquery') -%}
+        {{ return(env_var(name, '')) }}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro ledger_run_day(for_config=false) -%}
+    {%- set raw = var('snapshot_date', none) or ledger_window_env('REPLICA_LEDGER_DBT_SNAPSHOT_DATE', for_config) -%}
     {%- if raw is none or raw == '' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -20,8 +36,8 @@
 {%- endmacro %}
 
 
-{% macro ledger_billing_month() -%}
-    {%- set raw = var('billing_month', none) or env_var('REPLICA_LEDGER_DBT_BILLING_MONTH', '') -%}
+{% macro ledger_billing_month(for_config=false) -%}
+    {%- set raw = var('billing_month', none) or ledger_window_env('REPLICA_LEDGER_DBT_BILLING_MONTH', for_config) -%}
     {%- if raw is none or raw == '' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -38,9 +54,9 @@
     REPLICA_LEDGER_DBT_LOOKBACK_DAYS (the DAG: Settings.lookback_days, 0 for a backfill),
     else 0: the run's day only. Not a --vars value in the DAG, for the same partial-parse
     reason as the day. -#}
-{% macro ledger_lookback_days() -%}
+{% macro ledger_lookback_days(for_config=false) -%}
     {%- set from_var = var('lookback_days', none) -%}
-    {%- set raw = from_var if from_var is not none else env_var('REPLICA_LEDGER_DBT_LOOKBACK_DAYS', '') -%}
+    {%- set raw = from_var if from_var is not none else ledger_window_env('REPLICA_LEDGER_DBT_LOOKBACK_DAYS', for_config) -%}
     {%- if raw is none or (raw | string | trim) == '' -%}
         {{ return(0) }}
     {%- endif -%}
@@ -64,14 +80,14 @@
 
 
 {#- Every day of the run window, oldest first (ISO); none on a full rebuild. -#}
-{% macro ledger_window_days() -%}
-    {%- set day = ledger_run_day() -%}
+{% macro ledger_window_days(for_config=false) -%}
+    {%- set day = ledger_run_day(for_config) -%}
     {%- if day is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set last = modules.datetime.date.fromisoformat(day) -%}
     {%- set days = [] -%}
-    {%- for back in range(ledger_lookback_days(), -1, -1) -%}
+    {%- for back in range(ledger_lookback_days(for_config), -1, -1) -%}
         {%- do days.append((last - modules.datetime.timedelta(days=back)).isoformat()) -%}
     {%- endfor -%}
     {{ return(days) }}

@@ -25,6 +25,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     env = {
         names.DUCKDB_VAR: str(settings.duckdb_path),
         names.DBT_TARGET_VAR: settings.dbt_target,
+        names.DBT_LOG_LEVEL_FILE_VAR: settings.dbt_log_level_file,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }

@@ -46,6 +46,7 @@ CASES = {
     names.DBT_PROJECT_DIR_VAR: ("/srv/dbt", lambda s: s.dbt_project_dir, Path("/srv/dbt")),
     names.DBT_TARGET_VAR: ("bigquery", lambda s: s.dbt_target, "bigquery"),
     names.DBT_DAILY_TESTS_VAR: ("false", lambda s: s.dbt_daily_tests, False),
+    names.DBT_LOG_LEVEL_FILE_VAR: ("debug", lambda s: s.dbt_log_level_file, "debug"),
     names.DBT_DOCS_DIR_VAR: ("/srv/docs", lambda s: s.dbt_docs_dir, Path("/srv/docs")),
     names.DOCS_URL_VAR: ("https://docs.example", lambda s: s.docs_url, "https://docs.example"),
     names.DOCS_GCS_URL_VAR: ("gs://b/docs", lambda s: s.docs_gcs_url, "gs://b/docs"),
@@ -154,7 +155,8 @@ def test_no_ped_url_template_means_no_link():
 
 def test_variables_lists_every_name_settings_py_spells():
     source = (PACKAGE / "settings.py").read_text()
-    assert set(re.findall(r'"(REPLICA_LEDGER_[A-Z0-9_]+)"', source)) == set(VARIABLES)
+    # Ours, plus dbt's own DBT_LOG_LEVEL_FILE (read here so that Settings stays the one reader).
+    assert set(re.findall(r'"((?:REPLICA_LEDGER|DBT)_[A-Z0-9_]+)"', source)) == set(VARIABLES)
 
 
 def test_an_empty_environment_gives_the_defaults():
@@ -233,6 +235,11 @@ def test_dbt_gets_the_bigquery_names_from_settings():
     assert env[names.GCP_PROJECT_VAR] == "p1"
     # DuckDB's raw schema is `raw` (profiles.yml): the BigQuery names are not passed there.
     assert names.RAW_SCHEMA_VAR not in dbt_environment(load_settings({}))
+
+
+def test_dbt_log_file_keeps_info_unless_dbt_s_own_variable_says_otherwise():
+    assert dbt_environment(load_settings({}))["DBT_LOG_LEVEL_FILE"] == "info"
+    assert dbt_environment(load_settings({"DBT_LOG_LEVEL_FILE": "debug"}))["DBT_LOG_LEVEL_FILE"] == "debug"
 
 
 # Readers of the environment that are not the DAG side's configuration: the collector and
