@@ -94,13 +94,6 @@
 {%- endmacro %}
 
 
-{#- A predicate restricting `column` to the run's day (or true for a full rebuild). -#}
-{% macro ledger_day_filter(column) -%}
-    {%- set day = ledger_run_day() -%}
-    {%- if day is none -%} {{ ledger_all_partitions(column) }} {%- else -%} {{ column }} = {{ ledger_date_literal(day) }} {%- endif -%}
-{%- endmacro %}
-
-
 {#- The run window [D - L, D]: the days a run rebuilds (every partition on a full rebuild).
     A static range, so BigQuery prunes partitions. -#}
 {% macro ledger_window_filter(column) -%}

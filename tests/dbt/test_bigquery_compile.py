@@ -139,8 +139,8 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
         assert config["cluster_by"] == ["namespace", "deployment"], name
-    # The per-day facts overwrite every day of the run window; the alert model its day.
-    run_days = {"fct_deployment_daily": WINDOW, "fct_replica_breaches": WINDOW, "fct_breach_alerts": [DAY]}
+    # The per-day facts and the alert model overwrite every day of the run window.
+    run_days = {"fct_deployment_daily": WINDOW, "fct_replica_breaches": WINDOW, "fct_breach_alerts": WINDOW}
     for name, days in run_days.items():
         config = incremental[name]["config"]
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}

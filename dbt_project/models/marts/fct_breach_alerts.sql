@@ -2,32 +2,29 @@
     materialized='incremental',
     incremental_strategy=ledger_incremental_strategy(),
     partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('day'),
+    partitions=ledger_run_partitions('window'),
     cluster_by=['namespace', 'deployment'],
     require_partition_filter=ledger_require_partition_filter(),
     on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'day') }}",
+    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
 ) }}
 
 -- What the Slack alert of snapshot day D says: every breach episode that is new on D
 -- (started on D), open on D (started before, and D's snapshot still shows it) or resolved
 -- on D (D is the first snapshot day without it), with the excess's monthly cost priced by
--- the same charge macro as the bill. Every column is as of D (nothing known only later),
--- so a re-run of D and a full rebuild give D's rows exactly as the day's run did. The
--- alert task reads the run's day from here on either warehouse; which episodes a route
--- has already heard of is the alert_log ledger's business. Each row also says who crossed
+-- the same charge macro as the bill. A run stores every day of its window [D - L, D], like
+-- the per-day facts: a late file that reveals an episode which started and ended before D
+-- adds that episode's rows to the days it covers, and the alert task reads back as far as
+-- alerts may go (alerts/read_model.py). Each day's columns are as of that day, from what
+-- the run knows, so a re-run and a full rebuild give the same rows. Which episodes a
+-- route has already heard of is the alert_log ledger's business. Each row also says who crossed
 -- the limit (the audit log's edit, fct_limit_edits) and whether PED approved a change of
 -- the API that same day; null when no audit source is configured or no edit crossed it.
-{%- set day = ledger_run_day() %}
-
 with alert_days as (
-    {%- if day is not none %}
-    select {{ ledger_date_literal(day) }} as snapshot_date
-    {%- else %}
-    -- Full rebuild: every day the pipeline has processed.
+    -- The days of the run window the pipeline has processed (every one on a full rebuild).
     select distinct snapshot_date
     from {{ ref('stg_k8s__snapshot_manifest') }}
-    {%- endif %}
+    where {{ ledger_window_filter('snapshot_date') }}
 ),
 
 episodes as (
@@ -35,10 +32,10 @@ episodes as (
 ),
 
 breaches_of_day as (
-    -- The day's breach conditions: the rows fct_replica_breaches stores for the day, read
-    -- from the same source so this model reaches the facts only through the episodes.
+    -- Each day's breach conditions: the rows fct_replica_breaches stores for the window,
+    -- read from the same source so this model reaches the facts only through the episodes.
     select * from {{ ref('int_breach_conditions') }}
-    where {{ ledger_day_filter('snapshot_date') }}
+    where {{ ledger_window_filter('snapshot_date') }}
 ),
 
 rates as (

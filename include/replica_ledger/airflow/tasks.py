@@ -9,7 +9,7 @@ here imports Airflow.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from replica_ledger import pipeline
@@ -82,10 +82,12 @@ def docs_due(context: dict[str, Any]) -> bool:
 
 
 def episodes_of_day(settings: Settings, day: date) -> list[dict]:
-    """The new, open and resolved episodes of `day` (dbt model fct_breach_alerts), either warehouse."""
+    """The new, open and resolved episodes of `day` (dbt model fct_breach_alerts), either
+    warehouse, and those of the days before it as far back as alerts may go: a late file
+    can reveal an episode that started and ended before `day`."""
     from replica_ledger.alerts.read_model import episodes_of_day as read_episodes
 
-    return read_episodes(settings, day)
+    return read_episodes(settings, day, since=day - timedelta(days=settings.alert_max_age_days))
 
 
 def _alert_batch(run: RunInfo, settings: Settings):

@@ -12,6 +12,8 @@ One fleet over four days (relative to today, so that the runs may post):
   by a backfill (which never posts).
 * day 3: both episodes open: the late one is announced once, the HPA one not again.
 * day 4: nothing new; a re-run of day 3 under a new run id announces nothing either.
+
+And a late file that reveals an episode which had ended before the run that reads it.
 """
 
 from __future__ import annotations
@@ -194,6 +196,31 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
     day3 = alert_model_rows(fleet.warehouse, DAY3)
     build(DAY3)
     assert alert_model_rows(fleet.warehouse, DAY3) == day3
+
+
+def test_a_late_file_reveals_an_episode_that_ended_before_the_run_day(fleet):
+    """gke-us wanted 5 replicas on day 2 only, and its day-2 file arrives after day 3 ran.
+    Day 4's run reloads day 2 (inside its window): the episode, new on day 2 and resolved
+    on day 3, is in no row of day 4, and is announced once all the same."""
+    route = "slack_payments_webhook#payments-alerts"
+    for day in (DAY3, DAY4):
+        write_day(fleet.archive, day, "gke-us", replicas=3, hpa_max=4)
+    for day in (DAY1, DAY2, DAY3):
+        build(day)
+        run_alert(day)
+    assert len(fleet.slack.posts()) == 1  # day 1's HPA episode
+    write_day(fleet.archive, DAY2, "gke-us", replicas=5, hpa_max=4)
+
+    build(DAY4)
+    assert [row[2] for row in alert_model_rows(fleet.warehouse, DAY4)] == ["gke-eu"]
+    assert run_alert(DAY4)[0] == POST
+    late = posted_texts(fleet.slack)[-1]
+    assert "gke-us" in late and "Replicas above the approved max" in late
+    assert "HPA max raised" not in late  # announced on day 1
+    announced = ("gke-us", "checkout-api", "replicas_over_limit", DAY2, route, "sent", DAY4)
+    assert alert_log(fleet.warehouse)[-1] == announced
+    assert run_alert(DAY4, run_id="manual__rerun-day-4", run_type="manual")[0] == SKIP
+    assert len(fleet.slack.posts()) == 2
 
 
 def test_a_full_rebuild_keeps_alert_log_and_gives_the_same_alert_rows(fleet):
