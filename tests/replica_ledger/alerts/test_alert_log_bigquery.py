@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -157,6 +157,9 @@ def test_read_model_query_on_bigquery(client):
     settings = replace(Settings(), dbt_target="bigquery", dataset=client.dataset_name)
     (row,) = episodes_of_day(settings, DAY, bigquery_client=client)
     assert (row["started_on"], row["status"], str(row["excess_monthly_cost"])) == (DAY, "new", "57")
+    # Back to the day before: the episode only that day lists too (two query parameters).
+    both = episodes_of_day(settings, DAY, since=DAY - timedelta(days=1), bigquery_client=client)
+    assert [(r["started_on"], r["snapshot_date"]) for r in both] == [(DAY - timedelta(days=1),) * 2, (DAY, DAY)]
     # who crossed the limit: BigQuery's aware timestamp becomes naive UTC
     (episode,) = episodes_from_rows([row])
     assert (episode.crossing.principal, episode.crossing.changed_at) == (
@@ -168,7 +171,7 @@ def test_read_model_query_on_bigquery(client):
 def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monkeypatch, tmp_path):
     """route_alerts and post_slack on BigQuery: the read model and alert_log of the dataset,
     reached from the environment as in production (here at the emulator's endpoint)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC
 
     from replica_ledger.airflow import tasks
 
