@@ -77,6 +77,8 @@ def environment(local: Path, fleet: Path, airflow: int) -> dict[str, str]:
         # at the same time is left alone, and the log is ours to read.
         DBT_TARGET_PATH=str(local / "dbt_target"),
         DBT_LOG_PATH=str(local / "dbt_logs"),
+        # Each command's duration is a debug line of dbt.log (the runs write info by default).
+        DBT_LOG_LEVEL_FILE="debug",
         PATH=f"{REPO_ROOT / '.venv' / f'af{airflow}' / 'bin'}:{os.environ['PATH']}",
         PYTHONUNBUFFERED="1",
     )

@@ -193,6 +193,18 @@ def run_results_ids() -> list[str]:
     return [result["unique_id"] for result in results["results"]]
 
 
+def test_by_default_the_days_build_runs_the_data_tests_of_its_models(ledger):
+    """The default (REPLICA_LEDGER_DBT_DAILY_TESTS unset): the day's build tests what it
+    built, and leaves the billing models' tests to the close."""
+    settings = load_settings()
+    pipeline.load_day(settings, OCT30)
+    pipeline.build_day(settings, OCT30)
+    tests = [node for node in run_results_ids() if node.startswith("test.")]
+    assert any("fct_replica_breaches" in node for node in tests)
+    billing_models = ("int_billing_lines", "fct_billing_statements", "mart_monthly_billing")
+    assert not [node for node in tests if any(model in node for model in billing_models)]
+
+
 def test_without_daily_tests_the_days_build_models_only_and_the_close_still_bills(ledger, monkeypatch):
     monkeypatch.setenv("REPLICA_LEDGER_DBT_DAILY_TESTS", "false")
     settings = load_settings()
