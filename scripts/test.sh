@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: lint once, then two pytest runs at the same time:
+# make test: lint once, beside two pytest runs at the same time:
 #   - Airflow 3.x: the whole suite, on two xdist workers (one test module per worker at a time,
 #     the modules reading the demo month together: tests/conftest.py);
 #   - Airflow 2.11: what touches Airflow (`-m airflow`: DAG integrity, the dag.test month, the
@@ -18,7 +18,9 @@ rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 started=$(date +%s)
 
 bash scripts/install_chromium.sh
-bash scripts/lint.sh .venv/af3
+# Lint runs beside the suites (its output is printed at the end, and it fails the run too).
+bash scripts/lint.sh .venv/af3 >"$RESULTS/lint.log" 2>&1 &
+lint_pid=$!
 
 VERSIONS=${AIRFLOW_VERSIONS:-3 2}
 FIRST_VERSION=${VERSIONS%% *}
@@ -53,6 +55,12 @@ failed=0
 for version in $VERSIONS; do
   wait "${pids[$version]}" || failed=1
 done
+lint_status=0
+wait "$lint_pid" || lint_status=$?
+echo "======================== lint ========================"
+cat "$RESULTS/lint.log"
+echo "== lint: exit $lint_status"
+[ "$lint_status" = 0 ] || failed=1
 # The logs one after the other (each ends with pytest's summary and its ten slowest tests).
 for version in $VERSIONS; do
   echo

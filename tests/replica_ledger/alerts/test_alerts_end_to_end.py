@@ -84,6 +84,8 @@ def fleet(tmp_path, monkeypatch, slack):
         "REPLICA_LEDGER_CLUSTERS": "gke-eu,gke-us",
         "REPLICA_LEDGER_ALERT_MAX_AGE_DAYS": "4",
         "REPLICA_LEDGER_DBT_TARGET": "duckdb",
+        # The days build models only: the alert path is what is checked here.
+        "REPLICA_LEDGER_DBT_DAILY_TESTS": "false",
     }.items():
         monkeypatch.setenv(name, str(value))
     write_day(archive_dir, DAY1, "gke-eu", replicas=3, hpa_max=6)
