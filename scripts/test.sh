@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # make test: lint once, beside two pytest runs at the same time:
-#   - Airflow 3.x: the whole suite, on two xdist workers (one test module per worker at a time,
-#     the modules reading the demo month together: tests/conftest.py);
+#   - Airflow 3.x: the whole suite but the few modules below, on two xdist workers (one test
+#     module per worker at a time, the modules reading the demo month together: tests/conftest.py);
 #   - Airflow 2.11: what touches Airflow (`-m airflow`: DAG integrity, the dag.test month, the
-#     backfill commands, the UI plugin, the task glue); the rest does not depend on Airflow.
+#     backfill commands, the UI plugin, the task glue), plus a few version-independent modules
+#     (`-m second_run`, tests/conftest.py SECOND_RUN) that balance the two runs.
 # Everything is real: Airflow runs, dbt builds on DuckDB and on the BigQuery emulator,
 # fake-gcs-server, the Firestore emulator, HTTP servers on 127.0.0.1 for Kubernetes and Slack,
 # the dbt docs lineage in headless Chromium.
 # PYTEST_ARGS narrows both runs (e.g. PYTEST_ARGS="tests/dags -x"); AIRFLOW_VERSIONS="3" runs one
-# version (the first one listed always runs the whole suite); PYTEST_WORKERS sets the xdist workers.
+# version (it then runs the whole suite); PYTEST_WORKERS sets the xdist workers.
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO_ROOT"
@@ -26,18 +27,17 @@ VERSIONS=${AIRFLOW_VERSIONS:-3 2}
 FIRST_VERSION=${VERSIONS%% *}
 
 suite() {  # suite VERSION: one pytest run, its output in $RESULTS/airflowVERSION.log
-  local version=$1 scope=() env=()
+  local version=$1 scope=()
   if [ "$version" = "$FIRST_VERSION" ]; then
     scope=(-n "${PYTEST_WORKERS:-2}" --no-loadscope-reorder)
+    [ "$VERSIONS" = "$FIRST_VERSION" ] || scope+=(-m "not second_run")
   else
-    # The Composer resolver check (pip against PyPI) does not depend on the local Airflow.
-    scope=(-m airflow)
-    env=(REPLICA_LEDGER_SKIP_NETWORK_TESTS=1)
+    scope=(-m "airflow or second_run")
   fi
   local began status=0
   began=$(date +%s)
   # shellcheck disable=SC2086
-  env "${env[@]}" ".venv/af$version/bin/python" -m pytest ${PYTEST_ARGS:-tests} "${scope[@]}" \
+  ".venv/af$version/bin/python" -m pytest ${PYTEST_ARGS:-tests} "${scope[@]}" \
     -q -p no:cacheprovider -rs --durations=10 --junitxml="$RESULTS/airflow$version.xml" \
     >"$RESULTS/airflow$version.log" 2>&1 || status=$?
   echo "== Airflow $version suite: $(($(date +%s) - began))s, exit $status" >>"$RESULTS/airflow$version.log"

@@ -17,10 +17,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # plugin, the task glue) run on every supported Airflow version; `make test` runs everything
 # else once. A module elsewhere opts in with `pytestmark = pytest.mark.airflow`.
 AIRFLOW_FOLDERS = ("tests/dags/", "tests/plugins/", "tests/replica_ledger/airflow/")
+# Version-independent modules that `make test` runs in the second Airflow version's run (and
+# not in the first's): that run has only the Airflow tests and finishes minutes earlier, so
+# these balance the two (scripts/test.sh). The Composer resolver check mostly waits on PyPI.
+SECOND_RUN = (
+    "tests/test_composer_requirements.py",
+    "tests/replica_ledger/test_billing_close.py",
+    "tests/replica_ledger/test_late_data.py",
+    "tests/replica_ledger/alerts/test_alerts_end_to_end.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "airflow: touches Airflow; runs on Airflow 2.11 and 3.x")
+    config.addinivalue_line("markers", "second_run: version-independent, run by the second Airflow's suite")
     # Two suites (and xdist workers) run at once: each gets its own dbt target and log
     # folders, or they would overwrite each other's manifest and partial-parse file.
     # Subprocesses (Airflow tasks started by the tests) inherit the variables.
@@ -53,6 +63,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _relative(item).startswith(AIRFLOW_FOLDERS):
             item.add_marker(pytest.mark.airflow)
+        if _relative(item) in SECOND_RUN:
+            item.add_marker(pytest.mark.second_run)
     # Stable sort: the heavy modules start first, on both workers, and the rest fill in.
     items.sort(key=_heaviness)
 
