@@ -10,8 +10,9 @@ Typical use from an Airflow task::
     from replica_ledger.alerts.read_model import episodes_of_day
 
     run = RunInfo.from_context(context)  # replica_ledger.airflow.context
+    oldest = run.snapshot_day - timedelta(days=settings.alert_max_age_days)  # as far as alerts go
     batch = AlertBatch(snapshot_date=run.snapshot_day, run_id=run.run_id, dag_id=run.dag_id,
-                       episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day, since=...)),
+                       episodes=episodes_from_rows(episodes_of_day(settings, run.snapshot_day, since=oldest)),
                        docs_url=..., run_url=run.log_url)
     report = send_alerts(batch, is_backfill=run.is_backfill,
                          max_age_days=settings.alert_max_age_days,
