@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
-	@echo "make demo-gcp                  the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
+	@echo "make demo-gcp [EVERY=7]        the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
 	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
 	@echo "make rebuild                   rebuild every dbt model from the loaded raw tables (keeps raw tables and ledgers)"
@@ -58,7 +58,7 @@ demo: venv
 # REPLICA_LEDGER_ENV=gcp on 127.0.0.1: BigQuery emulator, fake-gcs-server, Firestore emulator,
 # fake Kubernetes API and a Slack webhook receiver, all stopped at the end (tooling/demo_gcp.py).
 demo-gcp: venv .venv/bq/.installed
-	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh
+	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh $(if $(EVERY),--every $(EVERY))
 
 test: venvs .venv/bq/.installed
 	bash scripts/test.sh

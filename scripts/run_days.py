@@ -2,6 +2,10 @@
 
 Used by `make demo` and the tests: a real Airflow run of the real DAG, on either Airflow
 version, without a scheduler. Prints one line per day and exits non-zero if a run failed.
+
+`--every N` runs FROM, FROM + N, ... and always TO: the DAG as if it had been down
+between those days. Each run loads the days it missed through its lookback window
+(REPLICA_LEDGER_LOOKBACK_DAYS, 7 by default), so N may be at most that plus one.
 """
 
 from __future__ import annotations
@@ -37,16 +41,30 @@ def test_run(dag, logical_date: datetime):
     return dag.test(logical_date=logical_date)
 
 
+def run_days(first: date, last: date, every: int = 1) -> list[date]:
+    """first, first + every, ..., and last (once)."""
+    if every < 1:
+        raise ValueError(f"--every must be at least 1, got {every}")
+    days = [first + timedelta(days=offset) for offset in range(0, (last - first).days + 1, every)]
+    return [*days, last] if days and days[-1] != last else days
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("from_day", type=date.fromisoformat)
     parser.add_argument("to_day", type=date.fromisoformat)
     parser.add_argument("--dags-folder", required=True)
+    parser.add_argument("--every", type=int, default=1, help="run every N days (and on TO); default 1")
     args = parser.parse_args()
+    if args.every > 1:
+        from replica_ledger.settings import load_settings
+
+        lookback = load_settings().lookback_days
+        if args.every > lookback + 1:
+            parser.error(f"--every {args.every} would skip days: a run loads back {lookback} days at most")
     dag = load_dag(args.dags_folder)
     failed = []
-    day = args.from_day
-    while day <= args.to_day:
+    for day in run_days(args.from_day, args.to_day, args.every):
         started = time.monotonic()
         logical_date = datetime(day.year, day.month, day.day, tzinfo=UTC)
         run = test_run(dag, logical_date)
@@ -54,7 +72,6 @@ def main() -> int:
         print(f"[replica-ledger] {day} {state} in {time.monotonic() - started:.1f}s", flush=True)
         if state != "success":
             failed.append(day)
-        day += timedelta(days=1)
     if failed:
         print(f"[replica-ledger] failed days: {', '.join(map(str, failed))}", file=sys.stderr)
         return 1

@@ -18,11 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # else once. A module elsewhere opts in with `pytestmark = pytest.mark.airflow`.
 AIRFLOW_FOLDERS = ("tests/dags/", "tests/plugins/", "tests/replica_ledger/airflow/")
 # Version-independent modules that `make test` runs in the second Airflow version's run (and
-# not in the first's): that run has only the Airflow tests and finishes minutes earlier, so
-# these balance the two (scripts/test.sh). The Composer resolver check mostly waits on PyPI.
+# not in the first's): that run has only the Airflow tests and would finish minutes earlier,
+# so these balance the two (scripts/test.sh).
 SECOND_RUN = (
-    "tests/test_composer_requirements.py",
-    "tests/replica_ledger/test_billing_close.py",
     "tests/replica_ledger/test_late_data.py",
     "tests/replica_ledger/alerts/test_alerts_end_to_end.py",
 )

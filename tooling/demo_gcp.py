@@ -68,6 +68,8 @@ MARTS = (
     "dim_replica_limits",
     "fct_deployment_daily",
 )
+# Exported beside them: which episode each Slack route was told about (alerts/ledger.py).
+ALERT_LOG = "alert_log"
 # The fake cluster's size for the live capture: small, it only shows the path works.
 LIVE_DEPLOYMENTS, LIVE_HPAS = 40, 30
 
@@ -281,11 +283,15 @@ def gcp_environment(services: Services, base: Mapping[str, str]) -> dict[str, st
     return env
 
 
-def run_days(env: Mapping[str, str], first: date, last: date, log_path: Path) -> None:
+def run_days(env: Mapping[str, str], first: date, last: date, log_path: Path, every: int = 1) -> None:
     """scripts/run_days.py (dag.test() per day); its per-day lines are echoed, everything else logged."""
-    command = [sys.executable, "scripts/run_days.py", first.isoformat(), last.isoformat()]
+    command = [sys.executable, "scripts/run_days.py", first.isoformat(), last.isoformat(), "--every", str(every)]
     command += ["--dags-folder", env.get("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))]
-    say(f"running the DAG with REPLICA_LEDGER_ENV=gcp, dbt target bigquery_emulator, {first}..{last} (log: {log_path})")
+    cadence = "every day" if every == 1 else f"every {every} days and on {last} (each run loads the days it missed)"
+    say(
+        f"running the DAG with REPLICA_LEDGER_ENV=gcp, dbt target bigquery_emulator, {first}..{last}, "
+        f"{cadence} (log: {log_path})"
+    )
     with log_path.open("w") as log:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -323,13 +329,24 @@ def every_partition(table) -> str:
 
 
 def export_marts(client, folder: Path) -> None:
-    """Each mart's rows as JSON (values as text), for comparing with the DuckDB demo."""
+    """Each mart's rows, and the alert log's, as JSON (values as text), for comparing with
+    the DuckDB demo. A table not built yet (the billing mart before the month closes, with
+    --to) is said and skipped."""
+    from google.api_core.exceptions import NotFound
+
     folder.mkdir(parents=True, exist_ok=True)
-    for mart in MARTS:
-        sql = f"SELECT * FROM `{DATASET}.{mart}` WHERE {every_partition(client.get_table(f'{DATASET}.{mart}'))}"
+    missing = []
+    for name in (*MARTS, ALERT_LOG):
+        try:
+            table = client.get_table(f"{DATASET}.{name}")
+        except NotFound:
+            missing.append(name)
+            continue
+        sql = f"SELECT * FROM `{DATASET}.{name}` WHERE {every_partition(table)}"
         rows = [dict(row.items()) for row in client.query_and_wait(sql)]
-        (folder / f"{mart}.json").write_text(json.dumps(rows, default=str, indent=1, sort_keys=True))
-    say(f"marts exported as JSON into {folder}")
+        (folder / f"{name}.json").write_text(json.dumps(rows, default=str, indent=1, sort_keys=True))
+    not_built = f" (not built yet: {', '.join(missing)})" if missing else ""
+    say(f"marts exported as JSON into {folder}{not_built}")
 
 
 # ----------------------------------------------------------------------------- main
@@ -339,11 +356,28 @@ def local_dir() -> Path:
     return Path(os.environ.get("REPLICA_LEDGER_LOCAL_DIR") or REPO_ROOT / ".local").resolve()
 
 
+def check_cadence(parser: argparse.ArgumentParser, every: int) -> None:
+    """Before anything starts: runs further apart than the lookback window would leave days unloaded."""
+    from replica_ledger.settings import load_settings
+
+    lookback = load_settings().lookback_days
+    if not 1 <= every <= lookback + 1:
+        parser.error(f"--every must be 1..{lookback + 1}: a run loads the {lookback} days before it at most")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="first", type=date.fromisoformat, default=FIRST_DAY)
     parser.add_argument("--to", dest="last", type=date.fromisoformat, default=LAST_DAY)
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="run the DAG every N days (and on the last day), as after an outage: each run's "
+        "lookback window loads the days it missed; N <= REPLICA_LEDGER_LOOKBACK_DAYS + 1",
+    )
     args = parser.parse_args(argv)
+    check_cadence(parser, args.every)
     stop_on_signals()
     local = local_dir()
     work = local / "demo-gcp"
@@ -360,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         upload_demo_archive(services)
         load_ped_table(client, DEMO_PED_LOG)
         seed_and_sync_firestore(services, ped_rows(DEMO_PED_LOG))
-        run_days(env, args.first, args.last, work / f"run_days-airflow{env.get('AIRFLOW_MAJOR', '')}.log")
+        run_days(env, args.first, args.last, work / f"run_days-airflow{env.get('AIRFLOW_MAJOR', '')}.log", args.every)
         print_report(env)
         export_marts(client, work / "marts")
         received = services.slack.received_files()
