@@ -9,7 +9,8 @@
    through views (staging/intermediate are views: BigQuery scans their base tables) down to
    a stored table, with the partition window the reading SELECT's WHERE gives it: the run
    day (1 partition), the run's lookback window [D - L, D] (L + 1 partitions, L =
-   REPLICA_LEDGER_LOOKBACK_DAYS, default 7), the month,
+   REPLICA_LEDGER_LOOKBACK_DAYS, default 7) or a range reaching further back (N days from
+   its first day to D: fct_limit_edits reads the 9 days before the window), the month,
    or everything. A filter on a view is taken as pushed down to its base table: the views
    here are projections, and a window PARTITION BY snapshot_date (int_hpas__by_deployment),
    where BigQuery can push the filter through.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,11 +44,12 @@ OUT_DIR = REPO_ROOT / "bench" / "out"
 DAY, MONTH = "2026-10-11", "2026-10-01"
 LOOKBACK_DAYS = 7  # REPLICA_LEDGER_LOOKBACK_DAYS' default: a daily run rebuilds [D - 7, D]
 MIN_BILLED = 10 * 1024**2  # BigQuery's minimum per table referenced (on-demand)
-DAILY_MODELS = ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_episodes", "dim_replica_limits",
-                "fct_limit_change_quarantine", "fct_snapshot_gaps")  # fmt: skip
+# The month-end models (pipeline.BILLING_MODELS, int_billing_lines+): the daily build leaves them.
+BILLING_ROOT = "int_billing_lines"
 # Tables that grow per snapshot day (the others are small: the change log, seeds, SCD2).
-DAY_PARTITIONED = {"k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest",
-                   "fct_deployment_daily", "fct_replica_breaches"}  # fmt: skip
+DAY_PARTITIONED = {"k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest", "k8s_audit_events",
+                   "k8s_audit_rejects", "day_loads", "fct_deployment_daily", "fct_replica_breaches",
+                   "fct_breach_alerts"}  # fmt: skip
 API_SCALED = {"k8s_deployments", "k8s_hpas", "fct_deployment_daily", "fct_replica_breaches",
               "fct_breach_episodes", "ped_limit_changes", "dim_replica_limits",
               "fct_limit_change_quarantine", "mart_monthly_billing"}  # fmt: skip
@@ -90,7 +93,7 @@ def compile_bigquery(work: Path) -> dict:
 @dataclass(frozen=True)
 class Read:
     table: str  # a stored table: source, seed or non-view model
-    window: str  # day | lookback | month | all
+    window: str  # day | lookback | N days | month | all
 
 
 def window_of(where: exp.Expression | None) -> str | None:
@@ -100,10 +103,19 @@ def window_of(where: exp.Expression | None) -> str | None:
     text = where.sql(dialect="bigquery").lower()
     if "snapshot_date" in text and f"'{DAY}'" in text:
         if ">=" in text:
-            return "lookback"  # the window [D - L, D]
+            return _range_from(text)  # the window [D - L, D], or a range reaching further back
         # Only an upper bound: the stored history before the window (episodes bridge any gap).
         return "all" if "<" in text else "day"
     return None
+
+
+def _range_from(text: str) -> str:
+    """`lookback` for the window [D - L, D]; `N days` for a range that starts earlier."""
+    from datetime import date
+
+    first = min(date.fromisoformat(found) for found in re.findall(r"'(\d{4}-\d{2}-\d{2})'", text))
+    days = (date.fromisoformat(DAY) - first).days + 1
+    return "lookback" if days == LOOKBACK_DAYS + 1 else f"{days} days"
 
 
 class Resolver:
@@ -155,15 +167,34 @@ def bytes_read(read: Read, tables: dict[str, dict]) -> tuple[float, float]:
     full = table["rows"] * table["row_bytes"]
     if table["rows_per_day"] is None or read.window == "all":
         return full, full
-    days = {"day": 1, "lookback": LOOKBACK_DAYS + 1, "month": 31}[read.window]
+    fixed = {"day": 1, "lookback": LOOKBACK_DAYS + 1, "month": 31}
+    days = fixed[read.window] if read.window in fixed else int(read.window.removesuffix(" days"))
     return min(full, days * table["rows_per_day"] * table["row_bytes"]), full
+
+
+def daily_models(manifest: dict) -> list[str]:
+    """Every model the daily build stores (tables and incrementals; views cost no scan), but
+    the billing models, which only the month end builds."""
+    billing, todo = set(), [f"model.replica_ledger.{BILLING_ROOT}"]
+    while todo:
+        node = todo.pop()
+        if node not in billing:
+            billing.add(node)
+            todo += manifest["child_map"].get(node, [])
+    return sorted(
+        node["name"]
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] in ("table", "incremental")
+        and unique_id not in billing
+    )
 
 
 def estimate(manifest: dict, stats: dict, apis: int, history_days: int) -> list[dict]:
     resolver = Resolver(manifest)
     tables = scaled_tables(stats, apis, history_days)
     result = []
-    for model in (*DAILY_MODELS, "mart_monthly_billing"):
+    for model in (*daily_models(manifest), "mart_monthly_billing"):
         reads = resolver.model_reads(model)
         per_table: dict[str, list[float]] = {}
         for read in set(reads):

@@ -46,5 +46,5 @@ else
 fi
 # dbt docs in the Airflow UI (Browse > dbt Docs): Cosmos's view on 2.11, plugins/replica_ledger_dbt_docs.py
 # on 3.x; both read [cosmos] dbt_docs_dir. Cosmos's own 3.x nav entry stays off (no dbt_docs_projects).
-export AIRFLOW__COSMOS__DBT_DOCS_DIR="${AIRFLOW__COSMOS__DBT_DOCS_DIR:-${REPLICA_LEDGER_DBT_DOCS_DIR:-$REPO_ROOT/.local/dbt_docs}}"
+export AIRFLOW__COSMOS__DBT_DOCS_DIR="${AIRFLOW__COSMOS__DBT_DOCS_DIR:-${REPLICA_LEDGER_DBT_DOCS_DIR:-${REPLICA_LEDGER_LOCAL_DIR:-$REPO_ROOT/.local}/dbt_docs}}"
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False

@@ -14,10 +14,12 @@ export REPLICA_LEDGER_RETRIES=${REPLICA_LEDGER_RETRIES:-0}
 # The demo month's Kubernetes audit log (docs/audit-log.md): who made the changes the
 # snapshots show; `make report` prints who crossed each limit.
 export REPLICA_LEDGER_AUDIT_LOG=${REPLICA_LEDGER_AUDIT_LOG:-$REPO_ROOT/demo/audit_log.jsonl}
-DUCKDB=${REPLICA_LEDGER_DUCKDB:-$REPO_ROOT/.local/warehouse.duckdb}
-OUTBOX=${REPLICA_LEDGER_SLACK_OUTBOX:-$REPO_ROOT/.local/outbox}
-LOG="$REPO_ROOT/.local/demo-airflow$AIRFLOW_MAJOR.log"
-mkdir -p "$REPO_ROOT/.local"
+# The same defaults as Settings (include/replica_ledger/settings.py): under REPLICA_LEDGER_LOCAL_DIR.
+LOCAL_DIR=${REPLICA_LEDGER_LOCAL_DIR:-$REPO_ROOT/.local}
+DUCKDB=${REPLICA_LEDGER_DUCKDB:-$LOCAL_DIR/warehouse.duckdb}
+OUTBOX=${REPLICA_LEDGER_SLACK_OUTBOX:-$LOCAL_DIR/outbox}
+LOG="$LOCAL_DIR/demo-airflow$AIRFLOW_MAJOR.log"
+mkdir -p "$LOCAL_DIR"
 
 echo "== replica-ledger demo on Airflow $(airflow version 2>/dev/null | tail -1), days $FROM..$TO"
 bash scripts/airflow_init.sh "$AIRFLOW_MAJOR"
@@ -31,6 +33,6 @@ cat <<MSG
 Where things are:
   DuckDB warehouse : $DUCKDB   (try: $VENV/bin/python -c "import duckdb; print(duckdb.connect('$DUCKDB').sql('from mart_monthly_billing'))")
   Slack outbox     : $OUTBOX   ($(ls "$OUTBOX" 2>/dev/null | grep -c '\.txt$' || true) message(s); read the .txt files)
-  dbt docs         : ${REPLICA_LEDGER_DBT_DOCS_DIR:-$REPO_ROOT/.local/dbt_docs}/index.html
+  dbt docs         : ${REPLICA_LEDGER_DBT_DOCS_DIR:-$LOCAL_DIR/dbt_docs}/index.html
   Airflow log      : $LOG
 MSG

@@ -130,3 +130,33 @@
     {%- endif -%}
     {% do return(none) %}
 {%- endmacro %}
+
+
+{#- A model that became incremental after it was deployed as a plain table: that table lacks
+    the partition column, so it is dropped here, while the model compiles, and this run
+    builds the model whole (it is derived from the raw tables; nothing is lost). dbt's
+    relation cache forgets the table too, so is_incremental() is false from here on. Runs
+    only when the table exists: one metadata lookup per run, no query. -#}
+{% macro ledger_replace_table_without(column) -%}
+    {#- `this` is none in a unit test, where is_incremental() is what the test says; an
+        offline compile (--no-introspect) cannot look the table up -#}
+    {%- if execute and this is not none and flags.INTROSPECT and is_incremental() -%}
+        {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+        {%- set names = [] if existing is none else adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- if existing is not none and column not in names -%}
+            {{ log("replacing " ~ existing ~ ": built before it had the partition column " ~ column, info=true) }}
+            {%- do adapter.drop_relation(existing) -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- is_incremental(), but in an offline compile (--no-introspect: bench/bench_bigquery.py,
+    tests/dbt/test_bigquery_compile.py), which cannot look the table up and compiles the
+    daily run over an existing table. -#}
+{% macro ledger_is_incremental() -%}
+    {%- if execute and not flags.INTROSPECT -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {{ return(is_incremental()) }}
+{%- endmacro %}

@@ -95,13 +95,27 @@
 
 
 {#- The run window [D - L, D]: the days a run rebuilds (every partition on a full rebuild).
-    A static range, so BigQuery prunes partitions. -#}
-{% macro ledger_window_filter(column) -%}
+    A static range, so BigQuery prunes partitions. With reach_back_days = N, the range starts
+    N days earlier: what a model reads to rebuild the window, when a row depends on the
+    days before it (fct_limit_edits: the value before an edit). -#}
+{% macro ledger_window_filter(column, reach_back_days=0) -%}
     {%- set day = ledger_run_day() -%}
     {%- if day is none -%} {{ ledger_all_partitions(column) }} {%- else -%}
-        {{ column }} >= {{ ledger_date_literal(ledger_window_start()) }}
+        {%- set start = modules.datetime.date.fromisoformat(ledger_window_start())
+            - modules.datetime.timedelta(days=reach_back_days) -%}
+        {{ column }} >= {{ ledger_date_literal(start.isoformat()) }}
         and {{ column }} <= {{ ledger_date_literal(day) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The run window (with reach_back_days) on an incremental run; every partition when the
+    model is built whole: its first build, a full refresh, a table replaced by
+    ledger_replace_table_without. For a model whose rows are derived from the history
+    (fct_limit_edits), so its first run keeps every earlier row. -#}
+{% macro ledger_incremental_window_filter(column, reach_back_days=0) -%}
+    {%- if ledger_is_incremental() -%} {{ ledger_window_filter(column, reach_back_days) }}
+    {%- else -%} {{ ledger_all_partitions(column) }} {%- endif -%}
 {%- endmacro %}
 
 

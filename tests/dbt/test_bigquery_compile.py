@@ -129,6 +129,7 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         "fct_deployment_daily",
         "fct_replica_breaches",
         "fct_breach_alerts",
+        "fct_limit_edits",
         "fct_billing_statements",
     }
     statements = incremental.pop("fct_billing_statements")["config"]
@@ -139,13 +140,13 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
         assert config["cluster_by"] == ["namespace", "deployment"], name
-    # The per-day facts and the alert model overwrite every day of the run window.
-    run_days = {"fct_deployment_daily": WINDOW, "fct_replica_breaches": WINDOW, "fct_breach_alerts": WINDOW}
-    for name, days in run_days.items():
+    # The per-day facts, the alert model and the edits overwrite every day of the run window.
+    for name in ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_alerts", "fct_limit_edits"):
         config = incremental[name]["config"]
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}
-        assert config["partitions"] == [f"cast('{day}' as date)" for day in days]
-        assert config["require_partition_filter"] is True
+        assert config["partitions"] == [f"cast('{day}' as date)" for day in WINDOW]
+        # The edits are read whole by the alerts and the report (one row per edit: small).
+        assert config.get("require_partition_filter") is (True if name != "fct_limit_edits" else None)
     assert statements["partition_by"] == {"field": "billing_month", "data_type": "date", "granularity": "month"}
 
 
@@ -176,6 +177,8 @@ def _reads_filtered(sql: str, source_name: str, column: str, day: str) -> bool:
         ("int_deployments__with_limits", ["stg_k8s__deployments", "int_hpas__by_deployment"]),
         ("fct_replica_breaches", ["int_breach_conditions", "stg_k8s__snapshot_manifest"]),
         ("fct_breach_alerts", ["int_breach_conditions"]),
+        # The window and the 9 days before it (the values before its edits).
+        ("fct_limit_edits", ["stg_audit__workload_writes", "stg_k8s__hpas", "stg_k8s__deployments"]),
     ],
 )
 def test_daily_facts_read_only_the_run_partitions(compiled, model, big_sources):

@@ -1,11 +1,41 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy=ledger_incremental_strategy(),
+    partition_by=ledger_partition_by('snapshot_date', 'day'),
+    partitions=ledger_run_partitions('window'),
+    cluster_by=['namespace', 'deployment'],
+    on_schema_change='append_new_columns',
+    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
+) }}
+{{ ledger_replace_table_without('snapshot_date') }}
+
 -- Who changed a limit (contract §6): one row per change of an HPA's spec.maxReplicas or a
 -- Deployment's spec.replicas made by a person or a pipeline. Controllers' writes (the HPA
 -- scaling the Deployment) are no edits, but they are part of the value timeline: an edit's
 -- from_value is the value just before it, from the previous audited write or the last
--- snapshot, whichever is later. A write that leaves the value as it was is no change.
-with writes as (
-    select * from {{ ref('stg_audit__workload_writes') }}
-    where new_value is not null
+-- snapshot, whichever is later, if that was seen at most value_memory_days before the
+-- edit's day (older, the value is unknown: null). A write that leaves the value as it was
+-- is no change.
+-- Like the per-day facts, a run rebuilds the edits of its window [D - L, D] (by the day the
+-- entry was loaded under, snapshot_date). It reads the days before the window that the
+-- memory can reach, not the whole history: 2 days more than the memory, since a snapshot
+-- is filed under the day before it was taken and an entry may be filed under the day after
+-- it happened. So a full rebuild gives the same rows as the daily runs. Its first build
+-- (or one after a full refresh) reads the whole history.
+{%- set value_memory_days = 7 %}
+with deliveries as (
+    select
+        *,
+        -- An entry delivered twice (a log sink may repeat one across its day folders) is
+        -- kept once, on its first day.
+        row_number() over (partition by audit_id order by snapshot_date, changed_at) as delivery_number
+    from {{ ref('stg_audit__workload_writes') }}
+    where {{ ledger_incremental_window_filter('snapshot_date', reach_back_days=value_memory_days + 2) }}
+),
+
+writes as (
+    select * from deliveries
+    where delivery_number = 1 and new_value is not null
 ),
 
 edited_fields as (
@@ -26,7 +56,9 @@ snapshot_values as (
         'max_replicas' as field,
         hpas.max_replicas as value
     from {{ ref('stg_k8s__hpas') }} as hpas
-    where hpas.target_kind = 'Deployment' and hpas.max_replicas is not null
+    where
+        hpas.target_kind = 'Deployment' and hpas.max_replicas is not null
+        and {{ ledger_incremental_window_filter('hpas.snapshot_date', reach_back_days=value_memory_days + 2) }}
     union all
     select
         deployments.captured_at as observed_at,
@@ -36,7 +68,9 @@ snapshot_values as (
         'replicas' as field,
         deployments.spec_replicas as value
     from {{ ref('stg_k8s__deployments') }} as deployments
-    where deployments.spec_replicas is not null
+    where
+        deployments.spec_replicas is not null
+        and {{ ledger_incremental_window_filter('deployments.snapshot_date', reach_back_days=value_memory_days + 2) }}
 ),
 
 timeline as (
@@ -71,18 +105,34 @@ timeline as (
 with_previous as (
     select
         audit_id,
+        observed_at,
         value,
         -- A snapshot taken at the same instant as a write saw the value before it.
-        lag(value) over (
-            partition by cluster, namespace, deployment, field
-            order by observed_at, case when audit_id is null then 0 else 1 end, audit_id
-        ) as from_value
+        lag(value) over value_order as previous_value,
+        lag(observed_at) over value_order as previous_observed_at
     from timeline
+    window value_order as (
+        partition by cluster, namespace, deployment, field
+        order by observed_at, case when audit_id is null then 0 else 1 end, audit_id
+    )
+),
+
+remembered as (
+    select
+        audit_id,
+        case
+            when previous_observed_at >= {{ ledger_day_start_ts(ledger_date_add(
+                'cast(observed_at as date)', -value_memory_days)) }}
+                then previous_value
+        end as from_value
+    from with_previous
+    where audit_id is not null
 ),
 
 edits as (
     select
         writes.audit_id,
+        writes.snapshot_date,
         writes.changed_at,
         writes.cluster,
         writes.namespace,
@@ -90,20 +140,23 @@ edits as (
         writes.object_kind,
         writes.object_name,
         writes.field,
-        with_previous.from_value,
+        remembered.from_value,
         writes.new_value as to_value,
         writes.principal,
         writes.user_agent,
         writes.tool
     from writes
-    inner join with_previous on writes.audit_id = with_previous.audit_id
+    inner join remembered on writes.audit_id = remembered.audit_id
     where
         not writes.is_controller
-        and (with_previous.from_value is null or with_previous.from_value != writes.new_value)
+        and (remembered.from_value is null or remembered.from_value != writes.new_value)
+        -- The days before the window only give the values before its edits.
+        and {{ ledger_incremental_window_filter('writes.snapshot_date') }}
 )
 
 select
     edits.audit_id,
+    edits.snapshot_date,
     edits.changed_at,
     edits.cluster,
     edits.namespace,

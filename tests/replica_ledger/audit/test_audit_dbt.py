@@ -153,6 +153,36 @@ def test_the_metadata_only_entry_is_a_reject_with_its_reason(built):
     ]
 
 
+EDITS_SQL = "select * from main.fct_limit_edits order by audit_id"
+
+
+def test_day_by_day_runs_store_the_edits_of_a_full_build(built, tmp_path):
+    """Each day loaded and built alone with no lookback (the window is the run's day, as in
+    a backfill): day 3's edits start from day 2's snapshot and the controller's write of
+    day 3, and the CI edit of day 4 from day 3's snapshot, read from before the window."""
+    settings = write_inputs(tmp_path, with_audit=True)
+    for day in DAYS:
+        pipeline.load_day(settings, day, lookback_days=0)
+        pipeline.build_day(settings, day, lookback_days=0)
+    daily = query(settings, EDITS_SQL)
+    assert len(daily) == 3
+    assert daily == query(built, EDITS_SQL)
+
+
+def test_a_table_built_before_the_partition_column_is_built_again_whole(tmp_path):
+    """fct_limit_edits was a plain table without snapshot_date: the next daily run drops it
+    and builds every edit again, not only its window's."""
+    settings = build(tmp_path, with_audit=True)
+    expected = query(settings, EDITS_SQL)
+    with warehouse.connect(settings.duckdb_path) as con:
+        con.execute(
+            "create or replace table main.fct_limit_edits as select * exclude (snapshot_date) from main.fct_limit_edits"
+        )
+    pipeline.build_day(settings, DAYS[2], lookback_days=0)
+    assert query(settings, EDITS_SQL) == expected
+    assert {row[0] for row in expected} == {"a1", "a3", "c1"}  # a1 and a3 (Oct 3) lie before the window
+
+
 INTRADAY_SQL = (
     "select snapshot_date, deployment, breach_type, observed_value, approved_max_replicas"
     " from {schema}.int_breach_conditions order by snapshot_date, breach_type"

@@ -1,12 +1,7 @@
--- One row per audited write to a Deployment or HPA. An entry delivered twice (a log sink
--- may repeat one across its day folders) is kept once, on its first day.
-with numbered as (
-    select
-        *,
-        row_number() over (partition by audit_id order by snapshot_date, changed_at) as delivery_number
-    from {{ source('k8s_audit', 'k8s_audit_events') }}
-)
-
+-- One row per delivery of an audited write to a Deployment or HPA: an entry a log sink
+-- delivered on two days is here twice. No cross-day deduplication, so that a reader
+-- filtering on snapshot_date reads only those day partitions (BigQuery prunes them);
+-- fct_limit_edits keeps each entry once, on its first day.
 select
     audit_id,
     snapshot_date,
@@ -25,5 +20,4 @@ select
     is_controller,
     field,
     new_value
-from numbered
-where delivery_number = 1
+from {{ source('k8s_audit', 'k8s_audit_events') }}
