@@ -122,6 +122,21 @@ def audit_rows(env: dict[str, str], day: str) -> dict:
         }
 
 
+def write_audit_table_stats(env: dict[str, str], day: str, apis: int) -> None:
+    """The audit day's k8s_audit_events rows and column sizes (bench/out/audit_table_stats.json):
+    bench_bigquery's scan estimate with an audit source."""
+    from bench.bench_dbt import column_stats
+    from replica_ledger import warehouse
+
+    with warehouse.connect(Path(env["REPLICA_LEDGER_DUCKDB"]), read_only=True) as con:
+        con.execute(f"create temp table audit_day as select * from raw.k8s_audit_events where snapshot_date = '{day}'")
+        columns = con.execute("select column_name, column_type from (describe audit_day)").fetchall()
+        rows = con.execute("select count(*) from audit_day").fetchone()[0]
+        table = {"schema": "raw", "rows": rows, "columns": column_stats(con, "temp", "audit_day", columns)}
+    stats = {"apis": apis, "days": 1, "tables": {"k8s_audit_events": table}}
+    (OUT_DIR / "audit_table_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+
+
 def bench(apis: int, writes: int, work: Path) -> dict:
     spec = FleetSpec(apis=apis, days=HISTORY_DAYS + 2, start=datetime(2025, 1, 1).date())
     generate(spec, work / "fleet")
@@ -142,6 +157,7 @@ def bench(apis: int, writes: int, work: Path) -> dict:
         build = {**run_child(STEP, ["build_day", day], env), **dbt_timings(env)}
         days[label] = {"day": day, "load": load, "build": build, **audit_rows(env, day)}
         print(f"  {label} {day}: load {load['wall_s']:.2f} s, build {build['wall_s']:.2f} s", file=sys.stderr)
+    write_audit_table_stats(env, days["audit"]["day"], apis)
     return {"apis": apis, "writes_per_api": writes, "written": written, **days}
 
 

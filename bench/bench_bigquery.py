@@ -21,6 +21,9 @@
    warehouse (bench/out/table_stats.json, written by bench_dbt.py) scaled linearly to
    `--apis`. Against each: a full-table scan of the same tables at `--history-days`.
 BigQuery bills at least 10 MB per table referenced per query: shown as billed.
+4. Then again with an audit source, when bench_audit.py has left its day's k8s_audit_events
+   sizes (bench/out/audit_table_stats.json): every day of the year gets that many entries
+   per API. The year's own warehouse has none.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ BILLING_ROOT = "int_billing_lines"
 DAY_PARTITIONED = {"k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest", "k8s_audit_events",
                    "k8s_audit_rejects", "day_loads", "fct_deployment_daily", "fct_replica_breaches",
                    "fct_breach_alerts"}  # fmt: skip
-API_SCALED = {"k8s_deployments", "k8s_hpas", "fct_deployment_daily", "fct_replica_breaches",
+API_SCALED = {"k8s_deployments", "k8s_hpas", "k8s_audit_events", "fct_deployment_daily", "fct_replica_breaches",
               "fct_breach_episodes", "ped_limit_changes", "dim_replica_limits",
               "fct_limit_change_quarantine", "mart_monthly_billing"}  # fmt: skip
 
@@ -146,6 +149,15 @@ class Resolver:
         return found
 
 
+def with_audit_source(stats: dict, audit: dict) -> dict:
+    """The year's table stats with an audit source: every day has as many k8s_audit_events
+    rows, of the same sizes, as bench_audit's day (audit_table_stats.json), at the year's APIs."""
+    table = audit["tables"]["k8s_audit_events"]
+    per_day = table["rows"] / audit["days"] * stats["apis"] / audit["apis"]
+    events = {**table, "rows": per_day * stats["days"]}
+    return {**stats, "tables": {**stats["tables"], "k8s_audit_events": events}}
+
+
 def scaled_tables(stats: dict, apis: int, history_days: int) -> dict[str, dict]:
     """Rows per partition (day-partitioned) or in total, and bytes per row, at `apis` APIs."""
     scale = apis / stats["apis"]
@@ -213,8 +225,9 @@ def estimate(manifest: dict, stats: dict, apis: int, history_days: int) -> list[
     return result
 
 
-def print_table(rows: list[dict], apis: int, history_days: int) -> None:
-    print(f"BigQuery bytes per run, {apis:,} APIs, {history_days} days of history (estimated, see docstring)")
+def print_table(rows: list[dict], apis: int, history_days: int, scenario: str = "no audit source") -> None:
+    print(f"BigQuery bytes per run, {apis:,} APIs, {history_days} days of history, {scenario}", end=" ")
+    print("(estimated, see docstring)")
     print(f"{'model':<30} {'when':<9} {'scanned MB':>11} {'billed MB':>10} {'full scan MB':>13} {'ratio':>7}  reads")
     for row in rows:
         ratio = row["full_scan_bytes"] / row["scanned_bytes"] if row["scanned_bytes"] else 0
@@ -235,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apis", type=int, default=5000)
     parser.add_argument("--history-days", type=int, default=365)
     parser.add_argument("--stats", type=Path, default=OUT_DIR / "table_stats.json")
+    parser.add_argument("--audit-stats", type=Path, default=OUT_DIR / "audit_table_stats.json")
     args = parser.parse_args(argv)
     if not args.stats.exists():
         raise SystemExit(f"{args.stats} not found: run `python -m bench.bench_dbt --only year` first")
@@ -245,6 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = estimate(manifest, stats, args.apis, args.history_days)
     print_table(rows, args.apis, args.history_days)
     report = {"apis": args.apis, "history_days": args.history_days, "day": DAY, "month": MONTH, "models": rows}
+    if args.audit_stats.exists():
+        audit = json.loads(args.audit_stats.read_text())
+        audit_rows = estimate(manifest, with_audit_source(stats, audit), args.apis, args.history_days)
+        writes = round(audit["tables"]["k8s_audit_events"]["rows"] / audit["days"] / audit["apis"])
+        print()
+        print_table(audit_rows, args.apis, args.history_days, f"with an audit source ({writes} entries per API a day)")
+        report["with_audit_source"] = {"entries_per_api_day": writes, "models": audit_rows}
+    else:
+        print(f"(no {args.audit_stats}: run `python -m bench.bench_audit` for the estimate with an audit source)")
     (OUT_DIR / "bench_bigquery.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
 

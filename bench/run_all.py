@@ -282,21 +282,28 @@ def bigquery_rows() -> list[Row]:
                 "estimated; " + ", ".join(model["reads"]),
             )
         )
-    daily = [model for model in report["models"] if model["when"] == "daily"]
+    rows.append(bigquery_total_row(report["models"], f"BigQuery per day / month, {report['apis']:,} APIs"))
+    audit = report.get("with_audit_source")
+    if audit:
+        what = f"  with an audit source ({audit['entries_per_api_day']} entries per API a day)"
+        rows.append(bigquery_total_row(audit["models"], what))
+    return rows
+
+
+def bigquery_total_row(models: list[dict], what: str) -> Row:
+    daily = [model for model in models if model["when"] == "daily"]
     day = sum(model["scanned_bytes"] for model in daily)
     billed = sum(model["billed_bytes"] for model in daily)
-    month = 30 * day + sum(model["scanned_bytes"] for model in report["models"] if model["when"] != "daily")
-    rows.append(
-        Row(
-            "bigquery",
-            f"BigQuery per day / month, {report['apis']:,} APIs",
-            f"{day / 1e6:.0f} MB / {month / 1e9:.2f} GB",
-            "",
-            "",
-            f"billed with the 10 MB per-table minimum: {billed / 1e6:.0f} MB per day",
-        )
+    closes = [model for model in models if model["when"] != "daily"]
+    close = sum(model["scanned_bytes"] for model in closes)
+    return Row(
+        "bigquery",
+        what,
+        f"{day / 1e6:.0f} MB / {(30 * day + close) / 1e9:.2f} GB",
+        "",
+        "",
+        f"billed with the 10 MB per-table minimum: {billed / 1e6:.0f} MB per day; the month close {close / 1e6:.0f} MB",
     )
-    return rows
 
 
 # --------------------------------------------------------------------------- table
