@@ -52,7 +52,7 @@ BILLING_ROOT = "int_billing_lines"
 # Tables that grow per snapshot day (the others are small: the change log, seeds, SCD2).
 DAY_PARTITIONED = {"k8s_deployments", "k8s_hpas", "k8s_rejects", "snapshot_manifest", "k8s_audit_events",
                    "k8s_audit_rejects", "day_loads", "fct_deployment_daily", "fct_replica_breaches",
-                   "fct_breach_alerts"}  # fmt: skip
+                   "fct_breach_alerts", "fct_limit_edits", "int_audit_values__monthly_peaks"}  # fmt: skip
 API_SCALED = {"k8s_deployments", "k8s_hpas", "k8s_audit_events", "fct_deployment_daily", "fct_replica_breaches",
               "fct_breach_episodes", "ped_limit_changes", "dim_replica_limits",
               "fct_limit_change_quarantine", "mart_monthly_billing"}  # fmt: skip

@@ -130,6 +130,7 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         "fct_replica_breaches",
         "fct_breach_alerts",
         "fct_limit_edits",
+        "int_audit_values__monthly_peaks",
         "fct_billing_statements",
     }
     statements = incremental.pop("fct_billing_statements")["config"]
@@ -140,13 +141,14 @@ def test_incremental_facts_are_partitioned_clustered_and_overwrite_the_run_parti
         config = node["config"]
         assert config["incremental_strategy"] == "insert_overwrite", name
         assert config["cluster_by"] == ["namespace", "deployment"], name
-    # The per-day facts, the alert model and the edits overwrite every day of the run window.
-    for name in ("fct_deployment_daily", "fct_replica_breaches", "fct_breach_alerts", "fct_limit_edits"):
+    # The per-day facts, the alert model, the edits and the audited peaks overwrite every
+    # day of the run window.
+    read_whole = {"fct_limit_edits", "int_audit_values__monthly_peaks"}  # small: read whole by their readers
+    for name in incremental:
         config = incremental[name]["config"]
         assert config["partition_by"] == {"field": "snapshot_date", "data_type": "date", "granularity": "day"}
         assert config["partitions"] == [f"cast('{day}' as date)" for day in WINDOW]
-        # The edits are read whole by the alerts and the report (one row per edit: small).
-        assert config.get("require_partition_filter") is (True if name != "fct_limit_edits" else None)
+        assert config.get("require_partition_filter") is (None if name in read_whole else True), name
     assert statements["partition_by"] == {"field": "billing_month", "data_type": "date", "granularity": "month"}
 
 
@@ -179,6 +181,7 @@ def _reads_filtered(sql: str, source_name: str, column: str, day: str) -> bool:
         ("fct_breach_alerts", ["int_breach_conditions"]),
         # The window and the 9 days before it (the values before its edits).
         ("fct_limit_edits", ["stg_audit__workload_writes", "stg_k8s__hpas", "stg_k8s__deployments"]),
+        ("int_audit_values__monthly_peaks", ["stg_audit__workload_values"]),
     ],
 )
 def test_daily_facts_read_only_the_run_partitions(compiled, model, big_sources):

@@ -40,14 +40,14 @@ snapshot_peaks as (
 
 audited_peaks as (
     -- The intra-day peaks between snapshots: every audited HPA max and replica count (the
-    -- controllers' scale writes included), in the month they were written (a repeated
-    -- delivery changes no maximum). Empty when no audit source is configured.
+    -- controllers' scale writes included), in the month they were written, kept per load
+    -- day by int_audit_values__monthly_peaks. Empty when no audit source is configured.
     select
-        {{ ledger_month_start('cast(changed_at as date)') }} as billing_month,
+        billing_month,
         namespace,
         deployment,
-        max(value) as observed_max_replicas
-    from {{ ref('stg_audit__workload_values') }}
+        max(observed_max_replicas) as observed_max_replicas
+    from {{ ref('int_audit_values__monthly_peaks') }}
     group by 1, 2, 3
 ),
 
