@@ -4,8 +4,8 @@ Used by `make demo` and the tests: a real Airflow run of the real DAG, on either
 version, without a scheduler. Prints one line per day and exits non-zero if a run failed.
 
 `--every N` runs FROM, FROM + N, ... and always TO: the DAG as if it had been down
-between those days. Each run loads the days it missed through its lookback window
-(REPLICA_LEDGER_LOOKBACK_DAYS, 7 by default), so N may be at most that plus one.
+between those days (tooling/cadence.py: each run loads the days it missed through its
+lookback window, so N may be at most REPLICA_LEDGER_LOOKBACK_DAYS + 1).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 DAG_ID = "replica_ledger_daily"
 
@@ -41,14 +41,6 @@ def test_run(dag, logical_date: datetime):
     return dag.test(logical_date=logical_date)
 
 
-def run_days(first: date, last: date, every: int = 1) -> list[date]:
-    """first, first + every, ..., and last (once)."""
-    if every < 1:
-        raise ValueError(f"--every must be at least 1, got {every}")
-    days = [first + timedelta(days=offset) for offset in range(0, (last - first).days + 1, every)]
-    return [*days, last] if days and days[-1] != last else days
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("from_day", type=date.fromisoformat)
@@ -56,12 +48,12 @@ def main() -> int:
     parser.add_argument("--dags-folder", required=True)
     parser.add_argument("--every", type=int, default=1, help="run every N days (and on TO); default 1")
     args = parser.parse_args()
-    if args.every > 1:
-        from replica_ledger.settings import load_settings
+    from replica_ledger.settings import load_settings
+    from tooling.cadence import cadence_error, run_days
 
-        lookback = load_settings().lookback_days
-        if args.every > lookback + 1:
-            parser.error(f"--every {args.every} would skip days: a run loads back {lookback} days at most")
+    error = cadence_error(args.every, load_settings().lookback_days)
+    if error:
+        parser.error(error)
     dag = load_dag(args.dags_folder)
     failed = []
     for day in run_days(args.from_day, args.to_day, args.every):

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from replica_ledger.settings import load_settings
+from tooling.cadence import cadence_error
 from tooling.emulators import bigquery, firestore, gcs
 from tooling.fake_kube_api import FakeKubeApi
 from tooling.ped_table import PED_TABLE, load_ped_change_log, ped_rows
@@ -356,15 +358,6 @@ def local_dir() -> Path:
     return Path(os.environ.get("REPLICA_LEDGER_LOCAL_DIR") or REPO_ROOT / ".local").resolve()
 
 
-def check_cadence(parser: argparse.ArgumentParser, every: int) -> None:
-    """Before anything starts: runs further apart than the lookback window would leave days unloaded."""
-    from replica_ledger.settings import load_settings
-
-    lookback = load_settings().lookback_days
-    if not 1 <= every <= lookback + 1:
-        parser.error(f"--every must be 1..{lookback + 1}: a run loads the {lookback} days before it at most")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="first", type=date.fromisoformat, default=FIRST_DAY)
@@ -377,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         "lookback window loads the days it missed; N <= REPLICA_LEDGER_LOOKBACK_DAYS + 1",
     )
     args = parser.parse_args(argv)
-    check_cadence(parser, args.every)
+    # Before anything starts (scripts/run_days.py would refuse it only after the emulators).
+    error = cadence_error(args.every, load_settings().lookback_days)
+    if error:
+        parser.error(error)
     stop_on_signals()
     local = local_dir()
     work = local / "demo-gcp"
