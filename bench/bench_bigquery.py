@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlglot
@@ -114,8 +115,6 @@ def window_of(where: exp.Expression | None) -> str | None:
 
 def _range_from(text: str) -> str:
     """`lookback` for the window [D - L, D]; `N days` for a range that starts earlier."""
-    from datetime import date
-
     first = min(date.fromisoformat(found) for found in re.findall(r"'(\d{4}-\d{2}-\d{2})'", text))
     days = (date.fromisoformat(DAY) - first).days + 1
     return "lookback" if days == LOOKBACK_DAYS + 1 else f"{days} days"

@@ -59,6 +59,29 @@
 {%- endmacro %}
 
 
+{#- The config of a model stored per snapshot day and rebuilt over the run window [D - L, D]
+    (the per-day facts, the alerts, the limit edits, the audited peaks): incremental,
+    partitioned by snapshot_date and clustered by API. BigQuery overwrites the window's
+    partitions; DuckDB deletes them first (pre-hook), then appends. The big facts also
+    refuse a query without a partition filter; a small table its readers read whole
+    (require_partition_filter=false) does not. Use: {{ config(ledger_window_config()) }}. -#}
+{% macro ledger_window_config(require_partition_filter=true) -%}
+    {%- set options = {
+        'materialized': 'incremental',
+        'incremental_strategy': ledger_incremental_strategy(),
+        'partition_by': ledger_partition_by('snapshot_date', 'day'),
+        'partitions': ledger_run_partitions('window'),
+        'cluster_by': ['namespace', 'deployment'],
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': "{{ ledger_clear_run_window('snapshot_date', 'window') }}",
+    } -%}
+    {%- if require_partition_filter -%}
+        {%- do options.update({'require_partition_filter': ledger_require_partition_filter()}) -%}
+    {%- endif -%}
+    {{ return(options) }}
+{%- endmacro %}
+
+
 {#- Partitioning is a BigQuery table option; DuckDB tables are not partitioned. -#}
 {% macro ledger_partition_by(field, granularity='day') -%}
     {{ return(adapter.dispatch('ledger_partition_by', 'replica_ledger')(field, granularity)) }}
@@ -141,9 +164,10 @@
     {#- `this` is none in a unit test, where is_incremental() is what the test says; an
         offline compile (--no-introspect) cannot look the table up -#}
     {%- if execute and this is not none and flags.INTROSPECT and is_incremental() -%}
+        {#- is_incremental(): the table exists -#}
         {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-        {%- set names = [] if existing is none else adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-        {%- if existing is not none and column not in names -%}
+        {%- set names = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- if column not in names -%}
             {{ log("replacing " ~ existing ~ ": built before it had the partition column " ~ column, info=true) }}
             {%- do adapter.drop_relation(existing) -%}
         {%- endif -%}

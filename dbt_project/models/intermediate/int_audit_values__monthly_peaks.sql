@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=ledger_incremental_strategy(),
-    partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('window'),
-    cluster_by=['namespace', 'deployment'],
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
-) }}
+{{ config(ledger_window_config(require_partition_filter=false)) }}
 
 -- The highest audited value of each API (an HPA's max or a Deployment's replicas, the
 -- controllers' scale writes included) per month of the write, for each day the entries

@@ -1,13 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=ledger_incremental_strategy(),
-    partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('window'),
-    cluster_by=['namespace', 'deployment'],
-    require_partition_filter=ledger_require_partition_filter(),
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
-) }}
+{{ config(ledger_window_config()) }}
 
 -- One row per in-scope Deployment per snapshot, with its HPA and the approved limit in
 -- force at captured_at; the join is int_deployments__with_limits. Stores the run window

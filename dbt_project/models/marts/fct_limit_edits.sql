@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=ledger_incremental_strategy(),
-    partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('window'),
-    cluster_by=['namespace', 'deployment'],
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
-) }}
+{{ config(ledger_window_config(require_partition_filter=false)) }}
 {{ ledger_replace_table_without('snapshot_date') }}
 
 -- Who changed a limit (contract §6): one row per change of an HPA's spec.maxReplicas or a
@@ -23,6 +15,7 @@
 -- it happened. So a full rebuild gives the same rows as the daily runs. Its first build
 -- (or one after a full refresh) reads the whole history.
 {%- set value_memory_days = 7 %}
+{%- set reach_back_days = value_memory_days + 2 %}
 with deliveries as (
     select
         *,
@@ -30,7 +23,7 @@ with deliveries as (
         -- kept once, on its first day.
         row_number() over (partition by audit_id order by snapshot_date, changed_at) as delivery_number
     from {{ ref('stg_audit__workload_writes') }}
-    where {{ ledger_incremental_window_filter('snapshot_date', reach_back_days=value_memory_days + 2) }}
+    where {{ ledger_incremental_window_filter('snapshot_date', reach_back_days=reach_back_days) }}
 ),
 
 writes as (
@@ -58,7 +51,7 @@ snapshot_values as (
     from {{ ref('stg_k8s__hpas') }} as hpas
     where
         hpas.target_kind = 'Deployment' and hpas.max_replicas is not null
-        and {{ ledger_incremental_window_filter('hpas.snapshot_date', reach_back_days=value_memory_days + 2) }}
+        and {{ ledger_incremental_window_filter('hpas.snapshot_date', reach_back_days=reach_back_days) }}
     union all
     select
         deployments.captured_at as observed_at,
@@ -70,7 +63,7 @@ snapshot_values as (
     from {{ ref('stg_k8s__deployments') }} as deployments
     where
         deployments.spec_replicas is not null
-        and {{ ledger_incremental_window_filter('deployments.snapshot_date', reach_back_days=value_memory_days + 2) }}
+        and {{ ledger_incremental_window_filter('deployments.snapshot_date', reach_back_days=reach_back_days) }}
 ),
 
 timeline as (

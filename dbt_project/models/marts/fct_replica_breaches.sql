@@ -1,13 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy=ledger_incremental_strategy(),
-    partition_by=ledger_partition_by('snapshot_date', 'day'),
-    partitions=ledger_run_partitions('window'),
-    cluster_by=['namespace', 'deployment'],
-    require_partition_filter=ledger_require_partition_filter(),
-    on_schema_change='append_new_columns',
-    pre_hook="{{ ledger_clear_run_window('snapshot_date', 'window') }}",
-) }}
+{{ config(ledger_window_config()) }}
 
 -- One row per breach per snapshot day; a run rebuilds the days of its window [D - L, D]
 -- (every day on a full rebuild). An episode of (cluster, API, breach type) starts on the
