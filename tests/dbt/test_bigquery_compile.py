@@ -181,7 +181,7 @@ def _reads_filtered(sql: str, source_name: str, column: str, day: str) -> bool:
         ("fct_breach_alerts", ["int_breach_conditions"]),
         # The window and the 9 days before it (the values before its edits).
         ("fct_limit_edits", ["stg_audit__workload_writes", "stg_k8s__hpas", "stg_k8s__deployments"]),
-        ("int_audit_values__monthly_peaks", ["stg_audit__workload_values"]),
+        ("int_audit_values__monthly_peaks", ["stg_audit__workload_writes"]),
     ],
 )
 def test_daily_facts_read_only_the_run_partitions(compiled, model, big_sources):

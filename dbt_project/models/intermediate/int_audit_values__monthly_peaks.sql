@@ -13,7 +13,7 @@ select
     {{ ledger_month_start('cast(changed_at as date)') }} as billing_month,
     namespace,
     deployment,
-    max(value) as observed_max_replicas
-from {{ ref('stg_audit__workload_values') }}
-where {{ ledger_incremental_window_filter('snapshot_date') }}
+    max(new_value) as observed_max_replicas
+from {{ ref('stg_audit__workload_writes') }}
+where new_value is not null and {{ ledger_incremental_window_filter('snapshot_date') }}
 group by 1, 2, 3, 4

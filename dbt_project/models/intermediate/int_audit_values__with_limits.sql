@@ -10,11 +10,13 @@ with deliveries as (
     -- delivered on or after the day it was made.
     select
         *,
+        new_value as value,
         cast(changed_at as date) as written_on,
         row_number() over (partition by audit_id order by snapshot_date) as delivery_number
-    from {{ ref('stg_audit__workload_values') }}
+    from {{ ref('stg_audit__workload_writes') }}
     where
-        {{ ledger_window_filter('snapshot_date') }}
+        new_value is not null
+        and {{ ledger_window_filter('snapshot_date') }}
         and {{ ledger_window_filter('cast(changed_at as date)') }}
 ),
 
