@@ -27,7 +27,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
-PARTS = ("fleet", "collector", "load", "dbt", "audit", "parse", "backfill", "bigquery")
+PARTS = ("fleet", "collector", "load", "dbt", "audit", "parse", "backfill", "bigquery", "demo")
+DEMO_TARGET_RATIO = 0.5
 FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
 
 
@@ -309,6 +310,26 @@ def bigquery_total_row(models: list[dict], what: str) -> Row:
 # --------------------------------------------------------------------------- table
 
 
+def demo_rows() -> list[Row]:
+    """`make demo` at this checkout against the base commit, one after the other (bench_demo)."""
+    run([python("af3"), "-m", "bench.bench_demo"], timeout=7200)
+    report = read("bench_demo.json")
+    note = (
+        f"{report['base_seconds']:.0f} s at {report['base_commit']}, same output: {report['same_output']}, "
+        f"load average {', '.join(f'{load:.1f}' for load in report['load_average_after_runs'])}"
+    )
+    return [
+        Row(
+            "demo",
+            f"make demo (Airflow {report['airflow']}): this checkout / {report['base_commit']}",
+            f"{report['this_seconds']:.0f} s ({report['ratio']:.2f}x)",
+            f"<= {DEMO_TARGET_RATIO}x",
+            verdict(report["ratio"], DEMO_TARGET_RATIO),
+            note,
+        )
+    ]
+
+
 def render(rows: list[Row], header: str) -> str:
     columns = ("what", "value", "target", "verdict", "note")
     table = [[getattr(row, column) for column in columns] for row in rows]
@@ -337,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse": parse_rows,
         "backfill": lambda: backfill_rows(args.backfill_days),
         "bigquery": bigquery_rows,  # after dbt: it reads the year's table sizes
+        "demo": demo_rows,
     }
     rows: list[Row] = []
     for part in PARTS:
