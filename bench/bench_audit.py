@@ -102,7 +102,7 @@ def write_audit_day(spec: FleetSpec, offset: int, writes: int, folder: Path) -> 
 
 
 def audit_rows(env: dict[str, str], day: str) -> dict:
-    from replica_ledger import warehouse
+    from replica_ledger.warehouse import duckdb as warehouse
 
     with warehouse.connect(Path(env["REPLICA_LEDGER_DUCKDB"]), read_only=True) as con:
 
@@ -127,7 +127,7 @@ def write_audit_table_stats(env: dict[str, str], audit_rows_of_day: int, apis: i
     bench_bigquery's scan estimate with an audit source. The measured day is the only one
     with an audit log, so the table holds that day alone."""
     from bench.bench_dbt import column_stats
-    from replica_ledger import warehouse
+    from replica_ledger.warehouse import duckdb as warehouse
 
     with warehouse.connect(Path(env["REPLICA_LEDGER_DUCKDB"]), read_only=True) as con:
         rows = con.execute("select count(*) from raw.k8s_audit_events").fetchone()[0]

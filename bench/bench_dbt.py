@@ -36,7 +36,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from replica_ledger import changelog, warehouse
+from replica_ledger import changelog
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling.synthetic_fleet import FleetSpec, change_rows, generate, iter_raw_days, plans
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import date
 
 from replica_ledger.raw.day import DayLoad, write_day_rows
+from replica_ledger.raw.schema import DAY_TABLES
 from replica_ledger.raw.stores import ObjectStore
-from replica_ledger.warehouse import DAY_TABLES
 
 
 class MemoryDaySink:

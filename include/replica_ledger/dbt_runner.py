@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from datetime import date
 
 from replica_ledger import contract
 from replica_ledger import settings as names
@@ -29,21 +30,9 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
-    if settings.uses_bigquery:  # the DuckDB target keeps its own raw schema name (`raw`)
-        env.update(
-            {
-                names.RAW_SCHEMA_VAR: settings.raw_dataset,
-                names.BQ_DATASET_VAR: settings.dataset,
-                names.BQ_LOCATION_VAR: settings.bq_location,
-                names.PED_PROJECT_VAR: settings.ped_project,
-                names.PED_DATASET_VAR: settings.ped_dataset,
-                names.PED_TABLE_NAME_VAR: settings.ped_table_name,
-            }
-        )
-        if settings.gcp_project:
-            env[names.GCP_PROJECT_VAR] = settings.gcp_project
-        if settings.bq_api_endpoint:
-            env[names.BQ_API_ENDPOINT_VAR] = settings.bq_api_endpoint
+    from replica_ledger.warehouse import open_warehouse
+
+    env.update(open_warehouse(settings).dbt_environment())
     return env
 
 
@@ -51,7 +40,6 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 # dbt re-parses the whole project whenever --vars change, i.e. on every new day.
 RUN_WINDOW_ENV = {
     "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
-    "billing_month": "REPLICA_LEDGER_DBT_BILLING_MONTH",
     # Days before snapshot_date the per-day facts rebuild too (Settings.lookback_days).
     "lookback_days": "REPLICA_LEDGER_DBT_LOOKBACK_DAYS",
 }
@@ -88,7 +76,7 @@ def run_window_environment(window: dict[str, str | None] | None) -> dict[str, st
 
 
 def run_dbt(settings: Settings, command: Sequence[str], window: dict[str, str | None] | None = None) -> object:
-    """Invoke `dbt <command>` for the run `window` (snapshot_date, billing_month: ISO dates)
+    """Invoke `dbt <command>` for the run `window` (snapshot_date: an ISO date; lookback_days)
     and raise DbtFailed with the failing nodes if it fails."""
     from dbt.cli.main import dbtRunner  # heavy import: run time only
 
@@ -123,3 +111,17 @@ def _invoke(dbt_runner, settings: Settings, command: Sequence[str]) -> object:
         detail = "\n".join(_failures(result)) or repr(result.exception)
         raise DbtFailed(f"dbt {' '.join(command[:1])} failed:\n{detail}")
     return result.result
+
+
+def build_window(settings: Settings, day: date, lookback_days: int, *selection: str, command: str = "build") -> object:
+    """`dbt <command>` of a selection for the run's window [day - lookback_days, day] (unit
+    tests run in CI, not in the DAG).
+
+    The window travels as environment variables (RUN_WINDOW_ENV), like the day: the --vars
+    stay the same on every run, so dbt's partial parse holds.
+    """
+    return run_dbt(
+        settings,
+        [command, *selection, "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)],
+        window={"snapshot_date": day.isoformat(), "lookback_days": str(lookback_days)},
+    )

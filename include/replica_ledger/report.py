@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from replica_ledger import pipeline
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
 from replica_ledger.settings import Settings, load_settings
+from replica_ledger.warehouse import MissingTable, Warehouse, open_warehouse, queries
 
 
-def _rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    """Rows of `sql` on the dbt target's warehouse (DuckDB, or BigQuery and its emulator)."""
-    return [tuple(row.values()) for row in pipeline._query(settings, sql, params)]
+def _values(rows: list[dict]) -> list[tuple]:
+    return [tuple(row.values()) for row in rows]
 
 
 def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
@@ -31,71 +30,45 @@ def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-# The billing models are built by the first month close: before it they do not exist.
-_MISSING_TABLE_ERRORS = frozenset({"CatalogException", "NotFound"})  # DuckDB, BigQuery
-
-
-def _billing_table(settings: Settings, title: str, headers: list[str], sql: str, params: list) -> str:
+def _billing_table(title: str, headers: list[str], read, warehouse: Warehouse, month: date | None) -> str:
+    """The billing models are built by the first month close: before it they do not exist."""
     try:
-        rows = _rows(settings, sql, params)
-    except Exception as exc:
-        if type(exc).__name__ not in _MISSING_TABLE_ERRORS:
-            raise
+        rows = read(warehouse, month)
+    except MissingTable:
         return f"\n{title}: none yet (no month has been closed)"
-    return _table(title, headers, rows)
+    return _table(title, headers, _values(rows))
 
 
 def render_report(settings: Settings, month: date | None = None) -> str:
-    month_filter = "where billing_month = ?" if month else ""
-    month_params = [month] if month else []
+    warehouse = open_warehouse(settings)
     sections = [
         _table(
             "Breach episodes",
             ["cluster", "api", "team", "breach", "started", "last seen", "ended", "max observed", "approved"],
-            _rows(
-                settings,
-                "select cluster, namespace || '/' || deployment, team, breach_type, started_on, last_seen_on,"
-                " ended_on, max_observed_value, last_approved_max_replicas"
-                " from fct_breach_episodes order by started_on, namespace, deployment, breach_type",
-            ),
+            _values(queries.report_episodes(warehouse)),
         ),
-        _table(
-            "Snapshot gaps",
-            ["day", "cluster", "reason"],
-            _rows(settings, "select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by 1, 2"),
-        ),
+        _table("Snapshot gaps", ["day", "cluster", "reason"], _values(queries.report_gaps(warehouse))),
         _table(
             "Quarantined PED change rows",
             ["line", "change_id", "reason", "detail"],
-            _rows(
-                settings,
-                "select arrival_seq, change_id, quarantine_reason, quarantine_detail"
-                " from fct_limit_change_quarantine order by arrival_seq",
-            ),
+            _values(queries.report_quarantine(warehouse)),
         ),
         _billing_table(
-            settings,
             "Monthly bill per API",
             ["month", "api", "team", "max", "vCPU", "GB", "amount", "prorated", "observed max", "exposure", "version"],
-            "select billing_month, namespace || '/' || deployment, team, billed_max_replicas, cpu,"
-            " memory_gb, amount, prorated_amount, observed_max_replicas, unapproved_exposure_amount,"
-            f" statement_version from mart_monthly_billing {month_filter}"
-            " order by billing_month, namespace, deployment",
-            month_params,
+            queries.report_bills,
+            warehouse,
+            month,
         ),
         _billing_table(
-            settings,
             "Restated statement lines",
             ["month", "api", "version", "amount", "closed at", "superseded at", "reason"],
-            "select billing_month, namespace || '/' || deployment, statement_version, amount, closed_at,"
-            " superseded_at, restatement_reason from fct_billing_statements"
-            " where (restatement_reason is not null or superseded_at is not null)"
-            f"{' and billing_month = ?' if month else ''}"
-            " order by billing_month, namespace, deployment, statement_version",
-            month_params,
+            queries.report_restatements,
+            warehouse,
+            month,
         ),
     ]
-    who = who_crossed_rows(lambda sql: pipeline._query(settings, sql), settings.audit_log is not None)
+    who = who_crossed_rows(warehouse, settings.audit_log is not None)
     if who is not None:  # the warehouse has the attribution columns (fct_breach_alerts)
         sections.insert(1, _table("Who crossed the limit (every episode, from the audit log)", HEADERS, who))
     return "\n".join(sections)

@@ -74,6 +74,9 @@ GCS_BUCKET_VAR = "REPLICA_LEDGER_GCS_BUCKET"
 GCS_SNAPSHOT_PREFIX_VAR = "REPLICA_LEDGER_GCS_SNAPSHOT_PREFIX"
 COLLECTOR_IMAGE_VAR = "REPLICA_LEDGER_COLLECTOR_IMAGE"
 GCP_CONN_ID_VAR = "REPLICA_LEDGER_GCP_CONN_ID"
+# Service accounts the GCS and BigQuery clients impersonate, comma-separated, the last one
+# acting (the Google provider's impersonation_chain); empty = the connection's own identity.
+IMPERSONATION_CHAIN_VAR = "REPLICA_LEDGER_IMPERSONATION_CHAIN"
 POD_MODE_VAR = "REPLICA_LEDGER_POD_MODE"
 POD_NAMESPACE_VAR = "REPLICA_LEDGER_POD_NAMESPACE"
 KUBE_CONFIG_FILE_VAR = "REPLICA_LEDGER_KUBE_CONFIG_FILE"
@@ -165,6 +168,7 @@ class GcpSettings:
     collector_image: str
     snapshot_prefix: str = "snapshots"
     gcp_conn_id: str = "google_cloud_default"
+    impersonation_chain: tuple[str, ...] = ()
     # Where the collector pods run: "composer" = KubernetesPodOperator in the environment's
     # own cluster (Composer 3: namespace composer-user-workloads), reaching the clusters
     # through a kubeconfig Secret; "gke" = GKEStartPodOperator in each target cluster,
@@ -424,6 +428,7 @@ def _with_gcp(settings: Settings, env: _Env) -> Settings:
         collector_image=env.text(COLLECTOR_IMAGE_VAR),
         snapshot_prefix=env.text(GCS_SNAPSHOT_PREFIX_VAR, GcpSettings.snapshot_prefix).strip("/"),
         gcp_conn_id=env.text(GCP_CONN_ID_VAR, GcpSettings.gcp_conn_id),
+        impersonation_chain=env.csv(IMPERSONATION_CHAIN_VAR, GcpSettings.impersonation_chain),
         pod_mode=mode,
         pod_namespace=env.text(POD_NAMESPACE_VAR, "replica-ledger" if gke else COMPOSER_NAMESPACE),
         kube_config_file=env.text(KUBE_CONFIG_FILE_VAR, COMPOSER_KUBE_CONFIG),

@@ -142,7 +142,7 @@ def docs_dir(tmp_path_factory) -> Path:
         DO_NOT_TRACK="1",
     )
     prepare = (
-        "from replica_ledger import warehouse\n"
+        "from replica_ledger.warehouse import duckdb as warehouse\n"
         "from replica_ledger.settings import load_settings\n"
         "with warehouse.connect(load_settings().duckdb_path) as con:\n"
         "    warehouse.ensure_raw_schema(con)\n"

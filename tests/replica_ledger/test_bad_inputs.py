@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.collector.__main__ import main as collector_main
 from replica_ledger.dbt_runner import build_vars, run_dbt
 from replica_ledger.settings import Settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
 DAYS = (date(2026, 10, 30), date(2026, 10, 31))

@@ -20,10 +20,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.airflow import tasks
 from replica_ledger.report import render_report
 from replica_ledger.settings import load_settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tests.support.payments_month import change, write_day
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)

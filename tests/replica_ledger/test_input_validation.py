@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from replica_ledger import archive, changelog, warehouse
+from replica_ledger import archive, changelog
 from replica_ledger.collector.settings import snapshot_date_problem
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling.k8s_objects import deployment_object, hpa_object
 
 DAY = date(2026, 10, 14)

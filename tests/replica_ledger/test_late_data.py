@@ -21,9 +21,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.airflow import tasks
 from replica_ledger.settings import load_settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
 D = date(2026, 10, 20)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.raw.day import write_day_rows
 from replica_ledger.raw.stores import LocalStore
 from replica_ledger.settings import Settings, load_settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tests.replica_ledger.test_archive import api_items, write_snapshot
 from tests.support.airflow_cli import table_fingerprints
 

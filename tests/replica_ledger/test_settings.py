@@ -78,6 +78,11 @@ CASES = {
     names.GCS_SNAPSHOT_PREFIX_VAR: ("/a/snapshots/", lambda s: s.gcp.snapshot_prefix, "a/snapshots"),
     names.COLLECTOR_IMAGE_VAR: ("img:2", lambda s: s.gcp.collector_image, "img:2"),
     names.GCP_CONN_ID_VAR: ("gcp_prod", lambda s: s.gcp.gcp_conn_id, "gcp_prod"),
+    names.IMPERSONATION_CHAIN_VAR: (
+        " lead@p.iam.gserviceaccount.com, ledger@p.iam.gserviceaccount.com ",
+        lambda s: s.gcp.impersonation_chain,
+        ("lead@p.iam.gserviceaccount.com", "ledger@p.iam.gserviceaccount.com"),
+    ),
     names.POD_MODE_VAR: ("composer", lambda s: s.gcp.pod_mode, "composer"),
     names.POD_NAMESPACE_VAR: ("ns", lambda s: s.gcp.pod_namespace, "ns"),
     names.KUBE_CONFIG_FILE_VAR: ("/k", lambda s: s.gcp.kube_config_file, "/k"),

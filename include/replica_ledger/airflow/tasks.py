@@ -122,7 +122,8 @@ def _may_post(run: RunInfo, settings: Settings) -> tuple[bool, str]:
 
 def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str) -> str:
     """Post when the run may post and some route has an episode it was not told about."""
-    from replica_ledger.alerts import alert_log_for, load_routes, pending_announcements
+    from replica_ledger.alerts import load_routes, pending_announcements
+    from replica_ledger.warehouse import open_warehouse
 
     run, settings = RunInfo.from_context(context), load_settings()
     if not _may_post(run, settings)[0]:
@@ -130,7 +131,7 @@ def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str)
     pending = pending_announcements(
         _alert_batch(run, settings),
         load_routes(_routes_csv(settings)),
-        alert_log_for(settings),
+        open_warehouse(settings).alert_log(),
         settings.alert_max_age_days,
     )
     log.info("%d breach episode(s) of %s not announced yet", len(pending), run.snapshot_day)
@@ -138,7 +139,8 @@ def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str)
 
 
 def post_alerts(context: dict[str, Any]) -> dict:
-    from replica_ledger.alerts import alert_log_for, send_alerts
+    from replica_ledger.alerts import send_alerts
+    from replica_ledger.warehouse import open_warehouse
 
     run, settings = RunInfo.from_context(context), load_settings()
     allowed, reason = _may_post(run, settings)
@@ -147,7 +149,7 @@ def post_alerts(context: dict[str, Any]) -> dict:
     report = send_alerts(
         _alert_batch(run, settings),
         routes=_routes_csv(settings),
-        ledger=alert_log_for(settings),
+        ledger=open_warehouse(settings).alert_log(),
         is_backfill=run.is_backfill,
         max_age_days=settings.alert_max_age_days,
         outbox_dir=settings.slack_outbox,

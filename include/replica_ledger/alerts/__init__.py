@@ -6,8 +6,9 @@ imported inside the functions that use them (DAG files import this while being p
 
 Typical use from an Airflow task::
 
-    from replica_ledger.alerts import AlertBatch, alert_log_for, episodes_from_rows, send_alerts
+    from replica_ledger.alerts import AlertBatch, episodes_from_rows, send_alerts
     from replica_ledger.alerts.read_model import episodes_of_day
+    from replica_ledger.warehouse import open_warehouse
 
     run = RunInfo.from_context(context)  # replica_ledger.airflow.context
     oldest = run.snapshot_day - timedelta(days=settings.alert_max_age_days)  # as far as alerts go
@@ -17,7 +18,7 @@ Typical use from an Airflow task::
     report = send_alerts(batch, is_backfill=run.is_backfill,
                          max_age_days=settings.alert_max_age_days,
                          routes="dbt_project/seeds/team_slack_routes.csv",
-                         ledger=alert_log_for(settings))
+                         ledger=open_warehouse(settings).alert_log())
 
 and ``on_failure_callback=failure_notifier("slack_default_webhook")``.
 """
@@ -37,10 +38,7 @@ from replica_ledger.alerts.failure import FailureNotifier, failure_fields, failu
 from replica_ledger.alerts.ledger import (
     AlertLog,
     AlertLogRecord,
-    BigQueryAlertLog,
     Claim,
-    DuckDBAlertLog,
-    alert_log_for,
 )
 from replica_ledger.alerts.model import (
     BREACH_TYPE_WORDS,
@@ -71,17 +69,14 @@ __all__ = [
     "AlertLog",
     "AlertLogRecord",
     "AlertRunReport",
-    "BigQueryAlertLog",
     "Claim",
     "Crossing",
     "DeliveryResult",
-    "DuckDBAlertLog",
     "Episode",
     "FailureNotifier",
     "Route",
     "RoutedMessage",
     "Routes",
-    "alert_log_for",
     "default_outbox_dir",
     "deliver",
     "episode_key",

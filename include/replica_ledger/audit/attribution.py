@@ -12,28 +12,17 @@ episode's first alert row (the day it started) is read and worded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from replica_ledger.contract import UNREGISTERED_DEPLOYMENT
+from replica_ledger.warehouse import MissingTable, Warehouse, queries
 
 log = logging.getLogger(__name__)
-Rows = Callable[[str], list[dict]]
 
 NO_EDIT = "(no audited edit)"
 NO_LIMIT = "(no limit to cross)"
 SOURCE_OFF = "(audit log off)"
 
-# The row of the day each episode started (its "new" row); the date bound is a partition
-# filter BigQuery requires on the day-partitioned table.
-EPISODES_SQL = (
-    "select cluster, namespace, deployment, breach_type, episode_started_on, crossed_by,"
-    " crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,"
-    " approved_max_replicas, ped_approved_at, ped_approved_max_replicas"
-    " from fct_breach_alerts"
-    " where snapshot_date >= cast('1970-01-01' as date) and snapshot_date = episode_started_on"
-    " order by episode_started_on, namespace, deployment, breach_type, cluster"
-)
 HEADERS = [
     "cluster",
     "api",
@@ -96,15 +85,15 @@ def who_row(episode: dict, audit_source_on: bool = True) -> tuple:
     )
 
 
-def who_crossed_rows(rows: Rows, audit_source_on: bool = True) -> list[tuple] | None:
+def who_crossed_rows(warehouse: Warehouse, audit_source_on: bool = True) -> list[tuple] | None:
     """The "who" row of every episode, or None when the warehouse has no attribution yet.
 
-    `rows(sql)` runs a query on the dbt target. A warehouse built before the attribution
-    columns existed cannot answer: the report then leaves the section out.
+    A warehouse built before fct_breach_alerts (or before its attribution columns) existed
+    cannot answer: the report then leaves the section out.
     """
     try:
-        episodes = rows(EPISODES_SQL)
-    except Exception as exc:  # DuckDB's BinderException/CatalogException or BigQuery's BadRequest/NotFound
+        episodes = queries.attribution_rows(warehouse)
+    except MissingTable as exc:
         log.warning("no 'who crossed the limit' section: fct_breach_alerts cannot say it (%s)", exc)
         return None
     return [who_row(episode, audit_source_on) for episode in episodes]

@@ -72,6 +72,23 @@ FROM `{table}`"""
 )
 
 
+class SinkTable:
+    """The log sink's table as an `audit.log.AuditSource`, read with `bq_client`
+    (built by `warehouse.open_audit_source`)."""
+
+    def __init__(self, table: AuditTable, bq_client) -> None:
+        self.table, self.client = table, bq_client
+
+    def __str__(self) -> str:
+        return str(self.table)
+
+    def versions(self, first: date, last: date) -> dict[date, dict[str, str]]:
+        return sink_versions(self.table, first, last, self.client)
+
+    def read_day(self, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
+        return read_sink_day(self.table, day, excluded_namespaces, self.client)
+
+
 def read_sink_day(table: AuditTable, day: date, excluded_namespaces: tuple[str, ...], bq_client) -> AuditDay:
     """The audit rows of `day` from the sink's table (one query), classified as a file's."""
     rows = _query(bq_client, _DAY_ROWS.format(table=table.table_id), _range_parameters(day, day))

@@ -1,8 +1,9 @@
 """The audit log (REPLICA_LEDGER_AUDIT_LOG) -> a day's write rows and reject rows.
 
-A local path is read here; the log sink's BigQuery table (`bq://PROJECT.DATASET.TABLE`)
-by `audit.bigquery_sink`, whose rows end up as the same lines and go through the same
-classification below.
+Both sources are an `AuditSource` (what a day's load asks of the log): a local path is read
+here (`AuditFiles`); the log sink's BigQuery table (`bq://PROJECT.DATASET.TABLE`) by
+`audit.bigquery_sink.SinkTable`, whose rows end up as the same lines and go through the
+same classification below. `warehouse.open_audit_source` picks one from the settings.
 
 The path is a JSON Lines file, or a folder of `dt=YYYY-MM-DD/*.jsonl` (one file per
 cluster, or the files a log sink writes). Each line is a Cloud Logging `LogEntry` or an
@@ -22,12 +23,12 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from replica_ledger.audit.entries import EntryError, is_final_stage, parse_timestamp, read_entry
 from replica_ledger.audit.writes import Quarantine, Skip, write_row
-from replica_ledger.settings import AuditTable
 
 _DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
@@ -72,15 +73,55 @@ def day_folders(root: Path) -> dict[date, Path]:
     return folders
 
 
-def read_audit_day(
-    path: Path | AuditTable, day: date, excluded_namespaces: tuple[str, ...], bq_client=None
-) -> AuditDay:
-    """The audit rows of `day` (empty when the log has nothing that day). A sink table is
-    queried with `bq_client` (a google-cloud-bigquery Client)."""
-    if isinstance(path, AuditTable):
-        from replica_ledger.audit.bigquery_sink import read_sink_day
+@runtime_checkable
+class AuditSource(Protocol):
+    """What a day's load asks of the audit log, whatever holds it."""
 
-        return read_sink_day(path, day, excluded_namespaces, bq_client)
+    def versions(self, first: date, last: date) -> dict[date, dict[str, str]]:
+        """For the load record: each day of [first, last] -> {what was read: its version}."""
+        ...
+
+    def read_day(self, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
+        """The day's write rows, reject rows and skip counts."""
+        ...
+
+
+class AuditFiles:
+    """A local JSON Lines file or `dt=` folder as the `AuditSource`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def versions(self, first: date, last: date) -> dict[date, dict[str, str]]:
+        days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        return {day: file_versions(self.path, day) for day in days}
+
+    def read_day(self, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
+        return read_audit_day(self.path, day, excluded_namespaces)
+
+
+def file_versions(audit_log: Path, day: date) -> dict[str, str]:
+    """Versions of the audit files a load of `day` reads (a single file is every day's)."""
+    if not audit_log.exists():
+        return {}
+    if audit_log.is_dir():
+        folder = day_folders(audit_log).get(day)
+        files = [] if folder is None else sorted(folder.glob("*.jsonl"))
+    else:
+        files = [audit_log]
+    return {str(path): _file_version(path) for path in files}
+
+
+def _file_version(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def read_audit_day(path: Path, day: date, excluded_namespaces: tuple[str, ...]) -> AuditDay:
+    """The audit rows of `day` in a local file or folder (empty when the log has nothing that day)."""
     if not path.exists():
         raise AuditLogError(f"audit log {path} does not exist")
     if path.is_dir():

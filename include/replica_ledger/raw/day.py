@@ -21,14 +21,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Protocol
 
 from replica_ledger import archive
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout, clusters_seen
 from replica_ledger.raw.record import LOAD_RECORD
 from replica_ledger.raw.stores import ObjectNotFound, ObjectStore
-from replica_ledger.settings import AuditTable
 
 log = logging.getLogger(__name__)
 
@@ -203,25 +201,18 @@ def write_load_record(record_row: dict, load: DayLoad, sink: DaySink) -> None:
     load.rows[LOAD_RECORD] = 1
 
 
-def write_audit_rows(
-    audit_log: Path | AuditTable | None,
-    load: DayLoad,
-    excluded_namespaces: tuple[str, ...],
-    sink: DaySink,
-    bq_client=None,
-) -> dict:
+def write_audit_rows(audit_log, load: DayLoad, excluded_namespaces: tuple[str, ...], sink: DaySink) -> dict:
     """The day's audit write rows and rejects (replica_ledger.audit) into `sink`, counted in `load`.
 
-    `audit_log` is a local path or the log sink's table (settings.AuditTable, read with
-    `bq_client`). Without an audit source nothing is written, so the day's audit tables are
-    emptied: the same day load replaces them, whether a source is configured or not.
+    `audit_log` is an `audit.log.AuditSource` (local files or the log sink's table;
+    `warehouse.open_audit_source`). Without an audit source nothing is written, so the day's
+    audit tables are emptied: the same day load replaces them, whether a source is
+    configured or not.
     """
     if audit_log is None:
         return {"configured": False}
-    from replica_ledger.audit.log import read_audit_day
-
     day = load.snapshot_date
-    audit = read_audit_day(audit_log, day, excluded_namespaces, bq_client)
+    audit = audit_log.read_day(day, excluded_namespaces)
     sink.write(AUDIT_EVENTS, audit.events)
     sink.write(AUDIT_REJECTS, audit.rejects)
     load.rows[AUDIT_EVENTS], load.rows[AUDIT_REJECTS] = len(audit.events), len(audit.rejects)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
+from replica_ledger.raw.schema import DAY_TABLES, RAW_TABLES
 
 
 def json_value(value: Any) -> Any:

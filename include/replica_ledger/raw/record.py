@@ -34,11 +34,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
+from replica_ledger.audit.log import AuditSource
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout
 from replica_ledger.raw.stores import ObjectStore
-from replica_ledger.settings import AuditTable
 
 LOAD_RECORD = "day_loads"
 # Change it when the loader writes other rows for the same files: every window day reloads once.
@@ -95,16 +94,15 @@ def window_inputs(
     store: ObjectStore,
     days: Iterable[date],
     configured_clusters: Iterable[str],
-    audit_log: Path | AuditTable | None,
+    audit: AuditSource | None,
     *,
     layout: ArchiveLayout = ARCHIVE,
-    audit_client=None,
 ) -> dict[date, DayInputs]:
     """DayInputs of each day: one names-only listing up to the last day (the clusters seen),
-    then one listing with versions per day folder (and one query over a sink table's window,
-    with `audit_client`)."""
+    then one listing with versions per day folder (and the audit source's versions of the
+    window: one query over a sink table)."""
     days = sorted(days)
-    audit = _audit_window(audit_log, days, audit_client)
+    audit_versions = {} if audit is None else audit.versions(days[0], days[-1])
     snapshots = layout.snapshots_until(store, days[-1])
     configured = set(configured_clusters)
     inputs = {}
@@ -114,33 +112,6 @@ def window_inputs(
             day=day,
             files=store.versions(layout.day_folder(day)),
             expected_clusters=tuple(sorted(configured | seen)),
-            audit_files=audit.get(day, {}),
+            audit_files=audit_versions.get(day, {}),
         )
     return inputs
-
-
-def _audit_window(audit_log: Path | AuditTable | None, days: list[date], audit_client) -> dict[date, dict]:
-    if isinstance(audit_log, AuditTable):
-        from replica_ledger.audit.bigquery_sink import sink_versions
-
-        return sink_versions(audit_log, days[0], days[-1], audit_client)
-    return {day: audit_versions(audit_log, day) for day in days}
-
-
-def audit_versions(audit_log: Path | None, day: date) -> dict[str, str]:
-    """Versions of the audit files a load of `day` reads (none without an audit source)."""
-    if audit_log is None or not audit_log.exists():
-        return {}
-    if audit_log.is_dir():
-        from replica_ledger.audit.log import day_folders
-
-        folder = day_folders(audit_log).get(day)
-        files = [] if folder is None else sorted(folder.glob("*.jsonl"))
-    else:
-        files = [audit_log]
-    return {str(path): _file_version(path) for path in files}
-
-
-def _file_version(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}"

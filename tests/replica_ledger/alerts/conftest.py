@@ -176,7 +176,7 @@ def routes_csv() -> Path:
 
 @pytest.fixture
 def duckdb_ledger(tmp_path):
-    from replica_ledger.alerts import DuckDBAlertLog
+    from replica_ledger.warehouse.duckdb import DuckDBAlertLog
 
     return DuckDBAlertLog(tmp_path / "warehouse.duckdb")
 

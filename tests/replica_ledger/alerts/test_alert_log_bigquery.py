@@ -17,9 +17,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger.alerts import AlertLog, BigQueryAlertLog, episodes_from_rows, load_routes, send_alerts
+from replica_ledger.alerts import AlertLog, episodes_from_rows, load_routes, send_alerts
 from replica_ledger.alerts.read_model import episodes_of_day
 from replica_ledger.settings import Settings
+from replica_ledger.warehouse.bigquery import BigQueryAlertLog
 from tooling.emulators import bigquery as bq_emulator
 
 from .conftest import TODAY

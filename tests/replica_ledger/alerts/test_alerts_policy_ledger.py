@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from replica_ledger.airflow.context import RunInfo
-from replica_ledger.alerts import AlertLog, DuckDBAlertLog, should_post
+from replica_ledger.alerts import AlertLog, should_post
+from replica_ledger.warehouse.duckdb import DuckDBAlertLog
 
 from .factories import ep
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from replica_ledger.audit.attribution import NO_EDIT, NO_LIMIT, SOURCE_OFF, who_crossed_rows, who_row
+from replica_ledger.settings import Settings
+from replica_ledger.warehouse import open_warehouse
+from replica_ledger.warehouse.duckdb import connect
 
 EPISODE = {
     "cluster": "eu",
@@ -55,9 +58,20 @@ def test_no_audited_edit_no_limit_and_the_audit_source_off():
     assert who_row(unregistered)[4:] == (NO_LIMIT, None, None, None, None, None)
 
 
-def test_a_warehouse_without_the_attribution_columns_leaves_the_section_out():
-    def fails(sql: str) -> list[dict]:
-        raise RuntimeError("Binder Error: Referenced column crossed_by not found")
-
-    assert who_crossed_rows(fails) is None
-    assert who_crossed_rows(lambda sql: [EPISODE, NO_CROSSING]) == [who_row(EPISODE), who_row(NO_CROSSING)]
+def test_a_warehouse_without_the_attribution_columns_leaves_the_section_out(tmp_path):
+    warehouse = open_warehouse(Settings(duckdb_path=tmp_path / "w.duckdb"))
+    # No fct_breach_alerts at all (nothing built yet).
+    assert who_crossed_rows(warehouse) is None
+    # An fct_breach_alerts of an older build, before the attribution columns.
+    with connect(tmp_path / "w.duckdb") as con:
+        con.execute("create table fct_breach_alerts as select date '2026-10-10' as snapshot_date, 'eu' as cluster")
+    assert who_crossed_rows(warehouse) is None
+    # With them, every episode's first row is worded.
+    columns = ", ".join(f"? as {name}" for name in EPISODE)
+    with connect(tmp_path / "w.duckdb") as con:
+        con.execute("drop table fct_breach_alerts")
+        con.execute(
+            f"create table fct_breach_alerts as select ? as snapshot_date, {columns}",
+            [EPISODE["episode_started_on"], *EPISODE.values()],
+        )
+    assert who_crossed_rows(warehouse) == [who_row(EPISODE)]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.dbt_runner import build_vars, run_dbt
 from replica_ledger.settings import Settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling import audit_entries as make
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 

@@ -11,10 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.dbt_runner import build_vars, run_dbt
 from replica_ledger.report import render_report
 from replica_ledger.settings import REPO_ROOT, Settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling.demo_data import DAYS_IN_DEMO_MONTH, DEMO_MONTH
 
 DEMO = REPO_ROOT / "demo"

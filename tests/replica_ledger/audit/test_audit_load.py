@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from replica_ledger import pipeline, warehouse
+from replica_ledger import pipeline
 from replica_ledger.settings import Settings
+from replica_ledger.warehouse import duckdb as warehouse
 from tooling import audit_entries as make
 
 DAY = date(2026, 10, 14)

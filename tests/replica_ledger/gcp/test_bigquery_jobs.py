@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger.gcp.bigquery import RawDataset, load_day_files, load_job_config
 from replica_ledger.raw.record import LOAD_RECORD
+from replica_ledger.raw.schema import DAY_TABLES, RAW_TABLES
 from replica_ledger.settings import load_settings
-from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
+from replica_ledger.warehouse.bigquery import RawDataset, load_day_files, load_job_config
 from tests.replica_ledger.gcp.rendering import GCP_ENV, PROJECT, SNAPSHOT_DAY
 
 

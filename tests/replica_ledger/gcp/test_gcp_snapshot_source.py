@@ -21,9 +21,9 @@ import pytest
 from replica_ledger import pipeline
 from replica_ledger.raw.day import write_day_rows
 from replica_ledger.raw.ndjson import NdjsonDayFiles
+from replica_ledger.raw.schema import DAY_TABLES, RAW_TABLES
 from replica_ledger.raw.stores import GcsStore, LocalStore
 from replica_ledger.settings import GcpSettingsError, Settings, load_settings
-from replica_ledger.warehouse import DAY_TABLES, RAW_TABLES
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, REPO_ROOT
 from tooling.raw_rows import day_rows
 

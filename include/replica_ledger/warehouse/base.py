@@ -1,0 +1,66 @@
+"""What the rest of the product may ask of a warehouse, on DuckDB and on BigQuery alike.
+
+The interface is small on purpose: a query with parameters (`?`, rows as dicts), a load
+session (the load record, and a sink that replaces one day of the raw tables), the alert
+log, the environment dbt's profile reads, and one exception for "that table is not built
+yet". Which implementation a run gets is decided once, by `warehouse.open_warehouse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any, Protocol, runtime_checkable
+
+
+class MissingTable(LookupError):
+    """The query names a table (or a column of one) the warehouse does not hold yet.
+
+    A model built by a later step (the billing models before the first month close), or a
+    warehouse built by an older version of the models. Raised by `Warehouse.query` in place
+    of DuckDB's CatalogException/BinderException and BigQuery's NotFound/"Unrecognized
+    name", so callers test for one thing.
+    """
+
+
+@runtime_checkable
+class RawLoad(Protocol):
+    """One load of the raw tables (`Warehouse.loading`)."""
+
+    def load_records(self, first: date, last: date) -> tuple[dict[date, str], date | None]:
+        """day -> fingerprint of its last load for the days first..last that have one, and
+        the first day ever loaded (None before the first load)."""
+        ...
+
+    def replacing_day(self, day: date) -> AbstractContextManager[Any]:
+        """A `raw.day.DaySink` whose rows replace every raw row of `day` when the block ends
+        (nothing changes if the block fails)."""
+        ...
+
+    @property
+    def summary(self) -> dict:
+        """What the load adds to the run's summary, once the `loading` block ended."""
+        ...
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    name: str
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict]:
+        """Rows of `sql` (SQL both warehouses accept, `?` parameters) on the dbt target's
+        dataset; `MissingTable` when a table it names is not built yet."""
+        ...
+
+    def loading(self) -> AbstractContextManager[RawLoad]:
+        """A load of the raw tables, ended by the block (DuckDB also reloads the PED change log)."""
+        ...
+
+    def alert_log(self) -> Any:
+        """The `alerts.ledger.AlertLog` of this warehouse."""
+        ...
+
+    def dbt_environment(self) -> dict[str, str]:
+        """The environment variables profiles.yml and the sources read for this warehouse."""
+        ...

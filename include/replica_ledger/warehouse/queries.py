@@ -1,0 +1,148 @@
+"""The SQL the product runs on the dbt models: the run summary, billing, the alert, the report.
+
+Every query here is written once for both warehouses (SQL that DuckDB and BigQuery both
+accept, unqualified model names resolved in the dbt target's dataset, `?` parameters) and
+run through `Warehouse.query`. Values are always parameters; no text from outside is put
+into the SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from replica_ledger.warehouse.base import MissingTable, Warehouse
+
+# --------------------------------------------------------------------------- the day's build
+
+
+def breaches_of_day(warehouse: Warehouse, day: date) -> list[dict]:
+    return warehouse.query(
+        "select breach_type, count(*) as breaches, sum(case when is_new_episode then 1 else 0 end) as new_episodes "
+        "from fct_replica_breaches where snapshot_date = ? group by breach_type order by breach_type",
+        [day],
+    )
+
+
+def quarantine_reasons(warehouse: Warehouse) -> list[dict]:
+    return warehouse.query(
+        "select quarantine_reason, count(*) as row_count from fct_limit_change_quarantine "
+        "group by quarantine_reason order by quarantine_reason",
+    )
+
+
+def gaps_of_day(warehouse: Warehouse, day: date) -> list[dict]:
+    return warehouse.query("select cluster, gap_reason from fct_snapshot_gaps where snapshot_date = ?", [day])
+
+
+def snapshot_days(warehouse: Warehouse) -> dict:
+    """How many snapshot days the warehouse holds, the first and the last."""
+    return warehouse.query(
+        "select count(distinct snapshot_date) as days, min(snapshot_date) as first_day,"
+        " max(snapshot_date) as last_day from int_snapshot_expectations",
+    )[0]
+
+
+# --------------------------------------------------------------------------- billing
+
+
+def statement_rows(warehouse: Warehouse, columns: str) -> list[dict]:
+    """`select <columns> from fct_billing_statements`; none before the first month close
+    (the ledger does not exist yet). `columns` is one of this module's constants."""
+    try:
+        return warehouse.query(f"select {columns} from fct_billing_statements")
+    except MissingTable:
+        return []
+
+
+STATEMENT_COUNT = "count(*) as line_count"
+STATEMENT_MONTHS = "distinct billing_month"
+STATEMENT_KEYS = "billing_month, namespace, deployment, statement_version"
+
+
+def month_bills(warehouse: Warehouse, month: date) -> list[dict]:
+    """The month's current statement lines (mart_monthly_billing)."""
+    return warehouse.query(
+        "select namespace, deployment, team, billed_max_replicas, cpu, memory_gb, amount, prorated_amount,"
+        " observed_max_replicas, unapproved_exposure_amount, statement_version, restatement_reason"
+        " from mart_monthly_billing where billing_month = ? order by namespace, deployment",
+        [month],
+    )
+
+
+# --------------------------------------------------------------------------- the alert
+
+ALERT_COLUMNS = """
+    cluster, namespace, deployment, team, breach_type, observed_value, approved_max_replicas,
+    episode_started_on as started_on, episode_status as status, cpu, memory_gb,
+    excess_replicas, excess_monthly_cost,
+    crossed_by, crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,
+    ped_approved_at, ped_approved_max_replicas, snapshot_date
+"""
+
+
+def alert_rows(warehouse: Warehouse, since: date, day: date) -> list[dict]:
+    """fct_breach_alerts of the days since..day, oldest day first (so each episode's latest
+    row comes last)."""
+    return warehouse.query(
+        f"select {ALERT_COLUMNS} from fct_breach_alerts where snapshot_date between ? and ?"
+        " order by snapshot_date, status, namespace, deployment, breach_type, cluster",
+        [since, day],
+    )
+
+
+def attribution_rows(warehouse: Warehouse) -> list[dict]:
+    """The row of the day each episode started (its "new" row) in fct_breach_alerts; the
+    date bound is a partition filter BigQuery requires on the day-partitioned table."""
+    return warehouse.query(
+        "select cluster, namespace, deployment, breach_type, episode_started_on, crossed_by,"
+        " crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,"
+        " approved_max_replicas, ped_approved_at, ped_approved_max_replicas"
+        " from fct_breach_alerts"
+        " where snapshot_date >= cast('1970-01-01' as date) and snapshot_date = episode_started_on"
+        " order by episode_started_on, namespace, deployment, breach_type, cluster"
+    )
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def report_episodes(warehouse: Warehouse) -> list[dict]:
+    return warehouse.query(
+        "select cluster, namespace || '/' || deployment as api, team, breach_type, started_on, last_seen_on,"
+        " ended_on, max_observed_value, last_approved_max_replicas"
+        " from fct_breach_episodes order by started_on, namespace, deployment, breach_type"
+    )
+
+
+def report_gaps(warehouse: Warehouse) -> list[dict]:
+    return warehouse.query("select snapshot_date, cluster, gap_reason from fct_snapshot_gaps order by 1, 2")
+
+
+def report_quarantine(warehouse: Warehouse) -> list[dict]:
+    return warehouse.query(
+        "select arrival_seq, change_id, quarantine_reason, quarantine_detail"
+        " from fct_limit_change_quarantine order by arrival_seq"
+    )
+
+
+def report_bills(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """Every month's bill (or `month`'s); `MissingTable` before the first month close."""
+    return warehouse.query(
+        "select billing_month, namespace || '/' || deployment as api, team, billed_max_replicas, cpu,"
+        " memory_gb, amount, prorated_amount, observed_max_replicas, unapproved_exposure_amount,"
+        f" statement_version from mart_monthly_billing {'where billing_month = ?' if month else ''}"
+        " order by billing_month, namespace, deployment",
+        [month] if month else [],
+    )
+
+
+def report_restatements(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """The restated and superseded statement lines; `MissingTable` before the first close."""
+    return warehouse.query(
+        "select billing_month, namespace || '/' || deployment as api, statement_version, amount, closed_at,"
+        " superseded_at, restatement_reason from fct_billing_statements"
+        " where (restatement_reason is not null or superseded_at is not null)"
+        f"{' and billing_month = ?' if month else ''}"
+        " order by billing_month, namespace, deployment, statement_version",
+        [month] if month else [],
+    )
