@@ -93,18 +93,22 @@ class GcsStore:
     """The archive under `gs://bucket/prefix`, through google-cloud-storage.
 
     The client follows STORAGE_EMULATOR_HOST (anonymous credentials against an emulator
-    such as fake-gcs-server); on Composer it uses the worker's service account.
+    such as fake-gcs-server); on Composer the pipeline passes `connect`, which builds it
+    from the Airflow connection (warehouse.google.storage_client) on first use.
     """
 
-    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client=None, connect=None) -> None:
         self.bucket_name = bucket
         self.prefix = prefix.strip("/")
         self._client = client
+        self._connect = connect
 
     def _root(self) -> str:
         return f"{self.prefix}/" if self.prefix else ""
 
     def _bucket(self):
+        if self._client is None and self._connect is not None:
+            self._client = self._connect()
         if self._client is None:
             from google.cloud import storage  # heavy: imported at run time only
 

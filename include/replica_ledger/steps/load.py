@@ -17,7 +17,7 @@ def archive_store(settings: Settings):
     if settings.gcp is not None:
         from replica_ledger.warehouse.google import storage_client
 
-        return GcsStore(settings.gcp.bucket, settings.gcp.snapshot_prefix, client=storage_client(settings))
+        return GcsStore(settings.gcp.bucket, settings.gcp.snapshot_prefix, connect=lambda: storage_client(settings))
     return LocalStore(settings.archive_dir)
 
 
