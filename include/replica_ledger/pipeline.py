@@ -10,31 +10,24 @@ from __future__ import annotations
 
 from replica_ledger.steps.billing import (
     BILLING_MODELS,
-    STATEMENTS_LEDGER,
     billing_due,
-    billing_summary,
     build_billing,
     closed_months,
     is_month_end,
-    month_start,
 )
 from replica_ledger.steps.build import build_day, rebuild, run_summary
 from replica_ledger.steps.load import archive_store, load_day, run_lookback_days
-from replica_ledger.steps.snapshot import capture_live, take_snapshot
+from replica_ledger.steps.snapshot import take_snapshot
 
 __all__ = [
     "BILLING_MODELS",
-    "STATEMENTS_LEDGER",
     "archive_store",
     "billing_due",
-    "billing_summary",
     "build_billing",
     "build_day",
-    "capture_live",
     "closed_months",
     "is_month_end",
     "load_day",
-    "month_start",
     "rebuild",
     "run_lookback_days",
     "run_summary",

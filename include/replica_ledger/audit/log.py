@@ -132,13 +132,6 @@ def read_audit_day(path: Path, day: date, excluded_namespaces: tuple[str, ...]) 
     return classify_lines(day, by_day.get(day, []), excluded_namespaces)
 
 
-def audit_days(path: Path) -> list[date]:
-    """Every day the audit log holds lines for (a folder's dt= days; a file's timestamp days)."""
-    if path.is_dir():
-        return sorted(day_folders(path))
-    return sorted(_single_file_days(path))
-
-
 def _folder_lines(folder: Path):
     for file in sorted(folder.glob("*.jsonl")):
         yield from _file_lines(file, file_cluster=file.stem)

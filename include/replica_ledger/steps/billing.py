@@ -21,30 +21,31 @@ def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def last_closable_month(day: date) -> date | None:
-    """The last month whose last day is on or before `day` (contract §5 "Month close")."""
-    return month_start(month_start(day + timedelta(days=1)) - timedelta(days=1))
+class ClosableMonthsOfAnotherDay(RuntimeError):
+    """int_billing_months__closable was built for another run day than the one asked about."""
 
 
 def billing_due(settings: Settings, day: date) -> dict:
     """Whether the run for `day` has a month to close or may restate one, from the warehouse.
 
-    A month is closed by the first run whose snapshot day is on or after its last day, so
-    any month from the first snapshot month up to last_closable_month(day) that has no
-    statement yet is to close (a missed month-end run is made up by the next run). Once a
-    month is closed, every later run checks it for restatement (a late PED row or a rate
-    correction can change a closed line on any day); fct_billing_statements writes only
-    the lines that changed.
+    Which months may close is the warehouse's answer (the view int_billing_months__closable,
+    built by the day's build from the macro ledger_closable_months): a month is closed by the
+    first run whose snapshot day is on or after its last day, so a missed month-end run is
+    made up by the next run. A closable month without a statement is to close. Once a month
+    is closed, every later run checks it for restatement (a late PED row or a rate correction
+    can change a closed line on any day); fct_billing_statements writes only the lines that
+    changed. Asked after the build of `day` (the DAG's order), never before it.
     """
     from replica_ledger.warehouse import open_warehouse, queries
 
-    first = queries.snapshot_days(open_warehouse(settings))["first_day"]
-    last = last_closable_month(day)
-    closable = [] if first is None else _months_between(month_start(first), last)
+    rows = queries.closable_months(open_warehouse(settings))
+    built_for = {row["run_day"] for row in rows}
+    if built_for - {day}:
+        raise ClosableMonthsOfAnotherDay(
+            f"the closable months in the warehouse were built for {sorted(map(str, built_for))}, not {day}: "
+            f"run the build of {day} before its billing step"
+        )
+    closable = sorted(row["billing_month"] for row in rows)
     closed = set(closed_months(settings))
     to_close = [month for month in closable if month not in closed]
     to_check = [month for month in closable if month in closed]
@@ -56,14 +57,6 @@ def billing_due(settings: Settings, day: date) -> dict:
     }
     log.info("billing %s: %s", day, due)
     return due
-
-
-def _months_between(first: date, last: date) -> list[date]:
-    months, month = [], first
-    while month <= last:
-        months.append(month)
-        month = month_start(month + timedelta(days=31))
-    return months
 
 
 def closed_months(settings: Settings) -> list[date]:

@@ -59,6 +59,12 @@ STATEMENT_MONTHS = "distinct billing_month"
 STATEMENT_KEYS = "billing_month, namespace, deployment, statement_version"
 
 
+def closable_months(warehouse: Warehouse) -> list[dict]:
+    """The months the last build's run day may close (int_billing_months__closable; the rule
+    is the macro ledger_closable_months), with that run day."""
+    return warehouse.query("select billing_month, run_day from int_billing_months__closable order by billing_month")
+
+
 def month_bills(warehouse: Warehouse, month: date) -> list[dict]:
     """The month's current statement lines (mart_monthly_billing)."""
     return warehouse.query(
