@@ -1,27 +1,29 @@
-"""Deploy replica-ledger to a Cloud Composer environment (composer-3-airflow-2.11.1).
+"""Deploy replica-ledger to a Cloud Composer environment (Composer 3, Airflow 2.11 or 3.x).
 
     python scripts/deploy_composer.py --env ENV --location LOCATION [--bucket BUCKET] [--dry-run]
     make deploy-composer ENV=.. LOCATION=.. [BUCKET=..] --dry-run      (or DRY_RUN=1)
 
-What goes where in the environment's bucket (Composer mounts it at /home/airflow/gcs/):
+The deploy is data first (tooling/deploy_plan.py, the plan `make deploy-rehearsal` runs):
+what goes where in the environment's bucket (Composer mounts it at /home/airflow/gcs/):
 
     dags/                   -> gs://BUCKET/dags/                  the DAG files and .airflowignore
     include/replica_ledger/ -> gs://BUCKET/dags/replica_ledger/   importable: Composer puts dags/ on
                                                                    sys.path; .airflowignore keeps the
                                                                    DAG processor out of it
     plugins/                -> gs://BUCKET/plugins/
-    dbt_project/            -> gs://BUCKET/data/dbt_project/      with target/manifest.json made here
-                                                                   by `dbt parse --target bigquery`, so
-                                                                   nothing parses dbt at DAG-parse time
+    dbt_project/            -> gs://BUCKET/data/dbt_project/      read by the dbt tasks; dbt parses it
+                                                                   into DBT_TARGET_PATH (worker scratch)
     requirements.txt        -> the environment's PyPI packages
 
 then the environment variables the code reads (this layout's, plus --env-file's: the
-environment's own REPLICA_LEDGER_* settings) and the [cosmos] options of the docs view.
+environment's own REPLICA_LEDGER_* settings), the [cosmos] options of the docs view, and the
+warehouse pool (`airflow pools set` through `gcloud composer environments run`).
 Each `gcloud composer environments update` is skipped when the environment already has those
 values (Composer refuses an update that changes nothing, and each one takes minutes).
+Connections are not set here: they hold secrets (docs/deploy-composer.md, Secret Manager).
 
---dry-run prints the whole deploy as a shell script and runs nothing: no gcloud call, no dbt
-parse, no describe (without --bucket, the bucket is looked up by the printed script itself).
+--dry-run prints the whole deploy as a shell script and runs nothing: no gcloud call, no
+describe (without --bucket, the bucket is looked up by the printed script itself).
 
 Only the product ships: before anything else (dry run included), the deploy lists the files its
 syncs would upload and refuses to go on if one of them is development code (tooling/, tests/,
@@ -41,17 +43,19 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from replica_ledger.settings import DBT_PROJECT_DIR_VAR, DBT_TARGET_VAR, DOCS_GCS_URL_VAR, VARIABLES
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GCS_HOME = "/home/airflow/gcs"
-BUILD_DIR = REPO_ROOT / ".local" / "composer-deploy"
-# Never shipped: bytecode, local dbt output and installed dbt packages.
-PYCACHE_EXCLUDE = r".*__pycache__/.*|.*\.pyc$"
-DBT_EXCLUDE = r"^(target|logs|dbt_packages)/.*|.*\.duckdb$|.*__pycache__/.*"
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # the deploy plan lives in tooling/ (it never ships)
+
+from replica_ledger.settings import VARIABLES  # noqa: E402
+from tooling.deploy_plan import (  # noqa: E402
+    DeployPlan,
+    build_plan,
+    read_requirements,
+)
+
 # Development packages of the repo root: never shipped, and never imported by what ships.
 DEV_PACKAGES = ("tooling", "tests", "bench")
-_PACKAGE_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*?)\s*$")
 
 
 @dataclass
@@ -75,19 +79,6 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-def read_requirements(path: Path) -> dict[str, str]:
-    """name (normalized) -> version specifier, the form Composer shows its PyPI packages in."""
-    packages = {}
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        match = _PACKAGE_LINE.match(line)
-        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
-        packages[name + (match.group(2) or "")] = match.group(3)
-    return packages
-
-
 # The collector's own tunables (collector/settings.py): read in its pod, not in Composer.
 COLLECTOR_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
 
@@ -109,40 +100,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def composer_env_variables(bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """What the code reads in Composer, given where this deploy puts things.
-
-    The environment's own settings (REPLICA_LEDGER_ENV=gcp, project, clusters, image, ...;
-    docs/deploy-composer.md) come from --env-file and win over nothing here: the layout
-    below is this script's.
-    """
-    values = dict(extra or {})
-    values.update(
-        {
-            DBT_PROJECT_DIR_VAR: f"{GCS_HOME}/data/dbt_project",
-            DBT_TARGET_VAR: "bigquery",
-            DOCS_GCS_URL_VAR: f"gs://{bucket}/dbt_docs",
-            # dbt's run artifacts and logs on local disk, not on the gcsfuse mount.
-            "DBT_TARGET_PATH": "/tmp/dbt/target",  # noqa: S108 - per-worker scratch space
-            "DBT_LOG_PATH": "/tmp/dbt/logs",  # noqa: S108
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
-    return values
-
-
 def _gcloud_dict(values: dict[str, str]) -> str:
     """gcloud's KEY=VALUE list with '|' as the delimiter (values may hold commas, e.g. clusters)."""
     return "^|^" + "|".join(f"{key}={value}" for key, value in values.items())
-
-
-def composer_airflow_configs(bucket: str) -> dict[str, str]:
-    """[cosmos] options for the dbt docs view in the Airflow UI (Browse > dbt Docs)."""
-    return {
-        "cosmos-dbt_docs_dir": f"gs://{bucket}/dbt_docs",
-        "cosmos-dbt_docs_conn_id": "google_cloud_default",
-        "cosmos-enable_telemetry": "False",
-    }
 
 
 def _environment_args(args) -> list[str]:
@@ -152,32 +112,18 @@ def _environment_args(args) -> list[str]:
     return extra
 
 
+def deploy_plan(args, bucket: str) -> DeployPlan:
+    """The deploy as data (tooling/deploy_plan.py): the same plan the rehearsal runs."""
+    return build_plan(bucket, args.env_values, args.requirements, repo_root=REPO_ROOT)
+
+
 def plan(args, bucket: str) -> list[Step]:
     """Every command of the deploy, in order. `bucket` may be the shell variable $BUCKET."""
     gcloud = args.gcloud
-    target = BUILD_DIR / "dbt_target"
+    data = deploy_plan(args, bucket)
     steps = [
         Step(
-            "precompile the dbt manifest for production (no connection needed); shipped as target/manifest.json",
-            [
-                args.dbt,
-                "parse",
-                "--project-dir",
-                str(REPO_ROOT / "dbt_project"),
-                "--profiles-dir",
-                str(REPO_ROOT / "dbt_project"),
-                "--target",
-                "bigquery",
-                "--target-path",
-                str(target),
-                "--log-path",
-                str(BUILD_DIR / "dbt_logs"),
-                "--no-partial-parse",
-            ],
-            env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        ),
-        Step(
-            "the shared package, importable as replica_ledger (dags/ is on sys.path in Composer)",
+            sync.comment,
             [
                 gcloud,
                 "storage",
@@ -185,68 +131,16 @@ def plan(args, bucket: str) -> list[Step]:
                 "--recursive",
                 "--delete-unmatched-destination-objects",
                 "--exclude",
-                PYCACHE_EXCLUDE,
-                str(REPO_ROOT / "include" / "replica_ledger"),
-                f"gs://{bucket}/dags/replica_ledger",
+                sync.exclude,
+                str(sync.source),
+                f"gs://{bucket}/{sync.destination}",
             ],
-        ),
-        Step(
-            "the DAG files and .airflowignore; dags/replica_ledger/ is excluded, so neither copied nor deleted",
-            [
-                gcloud,
-                "storage",
-                "rsync",
-                "--recursive",
-                "--delete-unmatched-destination-objects",
-                "--exclude",
-                rf"^replica_ledger/.*|{PYCACHE_EXCLUDE}",
-                str(REPO_ROOT / "dags"),
-                f"gs://{bucket}/dags",
-            ],
-        ),
-        Step(
-            "the Airflow plugins (dbt docs view for Airflow 3; Cosmos's own view serves 2.11)",
-            [
-                gcloud,
-                "storage",
-                "rsync",
-                "--recursive",
-                "--delete-unmatched-destination-objects",
-                "--exclude",
-                PYCACHE_EXCLUDE,
-                str(REPO_ROOT / "plugins"),
-                f"gs://{bucket}/plugins",
-            ],
-        ),
-        Step(
-            "the dbt project (without local target/, logs/, dbt_packages/), read by the tasks from "
-            f"{GCS_HOME}/data/dbt_project",
-            [
-                gcloud,
-                "storage",
-                "rsync",
-                "--recursive",
-                "--delete-unmatched-destination-objects",
-                "--exclude",
-                DBT_EXCLUDE,
-                str(REPO_ROOT / "dbt_project"),
-                f"gs://{bucket}/data/dbt_project",
-            ],
-        ),
-        Step(
-            "the precompiled manifest",
-            [
-                gcloud,
-                "storage",
-                "cp",
-                str(target / "manifest.json"),
-                f"gs://{bucket}/data/dbt_project/target/manifest.json",
-            ],
-        ),
+        )
+        for sync in data.syncs
     ]
     if not args.skip_config:
-        variables = _gcloud_dict(composer_env_variables(bucket, args.env_values))
-        configs = _gcloud_dict(composer_airflow_configs(bucket))
+        variables = _gcloud_dict(data.env_variables)
+        configs = _gcloud_dict(data.airflow_configs)
         steps += [
             Step(
                 "environment variables the code reads (skipped when already set: Composer rejects a no-op update)",
@@ -272,6 +166,28 @@ def plan(args, bucket: str) -> list[Step]:
                     f"--update-airflow-configs={configs}",
                 ],
             ),
+        ]
+        # `airflow pools set` in the environment: Airflow never schedules a task whose pool is
+        # missing, and says nothing. Setting an existing pool to the same slots is a no-op.
+        steps += [
+            Step(
+                f"the pool {pool.name} ({pool.slots} slot(s)) of the warehouse tasks",
+                [
+                    gcloud,
+                    "composer",
+                    "environments",
+                    "run",
+                    args.env,
+                    *_environment_args(args),
+                    "pools",
+                    "--",
+                    "set",
+                    pool.name,
+                    str(pool.slots),
+                    pool.description,
+                ],
+            )
+            for pool in data.pools
         ]
     if not args.skip_pypi:
         steps.append(
@@ -302,7 +218,7 @@ def shipped_files(steps: list[Step]) -> list[ShippedFile]:
     """Every local file the `storage rsync` steps upload.
 
     Same rule as the sync: --exclude is a regex matched from the start of the path relative to
-    the synced folder. The precompiled manifest (a `cp` of a build output) is not a repo file.
+    the synced folder.
     """
     files = []
     for step in steps:
@@ -395,7 +311,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-config", action="store_true", help="do not update env variables / Airflow options")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--gcloud", default="gcloud", help=argparse.SUPPRESS)
-    parser.add_argument("--dbt", default=str(Path(sys.executable).parent / "dbt"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.requirements = args.requirements.resolve()
     if not args.requirements.is_file():
@@ -420,13 +335,11 @@ def main(argv: list[str] | None = None) -> int:
             lookup = " ".join(shlex.quote(a) for a in bucket_lookup(args))
             print("# the environment's bucket, from its DAG folder gs://BUCKET/dags")
             print(f"BUCKET=$({lookup} | sed -E 's#^gs://([^/]+)/dags/?$#\\1#')")
-        print(f"mkdir -p {shlex.quote(str(BUILD_DIR))}")
         for step in plan(args, "$BUCKET"):
             print(step.shell())
         return 0
 
     bucket = args.bucket or bucket_from_dag_prefix(describe(args, "value(config.dagGcsPrefix)"))
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
     for step in plan(args, bucket):
         if step.argv[:4] == [args.gcloud, "composer", "environments", "update"] and already_applied(args, step):
             print(f"== skip ({step.comment}): already applied", flush=True)

@@ -84,12 +84,7 @@ def test_dry_run_prints_the_complete_deploy_and_runs_nothing(fake_gcloud):
     assert done.returncode == 0, done.stderr
     assert not (root / "calls.jsonl").exists(), "a dry run called gcloud"
     assert f"BUCKET={BUCKET}" in done.stdout
-    commands = _commands(done.stdout.replace(str(gcloud), "gcloud"))
-    parse, *rest = commands
-    assert parse[0] == "DBT_SEND_ANONYMOUS_USAGE_STATS=false"
-    assert parse[1].endswith("/dbt") and parse[2] == "parse"
-    assert parse[parse.index("--target") + 1] == "bigquery"
-    target = parse[parse.index("--target-path") + 1]
+    rest = _commands(done.stdout.replace(str(gcloud), "gcloud"))
     rsync = ["gcloud", "storage", "rsync", "--recursive", "--delete-unmatched-destination-objects", "--exclude"]
     by_destination = {cmd[-1]: cmd for cmd in rest if cmd[:3] == ["gcloud", "storage", "rsync"]}
     assert set(by_destination) == {
@@ -111,15 +106,20 @@ def test_dry_run_prints_the_complete_deploy_and_runs_nothing(fake_gcloud):
     # The package is synced before the DAG that imports it.
     destinations = [cmd[-1] for cmd in rest]
     assert destinations.index("gs://$BUCKET/dags/replica_ledger") < destinations.index("gs://$BUCKET/dags")
-    assert ["gcloud", "storage", "cp", f"{target}/manifest.json"] == rest[4][:4]
-    assert rest[4][4] == "gs://$BUCKET/data/dbt_project/target/manifest.json"
+    # No dbt parse, no precompiled manifest: `dbt build` reads the project, never a shipped manifest.
+    assert not [cmd for cmd in rest if "parse" in cmd or cmd[:3] == ["gcloud", "storage", "cp"]]
     updates = [cmd for cmd in rest if cmd[:4] == ["gcloud", "composer", "environments", "update"]]
     assert [cmd[4:7] for cmd in updates] == [["prod", "--location", "europe-west1"]] * 3
     assert updates[0][7].startswith("--update-env-variables=^|^")
     assert "REPLICA_LEDGER_DBT_PROJECT_DIR=/home/airflow/gcs/data/dbt_project" in updates[0][7]
     assert "REPLICA_LEDGER_DOCS_GCS_URL=gs://$BUCKET/dbt_docs" in updates[0][7]
+    assert "REPLICA_LEDGER_WAREHOUSE_POOL=replica_ledger_warehouse" in updates[0][7]
     assert "cosmos-dbt_docs_dir=gs://$BUCKET/dbt_docs" in updates[1][7]
     assert updates[2][7:] == ["--update-pypi-packages-from-file", str(REPO_ROOT / "requirements.txt")]
+    # The pool the wiring names is created (Airflow never schedules a task whose pool is missing).
+    runs = [cmd for cmd in rest if cmd[:4] == ["gcloud", "composer", "environments", "run"]]
+    assert [cmd[7:11] for cmd in runs] == [["pools", "--", "set", "replica_ledger_warehouse"]]
+    assert runs[0][11] == "1"
     assert len(rest) == 8
 
 
@@ -175,19 +175,21 @@ def test_deploy_lays_out_the_bucket_for_composer(fake_gcloud, deploy, tmp_path: 
     assert (bucket / "data" / "dbt_project" / "dbt_project.yml").is_file()
     assert not list(bucket.rglob("__pycache__")) and not list(bucket.rglob("*.duckdb"))
     assert not (bucket / "data" / "dbt_project" / "logs").exists()
-    # The bucket holds exactly the deploy's file list (what the product check reads) + the manifest.
+    # The bucket holds exactly the deploy's file list (what the product check reads).
     in_bucket = {path.relative_to(bucket).as_posix() for path in bucket.rglob("*") if path.is_file()}
     listed = {file.destination.removeprefix(f"gs://{BUCKET}/") for file in _shipped(deploy)}
-    assert in_bucket == listed | {"data/dbt_project/target/manifest.json"}
-    manifest = json.loads((bucket / "data" / "dbt_project" / "target" / "manifest.json").read_text())
-    assert "model.replica_ledger.fct_replica_breaches" in manifest["nodes"]
-    assert "exposure.replica_ledger.slack_breach_alert" in manifest["exposures"]
+    assert in_bucket == listed
+    assert not (bucket / "data" / "dbt_project" / "target").exists()
 
     software = json.loads((root / "environment.json").read_text())["config"]["softwareConfig"]
     assert software["envVariables"]["REPLICA_LEDGER_CLUSTERS"] == "gke-a,gke-b"
     assert software["envVariables"]["REPLICA_LEDGER_ENV"] == "gcp"
     assert software["envVariables"]["REPLICA_LEDGER_DOCS_GCS_URL"] == f"gs://{BUCKET}/dbt_docs"
     assert software["airflowConfigOverrides"]["cosmos-dbt_docs_dir"] == f"gs://{BUCKET}/dbt_docs"
+    environment = json.loads((root / "environment.json").read_text())
+    assert environment["pools"] == {
+        "replica_ledger_warehouse": {"slots": 1, "description": "replica-ledger warehouse tasks: one writer at a time"}
+    }
     calls = [json.loads(line) for line in (root / "calls.jsonl").read_text().splitlines()]
     assert not any("--update-pypi-packages-from-file" in call for call in calls)
 
@@ -253,6 +255,24 @@ def test_deploy_ships_only_the_product(deploy):
     assert deploy.development_code(files) == []
 
 
+def test_the_deploy_ships_the_plan_files(deploy):
+    """The commands and the plan the rehearsal runs are one: the syncs upload exactly the plan's files."""
+    args = deploy.parse_args(["--env", "prod", "--location", "europe-west1", "--bucket", BUCKET])
+    plan = deploy.deploy_plan(args, BUCKET)
+    shipped = [(file.local, file.destination.removeprefix(f"gs://{BUCKET}/")) for file in _shipped(deploy)]
+    assert shipped == [(file.local, file.destination) for file in plan.files]
+    assert "dags/replica_ledger_daily.py" in {file.destination for file in plan.files}
+    assert {pool.name: pool.slots for pool in plan.pools} == {"replica_ledger_warehouse": 1}
+    assert plan.env_variables["REPLICA_LEDGER_WAREHOUSE_POOL"] == "replica_ledger_warehouse"
+    assert plan.airflow_variables == {}
+    slack = {conn.conn_id for conn in plan.connections if conn.conn_type == "slackwebhook"}
+    assert slack == {"slack_default_webhook", "slack_payments_webhook", "slack_orders_webhook"}
+    # An environment that names its own pool gets that one; Airflow's default_pool needs none.
+    named = deploy.build_plan(BUCKET, {"REPLICA_LEDGER_WAREHOUSE_POOL": "bq_writers"})
+    assert [pool.name for pool in named.pools] == ["bq_writers"]
+    assert deploy.build_plan(BUCKET, {"REPLICA_LEDGER_WAREHOUSE_POOL": "default_pool"}).pools == ()
+
+
 def test_dev_imports_finds_every_import_form(deploy, tmp_path: Path):
     module = tmp_path / "uses_dev_code.py"
     module.write_text(
@@ -272,6 +292,8 @@ def test_deploy_refuses_a_product_module_that_imports_dev_code(deploy, tmp_path:
     for folder in ("dags", "plugins", "dbt_project", "include/replica_ledger"):
         (tmp_path / folder).mkdir(parents=True)
     (tmp_path / "requirements.txt").write_text("apache-airflow-providers-slack==9.0.0\n")
+    (tmp_path / "dbt_project" / "seeds").mkdir()
+    (tmp_path / "dbt_project" / "seeds" / "team_slack_routes.csv").write_text("team,slack_conn_id,channel\n")
     (tmp_path / "dags" / "replica_ledger_daily.py").write_text("import replica_ledger\n")
     (tmp_path / "include" / "replica_ledger" / "__init__.py").write_text("")
     fixture_user = tmp_path / "include" / "replica_ledger" / "fixtures.py"

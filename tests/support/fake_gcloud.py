@@ -8,7 +8,8 @@ Environment:
 Implements what scripts/deploy_composer.py uses: `storage rsync` (--recursive,
 --delete-unmatched-destination-objects, --exclude REGEX matched against the path relative
 to the source/destination; excluded paths are neither copied nor deleted), `storage cp`,
-`composer environments describe --format=...` and `composer environments update`.
+`composer environments describe --format=...`, `composer environments update` and
+`composer environments run ... pools -- set NAME SLOTS DESCRIPTION`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ def main(argv: list[str]) -> int:
                     delimiter = "," if not body.startswith("^") else body[1 : body.index("^", 1)]
                     body = body if delimiter == "," else body[body.index("^", 1) + 1 :]
                     software.setdefault(key, {}).update(item.split("=", 1) for item in body.split(delimiter))
+        (ROOT / "environment.json").write_text(json.dumps(environment))
+    elif argv[:3] == ["composer", "environments", "run"] and argv[argv.index("--") - 1 :][:3] == ["pools", "--", "set"]:
+        # `airflow pools set NAME SLOTS DESCRIPTION` in the environment: kept as the pools it holds.
+        name, slots, description = argv[argv.index("--") + 2 :]
+        environment.setdefault("pools", {})[name] = {"slots": int(slots), "description": description}
         (ROOT / "environment.json").write_text(json.dumps(environment))
     else:
         print(f"fake gcloud: unsupported command {argv}", file=sys.stderr)
