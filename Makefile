@@ -18,6 +18,7 @@ help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
 	@echo "make demo-gcp [EVERY=7]        the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
 	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
+	@echo "make deploy-rehearsal          the Composer deploy's bundle runs two days on the emulators (AIRFLOW=2|3)"
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
 	@echo "make rebuild                   rebuild every dbt model from the loaded raw tables (keeps raw tables and ledgers)"
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
@@ -57,10 +58,10 @@ demo: venv
 
 # REPLICA_LEDGER_ENV=gcp on 127.0.0.1: BigQuery emulator, fake-gcs-server, Firestore emulator,
 # fake Kubernetes API and a Slack webhook receiver, all stopped at the end (tooling/demo_gcp.py).
-demo-gcp: venv .venv/bq/.installed
+demo-gcp: check-prereqs-demo-gcp venv .venv/bq/.installed
 	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh $(if $(EVERY),--every $(EVERY))
 
-test: venvs .venv/bq/.installed
+test: check-prereqs-test venvs .venv/bq/.installed
 	bash scripts/test.sh
 
 lint: venv
@@ -96,3 +97,15 @@ deploy-composer: .venv/af2/.installed
 	+@.venv/af2/bin/python scripts/deploy_composer.py --env "$(ENV)" --location "$(LOCATION)" \
 	  $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PROJECT),--project "$(PROJECT)") $(if $(ENV_FILE),--env-file "$(ENV_FILE)") \
 	  $(if $(or $(DRY_RUN),$(findstring n,$(firstword -$(MAKEFLAGS)))),--dry-run)
+
+# What the machine must have (Python 3.11 and 3.13, Java and gcloud's Firestore emulator,
+# Chromium), checked before any venv is built: each missing one is named with its install command.
+check-prereqs-%:
+	@bash scripts/check_prereqs.sh $* "$(PYTHON)" "$(BQ_PYTHON)"
+
+# The deployed bundle, not the checkout: the deploy plan's bucket through fake-gcs-server into a
+# folder laid out as Composer's /home/airflow/gcs, two days on the demo-gcp emulators, compared
+# with demo-gcp's same days (tooling/deploy_rehearsal.py). DAYS=YYYY-MM-DD,YYYY-MM-DD to choose.
+.PHONY: deploy-rehearsal
+deploy-rehearsal: check-prereqs-deploy-rehearsal venv .venv/bq/.installed
+	AIRFLOW=$(AIRFLOW) bash scripts/deploy_rehearsal.sh $(if $(DAYS),--days $(DAYS))

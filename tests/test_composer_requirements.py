@@ -1,13 +1,24 @@
-"""requirements.txt installs on Composer: it resolves together with the pinned set of
-composer-3-airflow-2.11.1 (apache-airflow 2.11.1, apache-airflow-providers-google 22.2.2).
+"""requirements.txt installs on Composer: it resolves together with the pinned set of each
+Composer 3 image the deploy supports, Airflow 2.11 and Airflow 3:
+
+- composer-3-airflow-2.11.1: apache-airflow 2.11.1, apache-airflow-providers-google 22.2.2
+  (the image's package list);
+- composer-3-airflow-3.3.1-build.10 (Composer 3's Airflow 3 build of 2026-11-20):
+  apache-airflow 3.3.1. That image's full package list could not be read offline, so its
+  Google provider is pinned to the version of requirements/airflow3.lock.txt (the one the
+  Airflow 3 suite runs), and pip resolves the rest against apache-airflow 3.3.1's own
+  requirements. Replace it with the image's pin when it is at hand
+  (`gcloud composer environments describe ... --format="value(config.softwareConfig)"`
+  or the "Preinstalled packages changelog" page).
 
 pip's own resolver decides, as Composer's PyPI update does:
 
     pip install --dry-run --ignore-installed --report - -r requirements.txt \
         apache-airflow==2.11.1 apache-airflow-providers-google==22.2.2
 
-with a Python 3.11 pip (.venv/boot, made by the Makefile, or python3.11 on PATH). It needs
-PyPI: the test is skipped, saying so, only when PyPI cannot be reached. Takes ~3 minutes.
+with a Python 3.11 pip (.venv/boot, made by the Makefile, or python3.11 on PATH): Composer 3
+runs Python 3.11. It needs PyPI: the test is skipped, saying so, only when PyPI cannot be
+reached. Takes ~3 minutes per image.
 """
 
 from __future__ import annotations
@@ -23,7 +34,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
-COMPOSER_PINS = {"apache-airflow": "2.11.1", "apache-airflow-providers-google": "22.2.2"}
+COMPOSER_IMAGES = {
+    "composer-3-airflow-2.11.1": {"apache-airflow": "2.11.1", "apache-airflow-providers-google": "22.2.2"},
+    "composer-3-airflow-3.3.1-build.10": {"apache-airflow": "3.3.1", "apache-airflow-providers-google": "22.6.0"},
+}
 _UNREACHABLE = re.compile(
     r"NewConnectionError|Max retries exceeded|Temporary failure in name resolution|Could not fetch URL|"
     r"Network is unreachable|ConnectTimeout|ProxyError"
@@ -65,11 +79,12 @@ def test_requirements_do_not_pin_what_composer_pins():
             assert re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][0-9A-Za-z.+-]*", line.strip()), line
 
 
-def test_requirements_resolve_with_composer_pinned_set(tmp_path: Path):
+@pytest.mark.parametrize("image", sorted(COMPOSER_IMAGES))
+def test_requirements_resolve_with_composer_pinned_set(tmp_path: Path, image: str):
     if os.environ.get("REPLICA_LEDGER_SKIP_NETWORK_TESTS") == "1":
         pytest.skip("REPLICA_LEDGER_SKIP_NETWORK_TESTS=1")
     report = tmp_path / "report.json"
-    pins = [f"{name}=={version}" for name, version in COMPOSER_PINS.items()]
+    pins = [f"{name}=={version}" for name, version in COMPOSER_IMAGES[image].items()]
     done = subprocess.run(
         [
             _pip_python(),
@@ -95,13 +110,13 @@ def test_requirements_resolve_with_composer_pinned_set(tmp_path: Path):
     if done.returncode != 0 and _UNREACHABLE.search(output):
         pytest.skip(f"PyPI is unreachable: {_UNREACHABLE.search(output).group(0)}")
     errors = "\n".join(line for line in output.splitlines() if not line.startswith("WARNING: Location"))
-    assert done.returncode == 0, f"pip could not resolve requirements.txt with Composer's pins:\n{errors[-5000:]}"
+    assert done.returncode == 0, f"pip could not resolve requirements.txt with {image}'s pins:\n{errors[-5000:]}"
 
     resolved = {
         _normalize(item["metadata"]["name"]): item["metadata"]["version"]
         for item in json.loads(report.read_text())["install"]
     }
-    for name, version in COMPOSER_PINS.items():
+    for name, version in COMPOSER_IMAGES[image].items():
         assert resolved[name] == version, f"{name} moved to {resolved[name]}"
     for line in REQUIREMENTS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
