@@ -74,7 +74,7 @@ def test_differences_name_the_mart_that_differs(tmp_path: Path):
             (tmp_path / side / "marts" / f"{mart}.json").write_text(json.dumps([{"amount": "1", "closed_at": side}]))
     (tmp_path / "a" / "slack" / "1.json").write_text('{"text": "x"}')
     assert rehearsal.differences(tmp_path / "a", tmp_path / "b") == [
-        "Slack bodies: demo-gcp posted 1, the deployed bundle 0 (or the texts differ)"
+        "Slack bodies: demo-gcp posted 1, the deployed bundle 0 (or their text differs)"
     ]
     (tmp_path / "b" / "slack" / "1.json").write_text('{"text": "x"}')
     (tmp_path / "b" / "marts" / "mart_monthly_billing.json").write_text(json.dumps([{"amount": "2"}]))
@@ -106,10 +106,6 @@ def _check(deployment, plan, case: str) -> None:
     rehearsal.prepare_and_check(plan, deployment.services.gcs, work / "gcs", env, deployment.services.slack.base_url())
 
 
-def test_the_whole_plan_passes_the_check(deployment):
-    _check(deployment, deployment.plan, "whole")
-
-
 @pytest.mark.parametrize(
     ("name", "message"),
     [
@@ -121,6 +117,7 @@ def test_the_whole_plan_passes_the_check(deployment):
     ids=["file", "variable", "connection", "pool"],
 )
 def test_one_item_less_fails_naming_it(deployment, name: str, message: str):
+    """The whole plan passes the same check (test_the_deployed_bundle_runs_the_days_of_demo_gcp)."""
     smaller = deployment.plan.without(name)
     with pytest.raises(rehearsal.RehearsalFailed) as failed:
         _check(deployment, smaller, name.rsplit("/", 1)[-1])

@@ -1,7 +1,8 @@
 """The snapshot task group of the production path (built by `dag_local.build_daily` only when
 Settings.gcp is set, i.e. REPLICA_LEDGER_ENV=gcp).
 
-    snapshot.route_snapshot  --(current day)-->  snapshot.capture[cluster]   (one collector pod per cluster)
+    snapshot.route_snapshot  --(current day)-->  snapshot.live_capture -> snapshot.capture[cluster]
+                                                 (one collector pod per cluster)
                              --(past day)----->  snapshot.archive_only
     load.load_day            (dag_local's task, as locally: pipeline.load_day streams the day's
                               GCS objects into the BigQuery day partitions; trigger rule LOAD_TRIGGER_RULE)
@@ -138,8 +139,14 @@ def build_gcp_snapshot(settings: Settings) -> list:
             capture = run.is_current_day(tolerance)
             source = "capture" if capture else "archive only"
             logging.getLogger(__name__).info("snapshot day %s: %s", run.snapshot_day, source)
-            return "snapshot.capture" if capture else "snapshot.archive_only"
+            return "snapshot.live_capture" if capture else "snapshot.archive_only"
 
-        capture_or_skip = [build_capture(settings), EmptyOperator(task_id="archive_only")]
-        route_snapshot() >> capture_or_skip
-    return capture_or_skip
+        # The branch skips an unmapped gate, never the mapped pods themselves: Airflow 2.11's
+        # branch skips only the task instance of its own map index (-1), so the pods of a
+        # past day were started anyway; behind the gate they are skipped with it.
+        live_capture = EmptyOperator(task_id="live_capture")
+        capture = build_capture(settings)
+        archive_only = EmptyOperator(task_id="archive_only")
+        live_capture >> capture
+        route_snapshot() >> [live_capture, archive_only]
+    return [capture, archive_only]

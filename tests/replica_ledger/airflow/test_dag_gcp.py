@@ -29,7 +29,9 @@ def test_gcp_dag_replaces_the_local_snapshot_and_loads_like_local(gcp_dag):
     ids = set(gcp_dag.task_dict)
     assert "snapshot.take_snapshot" not in ids
     route = gcp_dag.task_dict["snapshot.route_snapshot"]
-    assert route.downstream_task_ids == {"snapshot.capture", "snapshot.archive_only"}
+    assert route.downstream_task_ids == {"snapshot.live_capture", "snapshot.archive_only"}
+    # The branch skips the unmapped gate, and the mapped pods with it (Airflow 2.11 skips no mapped task).
+    assert gcp_dag.task_dict["snapshot.live_capture"].downstream_task_ids == {"snapshot.capture"}
     # The same python task as locally (pipeline.load_day): no staging, no separate load jobs.
     load = gcp_dag.task_dict["load.load_day"]
     assert load.upstream_task_ids == {"snapshot.capture", "snapshot.archive_only"}
@@ -100,7 +102,7 @@ def _run_context(day, run_type="scheduled"):
 @pytest.mark.parametrize(
     ("days_ago", "run_type", "expected"),
     [
-        (1, "scheduled", "snapshot.capture"),  # the normal run, just after midnight
+        (1, "scheduled", "snapshot.live_capture"),  # the normal run, just after midnight
         (0, "manual", "snapshot.archive_only"),  # a run during D itself: D has not ended
         (2, "scheduled", "snapshot.archive_only"),  # beyond the 1-day tolerance
         (30, "manual", "snapshot.archive_only"),
