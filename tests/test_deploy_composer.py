@@ -314,3 +314,40 @@ def test_env_file_takes_only_the_settings_the_package_reads(deploy, tmp_path: Pa
         deploy.read_env_file(env_file)
     env_file.write_text("REPLICA_LEDGER_ENV=gcp\nREPLICA_LEDGER_CLUSTERS=gke-a\nDBT_LOG_PATH=/tmp/dbt\n")
     assert deploy.read_env_file(env_file)["REPLICA_LEDGER_CLUSTERS"] == "gke-a"
+
+
+def _doc_tables(section: str) -> list[list[list[str]]]:
+    """The Markdown tables of one `### ` section of docs/deploy-composer.md: rows of cells, backticks off."""
+    text = (REPO_ROOT / "docs" / "deploy-composer.md").read_text()
+    start = text.index(f"\n### {section}\n")
+    end = text.find("\n### ", start + 1)
+    tables, rows = [], []
+    for line in [*text[start:end].splitlines(), ""]:
+        if line.startswith("|"):
+            cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+            if not set("".join(cells)) <= {"-", ":"}:
+                rows.append(cells)
+        elif rows:
+            tables.append(rows[1:])  # without the header
+            rows = []
+    return tables
+
+
+def test_the_checklist_lists_equal_the_deploy_plan(deploy):
+    """docs/deploy-composer.md's connections, pools, packages and deploy-set variables are the plan's."""
+    plan = deploy.build_plan("BUCKET")
+    (connections,) = _doc_tables("9. Connections")
+    assert {row[0]: row[1] for row in connections} == {conn.conn_id: conn.conn_type for conn in plan.connections}
+    (pools,) = _doc_tables("10. Pools")
+    assert {row[0]: int(row[1]) for row in pools} == {pool.name: pool.slots for pool in plan.pools}
+    (packages,) = _doc_tables("11. PyPI packages")
+    assert {row[0]: row[1] for row in packages} == plan.packages
+    own, set_by_deploy = _doc_tables("12. Variables")
+    assert {row[0]: row[1] for row in set_by_deploy} == plan.env_variables
+    # The environment's own settings the checklist names are settings the package reads,
+    # and include every one production requires.
+    from replica_ledger.settings import GCP_REQUIRED, VARIABLES
+
+    named = {row[0] for row in own}
+    assert named <= set(VARIABLES) and set(GCP_REQUIRED) <= named
+    assert not named & set(plan.env_variables)
