@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # backfill to the other, and the light modules fill in behind them (scripts/test.sh keeps this
 # order with --no-loadscope-reorder).
 SHARED_DEMO_MONTH = ("tests/dags/test_demo_gcp.py", "tests/dags/test_demo_month.py")
-HEAVY_FIRST = (*SHARED_DEMO_MONTH, "tests/dags/test_backfill.py")
+HEAVY_FIRST = (*SHARED_DEMO_MONTH, "tests/dags/test_backfill.py", "tests/tooling/test_deploy_rehearsal.py")
 
 
 def _relative(item: pytest.Item) -> str:
