@@ -11,6 +11,7 @@ import argparse
 from datetime import date
 
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
+from replica_ledger.safe_text import for_terminal
 from replica_ledger.settings import Settings, load_settings
 from replica_ledger.warehouse import MissingTable, Warehouse, open_warehouse, queries
 
@@ -20,7 +21,7 @@ def _values(rows: list[dict]) -> list[tuple]:
 
 
 def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
-    cells = [headers, *[[("" if value is None else str(value)) for value in row] for row in rows]]
+    cells = [headers, *[[("" if value is None else for_terminal(value)) for value in row] for row in rows]]
     widths = [max(len(row[index]) for row in cells) for index in range(len(headers))]
     lines = [f"\n{title} ({len(rows)})"]
     for number, row in enumerate(cells):

@@ -12,20 +12,29 @@ Airflow parses them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from replica_ledger.alerts.budget import MAX_BLOCKS, MAX_CONTEXT_ELEMENTS, MAX_HEADER_TEXT, clip
+from replica_ledger.safe_text import SLACK_MAX_CHARS, for_slack, one_line
+
+# What a URL keeps as is inside ``<url|label>``: RFC 3986's reserved and unreserved characters
+# and ``%``; ``<``, ``>``, ``|``, quotes, spaces and anything else are percent-encoded, so that a
+# name in a URL (the PED page of ``namespace/deployment``) can never close the link.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
 
-def escape_mrkdwn(value: object) -> str:
-    """Escape the three characters Slack's mrkdwn requires escaping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape_mrkdwn(value: object, limit: int = SLACK_MAX_CHARS) -> str:
+    """A value from outside as Slack text: :func:`replica_ledger.safe_text.for_slack`."""
+    return for_slack(value, limit)
 
 
 def link(url: str | None, label: str) -> str:
-    """A mrkdwn link ``<url|label>``, or the label alone when there is no URL."""
+    """A mrkdwn link ``<url|label>`` (``label`` is raw text, neutralised here), or the label
+    alone when there is no URL."""
     if not url:
-        return label
-    return f"<{url}|{escape_mrkdwn(label)}>"
+        return for_slack(label)
+    safe_url = quote(one_line(url), safe=_URL_SAFE).replace("&", "&amp;")
+    return f"<{safe_url}|{for_slack(label)}>"
 
 
 def header_block(text: str) -> dict[str, Any]:
@@ -51,7 +60,11 @@ def context_block(mrkdwn_texts: list[str]) -> dict[str, Any]:
 
 
 def message_payload(fallback_text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    """A message payload ``{"text", "blocks"}``; the text is what notifications show."""
+    """A message payload ``{"text", "blocks"}``; the text is what notifications show.
+
+    ``fallback_text`` is mrkdwn too: every value in it from outside must already have gone
+    through :func:`escape_mrkdwn`. It is kept to one line here as a second line of defence.
+    """
     if len(blocks) > MAX_BLOCKS:
         raise ValueError(f"a Slack message holds at most {MAX_BLOCKS} blocks, got {len(blocks)}")
-    return {"text": clip(fallback_text), "blocks": blocks}
+    return {"text": clip(one_line(fallback_text)), "blocks": blocks}

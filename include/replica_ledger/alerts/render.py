@@ -18,7 +18,6 @@ from typing import Any
 
 from replica_ledger.alerts.blocks import (
     context_block,
-    escape_mrkdwn,
     header_block,
     link,
     message_payload,
@@ -37,6 +36,7 @@ from replica_ledger.alerts.model import (
     Episode,
 )
 from replica_ledger.alerts.routes import Route, Routes, safe_filename
+from replica_ledger.safe_text import for_slack
 
 # Header, summary context, links context.
 _FIXED_BLOCKS = 3
@@ -122,7 +122,7 @@ def episode_line(ep: Episode) -> str:
     formula); the per-replica figure beside it only divides it by the excess.
     """
     what = BREACH_TYPE_WORDS[ep.breach_type]
-    where = f"on `{escape_mrkdwn(ep.cluster)}`"
+    where = f"on `{for_slack(ep.cluster)}`"
     since = f"since {ep.started_on.isoformat()}{_late_note(ep)}"
     if ep.breach_type == UNREGISTERED_DEPLOYMENT:
         return (
@@ -176,11 +176,11 @@ def attribution_line(ep: Episode, batch: AlertBatch) -> str | None:
 
 
 def _crossing_text(crossing: Crossing) -> str:
-    what = _FIELD_WORDS.get(crossing.field, crossing.field)
+    what = _FIELD_WORDS.get(crossing.field) or for_slack(crossing.field)
     before = "?" if crossing.from_value is None else str(crossing.from_value)
     applied = crossing.changed_at
     return (
-        f"Crossed by *{escape_mrkdwn(crossing.principal)}* ({escape_mrkdwn(crossing.tool)}) at "
+        f"Crossed by *{for_slack(crossing.principal)}* ({for_slack(crossing.tool)}) at "
         f"{applied:%Y-%m-%d %H:%M} UTC: {what} {before} → {crossing.to_value}. {_approval_text(crossing)}"
     )
 
@@ -214,7 +214,7 @@ def api_section_text(api: str, episodes: list[Episode], batch: AlertBatch | None
     fitted to one field."""
     order = {bt: i for i, bt in enumerate(BREACH_TYPES)}
     eps = sorted(episodes, key=lambda e: (order[e.breach_type], e.cluster))
-    lines = [f"*{escape_mrkdwn(api)}*"]
+    lines = [f"*{for_slack(api)}*"]
     for e in eps:
         lines.append(episode_line(e))
         who = attribution_line(e, batch) if batch is not None else None
@@ -230,7 +230,7 @@ def _header_text(day: str, n_new: int, n_apis: int) -> str:
 def _summary_text(n_new: int, open_count: int, resolved_count: int, teams: list[str]) -> str:
     return (
         f"*{n_new}* new · *{open_count}* still open · *{resolved_count}* resolved since the last run"
-        f" · {_plural(len(teams), 'team')}: {escape_mrkdwn(', '.join(teams))}"
+        f" · {_plural(len(teams), 'team')}: {', '.join(for_slack(t) for t in teams)}"
     )
 
 
@@ -238,14 +238,15 @@ def _footer_text(batch: AlertBatch) -> str:
     """Links to the dbt docs and the run, and the DAG: the block that differs between runs."""
     run_label = f"run {batch.run_id}"
     links = [link(batch.docs_url, "dbt docs")] if batch.docs_url else []
-    links.append(link(batch.run_url, run_label) if batch.run_url else escape_mrkdwn(run_label))
-    return " · ".join(links) + f" · DAG {escape_mrkdwn(batch.dag_id)}"
+    links.append(link(batch.run_url, run_label) if batch.run_url else for_slack(run_label))
+    return " · ".join(links) + f" · DAG {for_slack(batch.dag_id)}"
 
 
 def _fallback_text(day: str, n_new: int, n_apis: int, teams: list[str], open_count: int, resolved_count: int) -> str:
     return (
         f"Replica ledger {day}: {_plural(n_new, 'new breach episode')} on {_plural(n_apis, 'API')} "
-        f"({', '.join(teams)}); {open_count} still open, {resolved_count} resolved since the last run."
+        f"({', '.join(for_slack(t) for t in teams)}); {open_count} still open, "
+        f"{resolved_count} resolved since the last run."
     )
 
 
@@ -272,15 +273,15 @@ def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batc
     for team, n_sections in zip(teams[:shown], alloc, strict=True):
         apis = team_apis[team]
         n_eps = sum(len(by_team[team][a]) for a in apis)
-        team_line = f"*Team {escape_mrkdwn(team)}*: {_plural(n_eps, 'new episode')}"
+        team_line = f"*Team {for_slack(team)}*: {_plural(n_eps, 'new episode')}"
         out.blocks.append(section_block(f"{team_line} on {_plural(len(apis), 'API')}"))
         out.blocks += [section_block(api_section_text(api, by_team[team][api], batch)) for api in apis[:n_sections]]
         out.in_sections[team] = list(apis[:n_sections])
         rest = apis[n_sections:]
         if rest:
             out.in_overflow[team] = list(rest)
-            prefix = f"_…and {len(rest)} more in {escape_mrkdwn(team)}_ (too many for one Slack message)"
-            out.blocks.append(section_block(name_list(prefix, [escape_mrkdwn(a) for a in rest])))
+            prefix = f"_…and {len(rest)} more in {for_slack(team)}_ (too many for one Slack message)"
+            out.blocks.append(section_block(name_list(prefix, [for_slack(a) for a in rest])))
     hidden = teams[shown:]
     if hidden:
         n_hidden_apis = sum(len(team_apis[t]) for t in hidden)
@@ -289,7 +290,7 @@ def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batc
             f"_…and {_plural(n_hidden_apis, 'more API')} in "
             f"{_plural(len(hidden), 'other team')}_ (too many for one Slack message)"
         )
-        named = [f"{escape_mrkdwn(t)} ({len(team_apis[t])})" for t in hidden]
+        named = [f"{for_slack(t)} ({len(team_apis[t])})" for t in hidden]
         out.blocks.append(section_block(name_list(prefix, named)))
     return out
 

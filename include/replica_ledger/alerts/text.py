@@ -10,6 +10,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from replica_ledger.safe_text import one_line
+
 if TYPE_CHECKING:
     from replica_ledger.alerts.render import RoutedMessage
 
@@ -54,10 +56,12 @@ def render_text(payload: dict[str, Any] | RoutedMessage) -> str:
 
 
 def _routed_message_text(msg: RoutedMessage) -> str:
-    channel = f", channel {msg.route.channel}" if msg.route.channel else ""
+    # The outbox file is read in a terminal: the run id (a manual run's is typed by a person)
+    # and the route's names stay on their line, without escape sequences.
+    channel = f", channel {one_line(msg.route.channel)}" if msg.route.channel else ""
     head = [
-        f"route: {msg.route.key} (connection {msg.route.slack_conn_id}{channel})",
-        f"dag: {msg.dag_id}  run: {msg.run_id}  snapshot date: {msg.snapshot_date.isoformat()}",
+        f"route: {one_line(msg.route.key)} (connection {one_line(msg.route.slack_conn_id)}{channel})",
+        f"dag: {one_line(msg.dag_id)}  run: {one_line(msg.run_id)}  snapshot date: {msg.snapshot_date.isoformat()}",
         "",
     ]
     return "\n".join(head) + render_text(msg.payload)

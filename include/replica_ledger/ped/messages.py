@@ -32,7 +32,11 @@ _FIELD_ORDER = [
 ]
 _RANK = {name: rank for rank, name in enumerate(_FIELD_ORDER)}
 
+#: What the PED schema's FREE_TEXT pattern (team, reason, changed_by) refuses.
+FREE_TEXT_RULE = "must not contain '<', '>' or control characters (line breaks, tabs, escape sequences)"
 _PATTERN_HINTS = {
+    "metadata.team": "is not a valid team: it " + FREE_TEXT_RULE,
+    "reason": "is not a valid reason: it " + FREE_TEXT_RULE,
     "metadata.namespace": (
         "is not a valid namespace: it must be a DNS-1123 label "
         "(lowercase letters, digits and '-', starting and ending with a letter or digit)"

@@ -17,10 +17,13 @@ from datetime import UTC, datetime
 from replica_ledger.changelog import ChangeError, format_time, normalize_row, parse_time
 from replica_ledger.contract import UNKNOWN_CHANGED_BY
 from replica_ledger.ped.document import PedDocument
+from replica_ledger.ped.messages import FREE_TEXT_RULE
+from replica_ledger.ped.schema import FREE_TEXT
 
 CHANGE_ID_MAX = 256
 
-_CHANGE_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+_CHANGE_ID = re.compile(r"^[^\s<>\x00-\x1f\x7f-\x9f]+$")
+_FREE_TEXT = re.compile(FREE_TEXT)
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 
@@ -52,7 +55,7 @@ def check_change_id(change_id: str) -> str:
     if not isinstance(change_id, str) or not change_id or len(change_id) > CHANGE_ID_MAX:
         raise ChangeError(f"change id {change_id!r} must be 1..{CHANGE_ID_MAX} characters")
     if not _CHANGE_ID.match(change_id):
-        raise ChangeError(f"change id {change_id!r} must not contain spaces or control characters")
+        raise ChangeError(f"change id {change_id!r} must not contain spaces, '<', '>' or control characters")
     return change_id
 
 
@@ -94,6 +97,8 @@ def build_change(
     env = os.environ if env is None else env
     moment = _effective_time(changed_at, now)
     who = changed_by if changed_by not in (None, "") else env.get("GITHUB_ACTOR") or UNKNOWN_CHANGED_BY
+    if not _FREE_TEXT.match(who):
+        raise ChangeError(f"changed_by {who!r} {FREE_TEXT_RULE}")
     row = normalize_row(
         {
             "change_id": None,

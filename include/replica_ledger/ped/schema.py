@@ -27,6 +27,13 @@ DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-
 DNS1123_SUBDOMAIN_MAX = 253
 TEAM_MAX = 128
 REASON_MAX = 1000
+# Free text (team, reason, changed_by): no '<' or '>' (Slack would read `<!channel>` as a
+# mention) and no control character (a line break forges a line in an alert, an escape
+# sequence drives a terminal). Rendering neutralises them anyway; the PED refuses them at
+# the source, where the author can fix them.
+# `(?![\s\S])` is the end of the text in both ECMA and Python regexes (`$` also matches before a final
+# line break in Python).
+FREE_TEXT = "^[^<>\\x00-\\x1f\\x7f-\\x9f]*(?![\\s\\S])"
 
 ENV_PREFIX = "REPLICA_LEDGER_PED_"
 
@@ -122,7 +129,7 @@ def _metadata_schema() -> dict:
                 "maxLength": DNS1123_SUBDOMAIN_MAX,
                 "pattern": DNS1123_SUBDOMAIN,
             },
-            "team": {"type": "string", "minLength": 1, "maxLength": TEAM_MAX},
+            "team": {"type": "string", "minLength": 1, "maxLength": TEAM_MAX, "pattern": FREE_TEXT},
         },
     }
 
@@ -143,7 +150,7 @@ def ped_schema(limits: Limits | None = None) -> dict:
             "metadata": _metadata_schema(),
             "spec": {},
             "action": {"enum": list(ACTIONS)},
-            "reason": {"type": "string", "maxLength": REASON_MAX},
+            "reason": {"type": "string", "maxLength": REASON_MAX, "pattern": FREE_TEXT},
         },
         # A delete needs no spec and ignores one; anything else needs a valid spec.
         "if": {"required": ["action"], "properties": {"action": {"const": "delete"}}},

@@ -109,7 +109,8 @@ def test_rows_of_fct_breach_alerts_carry_the_crossing_as_naive_utc():
 
 def test_long_attributed_messages_stay_within_slacks_limits():
     """Every line grows by a "who" line with a link: sections are still fitted to 3,000
-    characters and messages to 50 blocks, and slack_sdk accepts every one."""
+    characters and messages to 50 blocks, and slack_sdk accepts every one (the principal is
+    capped, so six clusters make a section too long)."""
     long_edit = replace(ANA, principal="p" * 300 + "@example.com", tool="console")
     episodes = [
         ep(
@@ -122,7 +123,7 @@ def test_long_attributed_messages_stay_within_slacks_limits():
             crossing=long_edit,
         )
         for i in range(90)
-        for c in range(4)
+        for c in range(6)
     ]
     messages = render_messages(replace(batch(episodes), ped_url_template=PED_URL), Routes())
     assert messages

@@ -164,7 +164,7 @@ def test_bad_changed_at_and_change_id_are_refused(ped, tmp_path):
     result = ped("record", QUOTE, "--log", log, "--change-id", "two words")
     assert (result.code, result.err_lines) == (
         2,
-        ["error: change id 'two words' must not contain spaces or control characters"],
+        ["error: change id 'two words' must not contain spaces, '<', '>' or control characters"],
     )
     result = ped("record", QUOTE, GOOD / "minimal.yaml", "--log", log, "--change-id", "x")
     assert (result.code, result.err_lines) == (2, ["error: --change-id names one change; got 2 files"])
