@@ -48,10 +48,10 @@ def main() -> int:
     parser.add_argument("--dags-folder", required=True)
     parser.add_argument("--every", type=int, default=1, help="run every N days (and on TO); default 1")
     args = parser.parse_args()
-    from replica_ledger.settings import load_settings
+    from replica_ledger.settings import settings_for_command
     from tooling.cadence import cadence_error, run_days
 
-    error = cadence_error(args.every, load_settings().lookback_days)
+    error = cadence_error(args.every, settings_for_command(warehouse=True).lookback_days)
     if error:
         parser.error(error)
     dag = load_dag(args.dags_folder)

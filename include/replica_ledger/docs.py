@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from replica_ledger.dbt_runner import build_vars, run_dbt
-from replica_ledger.settings import DOCS_GCS_URL_VAR, Settings, load_settings
+from replica_ledger.settings import DOCS_GCS_URL_VAR, Settings, load_settings, settings_for_command
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 GCS_SCHEME = "gs://"
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.getLogger("dbt").setLevel(logging.ERROR)
-    result = generate_and_publish(load_settings(), args.gcs_url)
+    result = generate_and_publish(settings_for_command(warehouse=True), args.gcs_url)
     print(f"dbt docs written to {result['docs_dir']}")
     for url in result.get("published", []):
         print(f"published {url}")

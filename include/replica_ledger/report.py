@@ -12,7 +12,7 @@ from datetime import date
 
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
 from replica_ledger.safe_text import for_terminal
-from replica_ledger.settings import Settings, load_settings
+from replica_ledger.settings import Settings, settings_for_command
 from replica_ledger.warehouse import MissingTable, Warehouse, open_warehouse, queries
 
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--month", type=lambda value: date.fromisoformat(value + "-01"), default=None)
     args = parser.parse_args(argv)
-    print(render_report(load_settings(), args.month))
+    print(render_report(settings_for_command(warehouse=True), args.month))
     return 0
 
 

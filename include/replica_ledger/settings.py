@@ -18,10 +18,13 @@ runs, but `dbt_runner` passes these values.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import string
-from collections.abc import Mapping
+import sys
+import tempfile
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +96,9 @@ POD_TIMEOUT_SECONDS_VAR = "REPLICA_LEDGER_POD_TIMEOUT_SECONDS"
 
 #: Every variable `load_settings` reads.
 VARIABLES: tuple[str, ...] = tuple(value for name, value in dict(globals()).items() if name.endswith("_VAR"))
+#: Names of the tooling: docker-compose's Airflow image, the tests' switch for network tests.
+TOOLING_VARIABLES = ("REPLICA_LEDGER_AIRFLOW_IMAGE", "REPLICA_LEDGER_SKIP_NETWORK_TESTS")
+PREFIX = "REPLICA_LEDGER_"
 #: What REPLICA_LEDGER_ENV=gcp cannot do without.
 GCP_REQUIRED = (GCP_PROJECT_VAR, GCS_BUCKET_VAR, COLLECTOR_IMAGE_VAR)
 
@@ -302,12 +308,19 @@ class _Env:
             return False
         raise self.error(f"{name}={raw!r} is not a boolean (true/false)")
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, low: int = 0, high: int | None = None, unit: str = "") -> int:
+        """An integer within ``[low, high]`` (``unit`` names what it counts, for the message)."""
         raw = self.text(name)
+        expected = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+        if unit:
+            expected += f" ({unit})"
         try:
-            return int(raw) if raw else default
+            value = int(raw) if raw else default
         except ValueError:
-            raise self.error(f"{name}={raw!r} is not an integer") from None
+            raise self.error(f"{name}={raw!r} is not an integer: expected {expected}") from None
+        if value < low or (high is not None and value > high):
+            raise self.error(f"{name}={value} is out of range: expected {expected}")
+        return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -317,6 +330,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     missing variable.
     """
     env = _Env(os.environ if environ is None else environ)
+    check_variable_names(env.environ)
     defaults = Settings()
     local_dir = env.path(LOCAL_DIR_VAR, REPO_ROOT / ".local")
     settings = Settings(
@@ -335,16 +349,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         docs_gcs_url=env.text(DOCS_GCS_URL_VAR),
         clusters=env.csv(CLUSTERS_VAR, defaults.clusters),
         excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
-        alert_max_age_days=env.integer(ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days),
+        alert_max_age_days=env.integer(
+            ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days, 0, 366, "days a new episode may be old and announced"
+        ),
         deploy_grace_hours=_deploy_grace_hours(env, defaults.deploy_grace_hours),
         ped_url_template=_ped_url_template(env),
-        live_snapshot_tolerance_days=env.integer(LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days),
+        live_snapshot_tolerance_days=env.integer(
+            LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days, 0, 31, "days"
+        ),
         lookback_days=_lookback_days(env, defaults.lookback_days),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
-        retries=env.integer(RETRIES_VAR, defaults.retries),
-        retry_delay_seconds=env.integer(RETRY_DELAY_SECONDS_VAR, defaults.retry_delay_seconds),
+        retries=env.integer(RETRIES_VAR, defaults.retries, 0, 20, "task retries"),
+        retry_delay_seconds=env.integer(RETRY_DELAY_SECONDS_VAR, defaults.retry_delay_seconds, 0, 86_400, "seconds"),
         gcp_project=env.text(GCP_PROJECT_VAR),
         raw_dataset=env.text(RAW_SCHEMA_VAR, defaults.raw_dataset),
         dataset=env.text(BQ_DATASET_VAR, defaults.dataset),
@@ -356,6 +374,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     if settings.env != "gcp":
         return settings
+    from replica_ledger.clock import ClockError, env_override
+
+    try:
+        env_override(dict(env.environ))
+    except ClockError as exc:
+        raise GcpSettingsError(str(exc)) from None
     return _with_gcp(settings, _Env(env.environ, GcpSettingsError))
 
 
@@ -374,11 +398,8 @@ def _audit_log(env: _Env) -> Path | AuditTable | None:
 
 
 def _lookback_days(env: _Env, default: int) -> int:
-    """REPLICA_LEDGER_LOOKBACK_DAYS: an integer >= 0 (0 = a run rebuilds its own day only)."""
-    days = env.integer(LOOKBACK_DAYS_VAR, default)
-    if days < 0:
-        raise SettingsError(f"{LOOKBACK_DAYS_VAR}={days} must be an integer >= 0 (days before the run's day)")
-    return days
+    """REPLICA_LEDGER_LOOKBACK_DAYS: 0 (a run rebuilds its own day only) to a year."""
+    return env.integer(LOOKBACK_DAYS_VAR, default, 0, 366, "days before the run's day")
 
 
 #: The placeholders a PED URL template may use.
@@ -386,10 +407,7 @@ PED_URL_FIELDS = ("namespace", "deployment")
 
 
 def _deploy_grace_hours(env: _Env, default: int) -> int:
-    hours = env.integer(DEPLOY_GRACE_HOURS_VAR, default)
-    if hours < 0:
-        raise env.error(f"{DEPLOY_GRACE_HOURS_VAR}={hours}: hours cannot be negative (0 turns the grace off)")
-    return hours
+    return env.integer(DEPLOY_GRACE_HOURS_VAR, default, 0, 24 * 31, "hours; 0 turns the grace off")
 
 
 def _ped_url_template(env: _Env) -> str | None:
@@ -441,9 +459,9 @@ def _with_gcp(settings: Settings, env: _Env) -> Settings:
         pod_memory=env.text(POD_MEMORY_VAR, GcpSettings.pod_memory),
         pod_ephemeral_storage=env.text(POD_EPHEMERAL_STORAGE_VAR, GcpSettings.pod_ephemeral_storage),
         pod_startup_timeout_seconds=env.integer(
-            POD_STARTUP_TIMEOUT_SECONDS_VAR, GcpSettings.pod_startup_timeout_seconds
+            POD_STARTUP_TIMEOUT_SECONDS_VAR, GcpSettings.pod_startup_timeout_seconds, 1, 86_400, "seconds"
         ),
-        pod_timeout_seconds=env.integer(POD_TIMEOUT_SECONDS_VAR, GcpSettings.pod_timeout_seconds),
+        pod_timeout_seconds=env.integer(POD_TIMEOUT_SECONDS_VAR, GcpSettings.pod_timeout_seconds, 1, 86_400, "seconds"),
     )
     if not settings.clusters:
         raise GcpSettingsError(f"{CLUSTERS_VAR} is empty: name the clusters to snapshot (comma-separated)")
@@ -456,3 +474,70 @@ def _with_gcp(settings: Settings, env: _Env) -> Settings:
     if gke and not gcp.gke_location:
         raise GcpSettingsError(f"{POD_MODE_VAR}=gke needs {GKE_LOCATION_VAR} (region or zone)")
     return replace(settings, gcp=gcp)
+
+
+# --------------------------------------------------------------------------- names and commands
+
+
+def known_variables() -> frozenset[str]:
+    """Every ``REPLICA_LEDGER_*`` name the product or its tooling reads: ours, the PED CLI's
+    bounds, the collector's tunables, dbt's run window, the clock override, the tooling's."""
+    from replica_ledger.clock import NOW_VAR
+    from replica_ledger.collector.settings import VARIABLES as COLLECTOR_VARIABLES
+    from replica_ledger.dbt_runner import RUN_WINDOW_ENV
+    from replica_ledger.ped.schema import Limits
+
+    return frozenset(
+        (*VARIABLES, NOW_VAR, *TOOLING_VARIABLES, *COLLECTOR_VARIABLES, *RUN_WINDOW_ENV.values(), *Limits.ENV.values())
+    )
+
+
+def unknown_variable_problem(names: Iterable[str], known: Collection[str], prefix: str = PREFIX) -> str | None:
+    """What is wrong with the ``prefix*`` names among ``names`` that are not ``known`` (each
+    with the closest known name, when one is close), or None."""
+    unknown = sorted(name for name in names if name.startswith(prefix) and name not in known)
+    if not unknown:
+        return None
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        parts.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    what = "is not a replica-ledger setting" if len(unknown) == 1 else "are not replica-ledger settings"
+    return f"{', '.join(parts)} {what}: a mistyped name would be ignored silently"
+
+
+def check_variable_names(environ: Mapping[str, str]) -> None:
+    """SettingsError when the environment holds a ``REPLICA_LEDGER_*`` name nothing reads."""
+    problem = unknown_variable_problem(environ, known_variables())
+    if problem:
+        raise SettingsError(problem)
+
+
+def check_warehouse_writable(settings: Settings) -> None:
+    """SettingsError unless the DuckDB warehouse's folder can hold it (DuckDB writes the file,
+    its WAL and its lock there). Tried with a real file: permissions, a read-only mount, root."""
+    if settings.uses_bigquery:
+        return
+    folder = settings.duckdb_path.parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    where = f"the warehouse {settings.duckdb_path} ({DUCKDB_VAR} or {LOCAL_DIR_VAR})"
+    if existing is None or not existing.is_dir():
+        raise SettingsError(f"{where}: {existing or folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot write in {existing} ({exc.strerror or exc})") from None
+
+
+def settings_for_command(environ: Mapping[str, str] | None = None, *, warehouse: bool = False) -> Settings:
+    """``load_settings`` for a command line: what is wrong is printed on one line to stderr
+    and the command exits 2 (no traceback). ``warehouse``: the command opens the DuckDB file."""
+    try:
+        settings = load_settings(environ)
+        if warehouse:
+            check_warehouse_writable(settings)
+        return settings
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

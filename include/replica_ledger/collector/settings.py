@@ -12,6 +12,8 @@ start with REPLICA_LEDGER_COLLECTOR_.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +23,21 @@ from replica_ledger.collector.errors import SettingsError
 from replica_ledger.http_retry import BackoffSchedule
 
 ENV_PREFIX = "REPLICA_LEDGER_COLLECTOR_"
+_SUFFIXES = (
+    "PAGE_SIZE",
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "MAX_RETRIES",
+    "MAX_TIMEOUTS",
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "MAX_RETRY_AFTER",
+    "MAX_LIST_RESTARTS",
+    "GZIP",
+    "DEADLINE_SECONDS",
+)
+#: Every variable the collector reads.
+VARIABLES: tuple[str, ...] = tuple(ENV_PREFIX + suffix for suffix in _SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class CollectorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CollectorSettings:
         env = os.environ if environ is None else environ
+        _check_names(env)
         return cls(
             page_size=_positive_int(env, "PAGE_SIZE", cls.page_size),
             connect_timeout_s=_positive_float(env, "CONNECT_TIMEOUT", cls.connect_timeout_s),
@@ -75,7 +93,21 @@ class CollectorSettings:
         )
 
 
+def _check_names(env: Mapping[str, str]) -> None:
+    """A mistyped REPLICA_LEDGER_COLLECTOR_* name is an error naming the closest known one."""
+    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX) and name not in VARIABLES)
+    if not unknown:
+        return
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, VARIABLES, n=1, cutoff=0.8)
+        parts.append(f"{name} (did you mean {close[0]}?)" if close else f"{name} (see docs/collector.md)")
+    raise SettingsError(f"{', '.join(parts)}: not a collector setting")
+
+
 def _raw(env: Mapping[str, str], suffix: str) -> str | None:
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"{ENV_PREFIX}{suffix} is not declared in _SUFFIXES")
     value = env.get(ENV_PREFIX + suffix, "").strip()
     return value or None
 
@@ -88,6 +120,8 @@ def _number(env: Mapping[str, str], suffix: str, default: float, kind: type, min
         value = kind(raw)
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} is not a valid {kind.__name__}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} must be a finite number")
     if value < minimum:
         raise SettingsError(f"{ENV_PREFIX}{suffix}={raw!r} must be >= {minimum}")
     return value

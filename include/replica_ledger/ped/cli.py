@@ -331,6 +331,12 @@ def main(
     except PedConfigError as exc:
         run.complain(f"error: resource bounds: {exc}")
         return EXIT_INVALID
+    from replica_ledger.settings import known_variables, unknown_variable_problem
+
+    problem = unknown_variable_problem(env, known_variables())
+    if problem:  # e.g. REPLICA_LEDGER_PED_CPU_MAXX: the bound would be ignored silently
+        run.complain(f"error: {problem}")
+        return EXIT_INVALID
     try:
         if args.command == "schema":
             run.say(json.dumps(ped_schema(limits), indent=2))
