@@ -23,6 +23,7 @@ RUN pip install --no-deps --requirement /tmp/collector-requirements.txt \
 COPY include/replica_ledger/__init__.py /app/replica_ledger/__init__.py
 COPY include/replica_ledger/http_retry.py /app/replica_ledger/http_retry.py
 COPY include/replica_ledger/fsync.py /app/replica_ledger/fsync.py
+COPY include/replica_ledger/clock.py /app/replica_ledger/clock.py
 COPY include/replica_ledger/collector/ /app/replica_ledger/collector/
 # Bytecode at build time: the Kubernetes client is ~1,000 modules, compiled on every start otherwise.
 RUN python -m compileall -q /app/replica_ledger

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+from replica_ledger import clock as product_clock
 from tooling.emulators import firestore, gcs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -129,3 +133,72 @@ def empty_firestore(
         monkeypatch.setenv(name, value)
     yield firestore_emulator
     firestore_emulator.reset()
+
+
+# --------------------------------------------------------------------------- the clock
+# The product reads "now" from replica_ledger.clock; the tests set it here, and nowhere else
+# (no test computes today when its module is imported). A test's clock starts at noon UTC of
+# the suite's current day and advances in real time: no test straddles midnight by accident,
+# whatever the hour, and a suite that runs across midnight moves its later tests to the next
+# day as a whole (setup and code alike). `--clock-start` starts the suite's clock elsewhere,
+# e.g. `--clock-start 2026-12-05T23:59:59Z` to rehearse a run that crosses midnight.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-start",
+        default=None,
+        help="ISO-8601 instant the suite's clock starts at (default: now); it advances in real time",
+    )
+
+
+class TestClock:
+    """One test's clock: callable (what ``replica_ledger.clock.now`` returns), advancing in
+    real time from its start; ``set``/``advance`` move it, ``env`` hands it to a subprocess."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, start: datetime) -> None:
+        self.set(start)
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._set_at)
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("the test clock takes an aware datetime")
+        self._start, self._set_at = moment.astimezone(UTC), time.monotonic()
+
+    def advance(self, delta: timedelta) -> None:
+        self.set(self() + delta)
+
+    def now(self) -> datetime:
+        return self()
+
+    def today(self) -> date:
+        return self().date()
+
+    def env(self) -> dict[str, str]:
+        """The variable that starts a subprocess's clock at this clock's now."""
+        return {product_clock.NOW_VAR: self().isoformat()}
+
+
+_suite_clock: TestClock | None = None
+
+
+def _suite_now(config: pytest.Config) -> datetime:
+    global _suite_clock
+    if _suite_clock is None:
+        raw = config.getoption("--clock-start")
+        _suite_clock = TestClock(product_clock.parse_instant(raw) if raw else datetime.now(UTC))
+    return _suite_clock()
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest) -> Iterator[TestClock]:
+    """The test's clock, in force for the code under test in this process (see ``TestClock.env``
+    for a subprocess)."""
+    day = _suite_now(request.config).date()
+    test_clock = TestClock(datetime.combine(day, dt_time(12, 0), tzinfo=UTC))
+    with product_clock.use(test_clock):
+        yield test_clock

@@ -7,6 +7,8 @@ Two ways to set it, both for tests and demos, never for production:
   move the clock across midnight UTC while the code under test runs;
 * for a subprocess (the collector CLI, ``scripts/run_days.py``), the ``REPLICA_LEDGER_NOW``
   variable: an ISO-8601 instant with its UTC offset, the clock of the test that started it.
+  The process's clock starts there when the process starts and advances in real time (so
+  that two timestamps of one run still differ).
 
 Why not a production knob: a wrong clock would label today's cluster state as another day
 or silence an alert. So the variable is refused (an error, not ignored) when
@@ -18,15 +20,17 @@ its pod is never given the variable.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 NOW_VAR = "REPLICA_LEDGER_NOW"
 # replica_ledger.settings.ENV_VAR, spelled here too: the collector's image has no settings module.
 _ENV_VAR = "REPLICA_LEDGER_ENV"
 
 _override: Callable[[], datetime] | None = None
+_PROCESS_START = time.monotonic()
 
 
 class ClockError(RuntimeError):
@@ -62,7 +66,10 @@ def now() -> datetime:
         if moment.tzinfo is None:
             raise ClockError("the clock override returned a naive datetime")
         return moment.astimezone(UTC)
-    return env_override() or datetime.now(UTC)
+    start = env_override()
+    if start is None:
+        return datetime.now(UTC)
+    return start + timedelta(seconds=time.monotonic() - _PROCESS_START)
 
 
 def today() -> date:

@@ -52,6 +52,8 @@ def parse_retry_after(headers: Mapping[str, Any] | None, now: datetime | None = 
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    # The wall clock, not replica_ledger.clock: an HTTP-date is the server's wall time, and
+    # what is wanted is a duration from it, not the product's day.
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -324,8 +324,8 @@ def test_an_appended_change_log_and_a_bom_still_load(loaded):
     ("days_back", "message"),
     [(0, "that day has not ended yet"), (-1, "that day has not ended yet"), (2, "too far back"), (40, "too far back")],
 )
-def test_the_collector_refuses_a_date_outside_its_capture_window(tmp_path, capsys, days_back, message):
-    day = datetime.now(UTC).date() - timedelta(days=days_back)
+def test_the_collector_refuses_a_date_outside_its_capture_window(tmp_path, capsys, days_back, message, clock):
+    day = clock.today() - timedelta(days=days_back)
     argv = ["--cluster", "gke-eu", "--output", str(tmp_path / "out"), "--kubeconfig", str(tmp_path / "none.yaml")]
     assert collector_main([*argv, "--date", day.isoformat()]) == 2
     assert message in capsys.readouterr().err

@@ -5,14 +5,20 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-# The collector refuses a --date whose capture window [D+1 00:00Z, D+2 00:00Z) does not hold
-# now: the day that ended last midnight UTC is the one it may capture.
-SNAPSHOT_DATE = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+from replica_ledger import clock
+
 CLUSTER = "gke-test"
+
+
+def snapshot_date() -> str:
+    """The day the collector may capture now (the tests' clock): the collector refuses a
+    --date whose capture window [D+1 00:00Z, D+2 00:00Z) does not hold now, so it is the day
+    that ended last midnight UTC. Read when a run starts, never when a module is imported."""
+    return (clock.today() - timedelta(days=1)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -26,8 +32,8 @@ class CollectorRun:
         lines = self.stderr.strip().splitlines()
         return lines[-1] if lines else ""
 
-    def day_dir(self, date: str = SNAPSHOT_DATE) -> Path:
-        return self.output / f"dt={date}"
+    def day_dir(self, date: str | None = None) -> Path:
+        return self.output / f"dt={date or snapshot_date()}"
 
 
 def read_snapshot(path: Path) -> dict[str, Any]:

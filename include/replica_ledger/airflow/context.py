@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
+
+from replica_ledger import clock
 
 #: ``DagRunType.BACKFILL_JOB``'s value, the same string on 2.11 and 3.x (a literal, so that
 #: this module stays importable without Airflow).
@@ -42,7 +44,7 @@ def is_current_day(day: date, tolerance_days: int, today: date | None = None) ->
     refuses any other day), so a run during D itself, or from D+2 on, reads the archive
     only. `tolerance_days` = 0 turns live capture off; any larger value allows D+1.
     """
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     return 1 <= (today - day).days <= min(tolerance_days, 1)
 
 
@@ -55,7 +57,7 @@ def snapshot_day_of(context: Mapping[str, Any]) -> date:
     """
     logical = context.get("logical_date")
     if logical is None:
-        run_after = _get(context.get("dag_run"), "run_after") or datetime.now(UTC)
+        run_after = _get(context.get("dag_run"), "run_after") or clock.now()
         return (run_after.astimezone(UTC) - timedelta(days=1)).date()
     return logical.astimezone(UTC).date()
 

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from replica_ledger import clock
 from replica_ledger.alerts.model import Episode, episode_key
 
 TABLE = "alert_log"
@@ -90,7 +91,7 @@ COLUMN_LIST = ", ".join(COLUMNS)
 
 def utcnow() -> datetime:
     """Naive UTC now (the ledger stores naive UTC timestamps on DuckDB)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.now().replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

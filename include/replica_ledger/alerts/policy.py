@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from replica_ledger import clock
+
 
 def _as_date(value: date | datetime | str) -> date:
     if isinstance(value, datetime):
@@ -31,7 +33,7 @@ def should_post(
     day = _as_date(snapshot_date)
     if is_backfill:
         return False, f"backfill run for {day}: backfills never post to Slack"
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     age = (today - day).days
     if age > max_age_days:
         return False, f"snapshot day {day} is {age} days old (more than {max_age_days}): no alerts for the past"

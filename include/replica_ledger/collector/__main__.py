@@ -32,8 +32,9 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
+from replica_ledger import clock
 from replica_ledger.collector.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CollectorError
 
 log = logging.getLogger("replica_ledger.collector")
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.date is not None:
         from replica_ledger.collector.settings import snapshot_date_problem
 
-        problem = snapshot_date_problem(args.date, datetime.now(UTC))
+        problem = snapshot_date_problem(args.date, clock.now())
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return EXIT_USAGE

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
 
+from replica_ledger import clock
 from replica_ledger.collector.destination import Destination, open_destination
 from replica_ledger.collector.errors import CollectorError, ListExpired
 from replica_ledger.collector.kube import ResourceLister, build_api_client
@@ -81,7 +82,7 @@ def collect_snapshot(
     """List, write and publish one snapshot, all within `deadline` (settings.deadline_s from now by default)."""
     deadline = deadline or Deadline(settings.deadline_s)
     # captured_at is when listing starts: every object is read at or after this moment.
-    captured_at = (now or datetime.now(UTC)).replace(microsecond=0)
+    captured_at = (now or clock.now()).replace(microsecond=0)
     snapshot_date = request.snapshot_date or default_snapshot_date(captured_at)
     destination = open_destination(request.output, deadline)
     gzip = destination.gzip_required or settings.gzip_local

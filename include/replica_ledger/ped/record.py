@@ -12,8 +12,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from replica_ledger import clock
 from replica_ledger.changelog import ChangeError, format_time, normalize_row, parse_time
 from replica_ledger.contract import UNKNOWN_CHANGED_BY
 from replica_ledger.ped.document import PedDocument
@@ -61,7 +62,7 @@ def check_change_id(change_id: str) -> str:
 
 def _effective_time(changed_at: str | datetime | None, now: datetime | None) -> datetime:
     if changed_at is None:
-        return (now or datetime.now(UTC)).replace(microsecond=0)
+        return (now or clock.now()).replace(microsecond=0)
     if isinstance(changed_at, datetime):
         if changed_at.tzinfo is None:
             raise ChangeError("changed_at must carry a UTC offset")

@@ -109,9 +109,9 @@ def _run_context(day, run_type="scheduled"):
         (1, "backfill", "snapshot.archive_only"),  # a backfill never captures live
     ],
 )
-def test_rendered_branch_captures_only_the_current_day(gcp_dag, days_ago, run_type, expected):
+def test_rendered_branch_captures_only_the_current_day(gcp_dag, days_ago, run_type, expected, clock):
     route = gcp_dag.task_dict["snapshot.route_snapshot"]
-    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    day = clock.today() - timedelta(days=days_ago)
     assert route.python_callable(**_run_context(day, run_type)) == expected
     assert expected in route.downstream_task_ids
 

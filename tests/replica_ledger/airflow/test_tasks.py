@@ -5,7 +5,7 @@ the real runs are in tests/dags/ (dag.test and the backfill commands).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -21,9 +21,9 @@ def context(logical_date=None, run_type="scheduled", run_id="scheduled__x", run_
     }
 
 
-def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch):
+def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch, clock):
     monkeypatch.delenv("REPLICA_LEDGER_LIVE_TOLERANCE_DAYS", raising=False)
-    yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    yesterday = datetime.combine(clock.today() - timedelta(days=1), time(0), tzinfo=UTC)
     assert tasks.docs_due(context(yesterday)) is True
     assert tasks.docs_due(context(datetime(2026, 10, 14, tzinfo=UTC))) is False
     assert tasks.docs_due(context(datetime(2026, 10, 31, tzinfo=UTC), run_type="backfill")) is True
@@ -33,7 +33,7 @@ def test_docs_refresh_for_the_current_day_and_month_ends(monkeypatch):
 
 
 @pytest.mark.parametrize("target", ["duckdb", "bigquery"])
-def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(monkeypatch, tmp_path, target):
+def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(monkeypatch, tmp_path, target, clock):
     """Decided before any warehouse is read: nothing is opened (no DuckDB file, no BigQuery client).
 
     Both targets take the same path; the end-to-end alert runs are in tests/replica_ledger/alerts/."""
@@ -41,7 +41,7 @@ def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(m
     monkeypatch.setenv("REPLICA_LEDGER_DUCKDB", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("REPLICA_LEDGER_ALERT_MAX_AGE_DAYS", "2")
     monkeypatch.delenv("REPLICA_LEDGER_GCP_PROJECT", raising=False)
-    yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    yesterday = datetime.combine(clock.today() - timedelta(days=1), time(0), tzinfo=UTC)
     backfill = context(yesterday, run_type="backfill", run_id="backfill__x")
     old_day = context(yesterday - timedelta(days=10))
     for ctx in (backfill, old_day):

@@ -169,14 +169,14 @@ def test_read_model_query_on_bigquery(client):
     )
 
 
-def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monkeypatch, tmp_path):
+def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monkeypatch, tmp_path, clock):
     """route_alerts and post_slack on BigQuery: the read model and alert_log of the dataset,
     reached from the environment as in production (here at the emulator's endpoint)."""
     from datetime import UTC
 
     from replica_ledger.airflow import tasks
 
-    day = datetime.now(UTC).date() - timedelta(days=1)
+    day = clock.today() - timedelta(days=1)
     client.query(
         f"""
         CREATE TABLE `{client.project}.{client.dataset_name}.fct_breach_alerts` AS

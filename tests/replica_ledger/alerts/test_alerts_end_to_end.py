@@ -30,8 +30,6 @@ from replica_ledger.airflow import tasks
 from replica_ledger.settings import load_settings
 from tooling.k8s_objects import deployment_object, hpa_object, kubectl_list
 
-TODAY = datetime.now(UTC).date()
-DAY1, DAY2, DAY3, DAY4 = (TODAY - timedelta(days=n) for n in (4, 3, 2, 1))
 POST, SKIP = "alert.post_slack", "alert.no_alert"
 
 
@@ -55,7 +53,15 @@ def context(day: date, run_id: str | None = None, run_type: str = "scheduled") -
 
 
 @pytest.fixture
-def fleet(tmp_path, monkeypatch, slack):
+def days(clock):
+    """The four days before the test clock's today (the last one is the current run's day)."""
+    today = clock.today()
+    return tuple(today - timedelta(days=n) for n in (4, 3, 2, 1))
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch, slack, days):
+    day1, day2, day3, day4 = days
     archive_dir = tmp_path / "archive"
     changes = tmp_path / "ped.jsonl"
     changes.write_text(
@@ -69,7 +75,7 @@ def fleet(tmp_path, monkeypatch, slack):
                 "max_replicas": 4,
                 "cpu": 2,
                 "memory_gb": 4,
-                "changed_at": f"{DAY1 - timedelta(days=30)}T00:00:00Z",
+                "changed_at": f"{day1 - timedelta(days=30)}T00:00:00Z",
                 "action": "upsert",
             }
         )
@@ -88,10 +94,10 @@ def fleet(tmp_path, monkeypatch, slack):
         "REPLICA_LEDGER_DBT_DAILY_TESTS": "false",
     }.items():
         monkeypatch.setenv(name, str(value))
-    write_day(archive_dir, DAY1, "gke-eu", replicas=3, hpa_max=6)
-    write_day(archive_dir, DAY1, "gke-us", replicas=3, hpa_max=4)
-    write_day(archive_dir, DAY2, "gke-eu", replicas=3, hpa_max=6)
-    for day in (DAY3, DAY4):
+    write_day(archive_dir, day1, "gke-eu", replicas=3, hpa_max=6)
+    write_day(archive_dir, day1, "gke-us", replicas=3, hpa_max=4)
+    write_day(archive_dir, day2, "gke-eu", replicas=3, hpa_max=6)
+    for day in (day3, day4):
         write_day(archive_dir, day, "gke-eu", replicas=3, hpa_max=6)
         write_day(archive_dir, day, "gke-us", replicas=5, hpa_max=4)
     return SimpleNamespace(archive=archive_dir, warehouse=tmp_path / "warehouse.duckdb", slack=slack)
@@ -134,12 +140,13 @@ def posted_texts(slack) -> list[str]:
     return [json.dumps(post.body, ensure_ascii=False) for post in slack.posts("slack_payments_webhook")]
 
 
-def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
+def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet, days):
+    day1, day2, day3, day4 = days
     route = "slack_payments_webhook#payments-alerts"
 
     # Day 1: the read model has the new episode with its excess priced by dbt.
-    build(DAY1)
-    (row,) = tasks.episodes_of_day(load_settings(), DAY1)
+    build(day1)
+    (row,) = tasks.episodes_of_day(load_settings(), day1)
     assert (row["cluster"], row["breach_type"], row["status"], row["excess_replicas"]) == (
         "gke-eu",
         "hpa_max_over_limit",
@@ -147,31 +154,31 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
         2,
     )
     assert float(row["excess_monthly_cost"]) == 57.00
-    branch, report = run_alert(DAY1)
+    branch, report = run_alert(day1)
     assert branch == POST and report["messages"] == 1
     (text,) = posted_texts(fleet.slack)
     assert "payments/checkout-api" in text and "Excess ≈ 57.00 a month (2 x 28.50)" in text
-    assert alert_log(fleet.warehouse) == [("gke-eu", "checkout-api", "hpa_max_over_limit", DAY1, route, "sent", DAY1)]
+    assert alert_log(fleet.warehouse) == [("gke-eu", "checkout-api", "hpa_max_over_limit", day1, route, "sent", day1)]
 
     # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
-    assert run_alert(DAY1)[0] == SKIP
-    assert "already_sent" in tasks.post_alerts(context(DAY1))["results"][0]
-    assert run_alert(DAY1, run_id="manual__rerun-day-1", run_type="manual")[0] == SKIP
+    assert run_alert(day1)[0] == SKIP
+    assert "already_sent" in tasks.post_alerts(context(day1))["results"][0]
+    assert run_alert(day1, run_id="manual__rerun-day-1", run_type="manual")[0] == SKIP
 
     # Day 2: the episode is still open (gke-us has no file yet): not announced again.
-    build(DAY2)
-    statuses = {r["cluster"]: r["status"] for r in tasks.episodes_of_day(load_settings(), DAY2)}
+    build(day2)
+    statuses = {r["cluster"]: r["status"] for r in tasks.episodes_of_day(load_settings(), day2)}
     assert statuses == {"gke-eu": "open"}
-    assert run_alert(DAY2)[0] == SKIP
+    assert run_alert(day2)[0] == SKIP
 
     # gke-us's day-2 file arrives late and a backfill reloads day 2: it never posts.
-    write_day(fleet.archive, DAY2, "gke-us", replicas=5, hpa_max=4)
-    build(DAY2)
-    assert run_alert(DAY2, run_type="backfill")[0] == SKIP
+    write_day(fleet.archive, day2, "gke-us", replicas=5, hpa_max=4)
+    build(day2)
+    assert run_alert(day2, run_type="backfill")[0] == SKIP
 
     # Day 3: the late episode is announced once, by the first run allowed to post that sees it.
-    build(DAY3)
-    branch, report = run_alert(DAY3)
+    build(day3)
+    branch, report = run_alert(day3)
     assert branch == POST
     assert len(fleet.slack.posts()) == 2
     late = posted_texts(fleet.slack)[-1]
@@ -181,60 +188,62 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet):
         "gke-us",
         "checkout-api",
         "replicas_over_limit",
-        DAY2,
+        day2,
         route,
         "sent",
-        DAY3,
+        day3,
     )
 
     # A re-run of day 3 and day 4's run: both episodes are open and known, nothing is posted.
-    assert run_alert(DAY3, run_id="manual__rerun-day-3", run_type="manual")[0] == SKIP
-    build(DAY4)
-    assert run_alert(DAY4)[0] == SKIP
+    assert run_alert(day3, run_id="manual__rerun-day-3", run_type="manual")[0] == SKIP
+    build(day4)
+    assert run_alert(day4)[0] == SKIP
     assert len(fleet.slack.posts()) == 2
     assert len(alert_log(fleet.warehouse)) == 2
 
     # Day 3 rebuilt after day 4: its read model rows are what its own run saw.
-    day3 = alert_model_rows(fleet.warehouse, DAY3)
-    build(DAY3)
-    assert alert_model_rows(fleet.warehouse, DAY3) == day3
+    day3_rows = alert_model_rows(fleet.warehouse, day3)
+    build(day3)
+    assert alert_model_rows(fleet.warehouse, day3) == day3_rows
 
 
-def test_a_late_file_reveals_an_episode_that_ended_before_the_run_day(fleet):
+def test_a_late_file_reveals_an_episode_that_ended_before_the_run_day(fleet, days):
     """gke-us wanted 5 replicas on day 2 only, and its day-2 file arrives after day 3 ran.
     Day 4's run reloads day 2 (inside its window): the episode, new on day 2 and resolved
     on day 3, is in no row of day 4, and is announced once all the same."""
+    day1, day2, day3, day4 = days
     route = "slack_payments_webhook#payments-alerts"
-    for day in (DAY3, DAY4):
+    for day in (day3, day4):
         write_day(fleet.archive, day, "gke-us", replicas=3, hpa_max=4)
-    for day in (DAY1, DAY2, DAY3):
+    for day in (day1, day2, day3):
         build(day)
         run_alert(day)
     assert len(fleet.slack.posts()) == 1  # day 1's HPA episode
-    write_day(fleet.archive, DAY2, "gke-us", replicas=5, hpa_max=4)
+    write_day(fleet.archive, day2, "gke-us", replicas=5, hpa_max=4)
 
-    build(DAY4)
-    assert [row[2] for row in alert_model_rows(fleet.warehouse, DAY4)] == ["gke-eu"]
-    assert run_alert(DAY4)[0] == POST
+    build(day4)
+    assert [row[2] for row in alert_model_rows(fleet.warehouse, day4)] == ["gke-eu"]
+    assert run_alert(day4)[0] == POST
     late = posted_texts(fleet.slack)[-1]
     assert "gke-us" in late and "Replicas above the approved max" in late
     assert "HPA max raised" not in late  # announced on day 1
-    announced = ("gke-us", "checkout-api", "replicas_over_limit", DAY2, route, "sent", DAY4)
+    announced = ("gke-us", "checkout-api", "replicas_over_limit", day2, route, "sent", day4)
     assert alert_log(fleet.warehouse)[-1] == announced
-    assert run_alert(DAY4, run_id="manual__rerun-day-4", run_type="manual")[0] == SKIP
+    assert run_alert(day4, run_id="manual__rerun-day-4", run_type="manual")[0] == SKIP
     assert len(fleet.slack.posts()) == 2
 
 
-def test_a_full_rebuild_keeps_alert_log_and_gives_the_same_alert_rows(fleet):
-    for day in (DAY1, DAY2, DAY3):
+def test_a_full_rebuild_keeps_alert_log_and_gives_the_same_alert_rows(fleet, days):
+    day1, day2, day3, _day4 = days
+    for day in (day1, day2, day3):
         build(day)
-    assert run_alert(DAY3)[0] == POST
-    daily = [alert_model_rows(fleet.warehouse, day) for day in (DAY1, DAY2, DAY3)]
+    assert run_alert(day3)[0] == POST
+    daily = [alert_model_rows(fleet.warehouse, day) for day in (day1, day2, day3)]
     settings = load_settings()
     from replica_ledger.dbt_runner import build_vars, run_dbt
 
     full_rebuild = ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--vars", build_vars(settings)]
     run_dbt(settings, full_rebuild)
-    assert [alert_model_rows(fleet.warehouse, day) for day in (DAY1, DAY2, DAY3)] == daily
+    assert [alert_model_rows(fleet.warehouse, day) for day in (day1, day2, day3)] == daily
     assert len(alert_log(fleet.warehouse)) == 2
-    assert run_alert(DAY3)[0] == SKIP
+    assert run_alert(day3)[0] == SKIP

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from replica_ledger.collector.__main__ import main
-from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, CollectorRun
+from tests.support.collector_run import CLUSTER, CollectorRun, snapshot_date
 from tooling.fake_kube_api import FakeKubeApi
 
 
@@ -23,6 +23,10 @@ def collector_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+#: run_collector's default --date: the day the collector may capture at the test clock's now.
+CAPTURABLE_DAY = object()
+
+
 @pytest.fixture
 def run_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., CollectorRun]:
     """Runs main(argv) in-process against `api` (or with `kubeconfig`); extra CLI arguments replace the defaults."""
@@ -31,7 +35,7 @@ def run_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callabl
         api: FakeKubeApi | None,
         *extra: str,
         cluster: str = CLUSTER,
-        date: str | None = SNAPSHOT_DATE,
+        date: str | object | None = CAPTURABLE_DAY,
         output: Path | str | None = None,
         kubeconfig: Path | None = None,
     ) -> CollectorRun:
@@ -40,6 +44,8 @@ def run_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callabl
             assert api is not None, "pass the fake server or a kubeconfig"
             kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
         argv = ["--cluster", cluster, "--output", str(output), "--kubeconfig", str(kubeconfig)]
+        if date is CAPTURABLE_DAY:
+            date = snapshot_date()
         if date is not None:
             argv += ["--date", date]
         capsys.readouterr()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from replica_ledger.collector.collect import default_snapshot_date
-from tests.support.collector_run import CLUSTER, SNAPSHOT_DATE, items_of_kind, read_snapshot
+from tests.support.collector_run import CLUSTER, items_of_kind, read_snapshot, snapshot_date
 from tooling.fake_kube_api import ALWAYS, FakeKubeApi, Fault, object_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -307,8 +307,8 @@ def test_gs_output_uploads_gzip_then_meta(run_collector, empty_gcs):
         run = run_collector(api, output="gs://replica-archive/snapshots/")
 
     assert run.exit_code == 0, run.stderr
-    data_name = f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz"
-    meta_name = f"snapshots/dt={SNAPSHOT_DATE}/{CLUSTER}.meta.json"
+    data_name = f"snapshots/dt={snapshot_date()}/{CLUSTER}.json.gz"
+    meta_name = f"snapshots/dt={snapshot_date()}/{CLUSTER}.meta.json"
     # Generations are the emulator's microsecond clock at upload: their order is the upload order.
     uploaded = sorted(empty_gcs.client().list_blobs(bucket.name), key=lambda blob: blob.generation)
     assert [blob.name for blob in uploaded] == [data_name, meta_name]
@@ -326,7 +326,7 @@ def test_gs_upload_refused_is_a_clear_failure_with_nothing_uploaded(run_collecto
 
     assert run.exit_code == 1
     assert run.last_stderr_line.startswith(
-        f"cannot upload gs://replica-archive/dt={SNAPSHOT_DATE}/{CLUSTER}.json.gz: 404"
+        f"cannot upload gs://replica-archive/dt={snapshot_date()}/{CLUSTER}.json.gz: 404"
     )
     client = empty_gcs.client()
     assert [bucket.name for bucket in client.list_buckets()] == []
@@ -335,11 +335,11 @@ def test_gs_upload_refused_is_a_clear_failure_with_nothing_uploaded(run_collecto
 # ----------------------------------------------------------------------------- dates and arguments
 
 
-def test_date_defaults_to_the_utc_day_before_the_capture(run_collector):
-    before = datetime.now(UTC)
+def test_date_defaults_to_the_utc_day_before_the_capture(run_collector, clock):
+    before = clock.now()
     with FakeKubeApi(deployments=1) as api:
         run = run_collector(api, date=None)
-    after = datetime.now(UTC)
+    after = clock.now()
 
     assert run.exit_code == 0, run.stderr
     # Two candidates only if the run straddles midnight UTC.
@@ -419,9 +419,11 @@ def test_a_bad_setting_is_a_usage_error(run_collector, collector_env):
 # ----------------------------------------------------------------------------- as a real command
 
 
-def test_python_dash_m_runs_the_collector(tmp_path):
+def test_python_dash_m_runs_the_collector(tmp_path, clock):
     env = {key: value for key, value in os.environ.items() if not key.startswith("REPLICA_LEDGER_COLLECTOR_")}
     env["REPLICA_LEDGER_COLLECTOR_PAGE_SIZE"] = "40"
+    env.update(clock.env())  # the subprocess's clock starts at the test's
+    day = snapshot_date()
     with FakeKubeApi(deployments=100, hpas=60) as api:
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
         completed = subprocess.run(
@@ -433,7 +435,7 @@ def test_python_dash_m_runs_the_collector(tmp_path):
                     "--kubeconfig",
                     str(kubeconfig),
                     "--date",
-                    SNAPSHOT_DATE,
+                    day,
                 ),
             ],
             cwd=tmp_path,
@@ -445,7 +447,7 @@ def test_python_dash_m_runs_the_collector(tmp_path):
 
     assert completed.returncode == 0, completed.stderr
     assert "listed 100 deployments.apps in 3 pages" in completed.stderr
-    snapshot = read_snapshot(tmp_path / "out" / f"dt={SNAPSHOT_DATE}" / "gke-sub.proc.json")
+    snapshot = read_snapshot(tmp_path / "out" / f"dt={day}" / "gke-sub.proc.json")
     assert len(items_of_kind(snapshot, "Deployment")) == 100
     assert len(items_of_kind(snapshot, "HorizontalPodAutoscaler")) == 60
-    assert (tmp_path / "out" / f"dt={SNAPSHOT_DATE}" / "gke-sub.proc.meta.json").exists()
+    assert (tmp_path / "out" / f"dt={day}" / "gke-sub.proc.meta.json").exists()
