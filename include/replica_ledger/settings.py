@@ -349,8 +349,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         docs_gcs_url=env.text(DOCS_GCS_URL_VAR),
         clusters=env.csv(CLUSTERS_VAR, defaults.clusters),
         excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
+        # The demos and backfill tests replay a past month with 36500: a century, no age limit.
         alert_max_age_days=env.integer(
-            ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days, 0, 366, "days a new episode may be old and announced"
+            ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days, 0, 36_500, "days an episode may be old and announced"
         ),
         deploy_grace_hours=_deploy_grace_hours(env, defaults.deploy_grace_hours),
         ped_url_template=_ped_url_template(env),

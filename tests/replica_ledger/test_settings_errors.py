@@ -34,6 +34,7 @@ UNWRITABLE = "/proc/replica-ledger/warehouse.duckdb"  # not writable even for ro
         (names.ALERT_MAX_AGE_DAYS_VAR, "-1", "REPLICA_LEDGER_ALERT_MAX_AGE_DAYS=-1 is out of range"),
         (names.ALERT_MAX_AGE_DAYS_VAR, "2.5", "is not an integer"),
         (names.LOOKBACK_DAYS_VAR, "100000", "expected an integer from 0 to 366"),
+        (names.ALERT_MAX_AGE_DAYS_VAR, "36501", "expected an integer from 0 to 36500"),
         (names.LIVE_TOLERANCE_DAYS_VAR, "-2", "is out of range"),
         (names.RETRIES_VAR, "-1", "is out of range"),
         (names.RETRIES_VAR, "1000", "is out of range"),
