@@ -98,6 +98,8 @@ POD_TIMEOUT_SECONDS_VAR = "REPLICA_LEDGER_POD_TIMEOUT_SECONDS"
 VARIABLES: tuple[str, ...] = tuple(value for name, value in dict(globals()).items() if name.endswith("_VAR"))
 #: Names of the tooling: docker-compose's Airflow image, the tests' switch for network tests.
 TOOLING_VARIABLES = ("REPLICA_LEDGER_AIRFLOW_IMAGE", "REPLICA_LEDGER_SKIP_NETWORK_TESTS")
+#: Read by dbt alone: macros/run_window.sql still takes a billing month from the environment.
+DBT_MACRO_VARIABLES = ("REPLICA_LEDGER_DBT_BILLING_MONTH",)
 PREFIX = "REPLICA_LEDGER_"
 #: What REPLICA_LEDGER_ENV=gcp cannot do without.
 GCP_REQUIRED = (GCP_PROJECT_VAR, GCS_BUCKET_VAR, COLLECTOR_IMAGE_VAR)
@@ -489,7 +491,15 @@ def known_variables() -> frozenset[str]:
     from replica_ledger.ped.schema import Limits
 
     return frozenset(
-        (*VARIABLES, NOW_VAR, *TOOLING_VARIABLES, *COLLECTOR_VARIABLES, *RUN_WINDOW_ENV.values(), *Limits.ENV.values())
+        (
+            *VARIABLES,
+            NOW_VAR,
+            *TOOLING_VARIABLES,
+            *DBT_MACRO_VARIABLES,
+            *COLLECTOR_VARIABLES,
+            *RUN_WINDOW_ENV.values(),
+            *Limits.ENV.values(),
+        )
     )
 
 

@@ -163,7 +163,7 @@ def test_variables_lists_every_name_settings_py_spells():
     # Ours, plus dbt's own DBT_LOG_LEVEL_FILE (read here so that Settings stays the one reader).
     # And the tooling's names, known so that a mistyped name can be told from them.
     spelled = set(re.findall(r'"((?:REPLICA_LEDGER|DBT)_[A-Z0-9_]+)"', source))
-    assert spelled == set(VARIABLES) | set(names.TOOLING_VARIABLES)
+    assert spelled == set(VARIABLES) | set(names.TOOLING_VARIABLES) | set(names.DBT_MACRO_VARIABLES)
 
 
 def test_an_empty_environment_gives_the_defaults():
