@@ -32,28 +32,3 @@
     from span_days
     where month_day = {{ ledger_month_start('month_day') }}
 {%- endmacro %}
-
-
-{#- Now, UTC, as a TIMESTAMP without time zone (the stamp of a closed statement line). -#}
-{% macro ledger_now_utc() -%}
-    {{ return(adapter.dispatch('ledger_now_utc', 'replica_ledger')()) }}
-{%- endmacro %}
-{% macro default__ledger_now_utc() -%}
-    cast(timezone('UTC', current_timestamp) as timestamp)
-{%- endmacro %}
-{% macro bigquery__ledger_now_utc() -%}
-    current_timestamp()
-{%- endmacro %}
-
-
-{#- The statements ledger upserts a few rows per run: a new version, and the superseded
-    one with superseded_at set. DuckDB: delete+insert on the key; BigQuery: merge. -#}
-{% macro ledger_upsert_strategy() -%}
-    {{ return(adapter.dispatch('ledger_upsert_strategy', 'replica_ledger')()) }}
-{%- endmacro %}
-{% macro default__ledger_upsert_strategy() -%}
-    {{ return('delete+insert') }}
-{%- endmacro %}
-{% macro bigquery__ledger_upsert_strategy() -%}
-    {{ return('merge') }}
-{%- endmacro %}

@@ -188,3 +188,27 @@
         cast(null as string) as parse_error
     from {{ relation }} as t
 {%- endmacro %}
+
+
+{#- `ts_expr` plus `hours` hours, as a timestamp. -#}
+{% macro ledger_timestamp_add_hours(ts_expr, hours) -%}
+    {{ return(adapter.dispatch('ledger_timestamp_add_hours', 'replica_ledger')(ts_expr, hours)) }}
+{%- endmacro %}
+{% macro default__ledger_timestamp_add_hours(ts_expr, hours) -%}
+    ({{ ts_expr }} + to_hours(cast({{ hours }} as integer)))
+{%- endmacro %}
+{% macro bigquery__ledger_timestamp_add_hours(ts_expr, hours) -%}
+    timestamp_add({{ ts_expr }}, interval {{ hours }} hour)
+{%- endmacro %}
+
+
+{#- Now, UTC, as a TIMESTAMP without time zone (the stamp of a closed statement line). -#}
+{% macro ledger_now_utc() -%}
+    {{ return(adapter.dispatch('ledger_now_utc', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_now_utc() -%}
+    cast(timezone('UTC', current_timestamp) as timestamp)
+{%- endmacro %}
+{% macro bigquery__ledger_now_utc() -%}
+    current_timestamp()
+{%- endmacro %}

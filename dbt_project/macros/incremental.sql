@@ -184,3 +184,16 @@
     {%- endif -%}
     {{ return(is_incremental()) }}
 {%- endmacro %}
+
+
+{#- The statements ledger upserts a few rows per run: a new version, and the superseded
+    one with superseded_at set. DuckDB: delete+insert on the key; BigQuery: merge. -#}
+{% macro ledger_upsert_strategy() -%}
+    {{ return(adapter.dispatch('ledger_upsert_strategy', 'replica_ledger')()) }}
+{%- endmacro %}
+{% macro default__ledger_upsert_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+{% macro bigquery__ledger_upsert_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}

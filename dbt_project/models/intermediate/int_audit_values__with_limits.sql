@@ -57,10 +57,6 @@ select
     ) as is_over_limit
 from writes
 left join limits
-    on
-        writes.namespace = limits.namespace
-        and writes.deployment = limits.deployment
-        and limits.valid_from <= writes.changed_at
-        and (limits.valid_to is null or writes.changed_at < limits.valid_to)
+    on {{ ledger_limit_in_force('limits', 'writes', 'writes.changed_at') }}
 left join grace
     on limits.change_id = grace.change_id

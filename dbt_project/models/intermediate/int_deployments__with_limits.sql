@@ -56,8 +56,4 @@ left join hpas
         and deployments.namespace = hpas.namespace
         and deployments.deployment = hpas.deployment
 left join limits
-    on
-        deployments.namespace = limits.namespace
-        and deployments.deployment = limits.deployment
-        and limits.valid_from <= deployments.captured_at
-        and (limits.valid_to is null or deployments.captured_at < limits.valid_to)
+    on {{ ledger_limit_in_force('limits', 'deployments', 'deployments.captured_at') }}

@@ -166,8 +166,4 @@ select
     limits.change_id as limit_change_id
 from edits
 left join {{ ref('int_replica_limits__versioned') }} as limits
-    on
-        edits.namespace = limits.namespace
-        and edits.deployment = limits.deployment
-        and edits.changed_at >= limits.valid_from
-        and (limits.valid_to is null or edits.changed_at < limits.valid_to)
+    on {{ ledger_limit_in_force('limits', 'edits', 'edits.changed_at') }}

@@ -1,14 +1,16 @@
-{#- Macros of the audit-log models (intra-day peaks, deploy grace). -#}
+{#- The approved limits over time (int_replica_limits__versioned, an SCD2 of PED versions):
+    which version is in force at a moment, and the deploy grace of a lowered max. -#}
 
-{#- `ts_expr` plus `hours` hours, as a timestamp. -#}
-{% macro ledger_timestamp_add_hours(ts_expr, hours) -%}
-    {{ return(adapter.dispatch('ledger_timestamp_add_hours', 'replica_ledger')(ts_expr, hours)) }}
-{%- endmacro %}
-{% macro default__ledger_timestamp_add_hours(ts_expr, hours) -%}
-    ({{ ts_expr }} + to_hours(cast({{ hours }} as integer)))
-{%- endmacro %}
-{% macro bigquery__ledger_timestamp_add_hours(ts_expr, hours) -%}
-    timestamp_add({{ ts_expr }}, interval {{ hours }} hour)
+{#- Join condition: the version of `limits` (a row of int_replica_limits__versioned) in force
+    for the API of `rows` at the timestamp `at_expr`. Versions are half-open intervals
+    [valid_from, valid_to), valid_to null for the version in force today, so at most one
+    version matches. The one rule for "the limit in force at a moment": the daily fact, the
+    audited writes and the limit edits all join through it. -#}
+{% macro ledger_limit_in_force(limits, rows, at_expr) -%}
+    {{ rows }}.namespace = {{ limits }}.namespace
+    and {{ rows }}.deployment = {{ limits }}.deployment
+    and {{ limits }}.valid_from <= {{ at_expr }}
+    and ({{ limits }}.valid_to is null or {{ at_expr }} < {{ limits }}.valid_to)
 {%- endmacro %}
 
 
@@ -35,15 +37,4 @@
         and {{ value_expr }} <= {{ grace }}.previous_max_replicas,
         false
     )
-{%- endmacro %}
-
-
-{#- A breach type's exact string (contract §3, §6), checked against the contract's list
-    (the var breach_types, from replica_ledger.contract): a name that drifts from the
-    contract fails the compile. -#}
-{% macro ledger_breach_type(name) -%}
-    {%- if name not in var('breach_types') -%}
-        {{ exceptions.raise_compiler_error("unknown breach type " ~ name ~ "; the contract's are " ~ var('breach_types')) }}
-    {%- endif -%}
-    '{{ name }}'
 {%- endmacro %}
