@@ -1,9 +1,6 @@
-{#- Day-partitioned incremental facts, idempotent per run window.
-
-    kind 'day': the run's day (fct_breach_alerts: what the run's alert says);
-    kind 'window': the run window [D - L, D] (the per-day facts a late file or PED row changes);
-    kind 'month': the billing month.
-    BigQuery: insert_overwrite of the run's partitions (static list), so a re-run replaces
+{#- Day-partitioned incremental models, idempotent per run window [D - L, D] (the per-day
+    facts a late file or PED row changes, the alerts, the limit edits, the audited peaks).
+    BigQuery: insert_overwrite of the window's partitions (static list), so a re-run replaces
     them, and an empty result still clears them.
     DuckDB: append after a pre-hook deletes the same days; same effect in one transaction
     per model. -#}
@@ -19,15 +16,11 @@
 {%- endmacro %}
 
 
-{#- Static partitions of the run (BigQuery); none means "the partitions the query yields".
-    A config value: dbt computes it when it parses the model (ledger_window_env). -#}
-{% macro ledger_run_partitions(kind='day') -%}
-    {%- if kind == 'window' -%}
-        {%- set values = ledger_window_days(for_config=true) -%}
-    {%- else -%}
-        {%- set value = ledger_run_day(for_config=true) if kind == 'day' else ledger_billing_month(for_config=true) -%}
-        {%- set values = none if value is none else [value] -%}
-    {%- endif -%}
+{#- Static partitions of the run window (BigQuery); none on a full rebuild, meaning "the
+    partitions the query yields". A config value: dbt computes it when it parses the model
+    (ledger_window_env). -#}
+{% macro ledger_run_partitions() -%}
+    {%- set values = ledger_window_days(for_config=true) -%}
     {%- if values is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -40,22 +33,16 @@
 
 
 {#- Pre-hook: clear the run window before appending (no-op on BigQuery and on first build). -#}
-{% macro ledger_clear_run_window(column, kind='day') -%}
-    {{ return(adapter.dispatch('ledger_clear_run_window', 'replica_ledger')(column, kind)) }}
+{% macro ledger_clear_run_window(column) -%}
+    {{ return(adapter.dispatch('ledger_clear_run_window', 'replica_ledger')(column)) }}
 {%- endmacro %}
-{% macro default__ledger_clear_run_window(column, kind) -%}
+{% macro default__ledger_clear_run_window(column) -%}
     {%- if execute and is_incremental() -%}
-        {%- if kind == 'window' -%}
         delete from {{ this }}
         where {{ ledger_window_filter(column) }}
-        {%- else -%}
-        {%- set value = ledger_run_day() if kind == 'day' else ledger_billing_month() -%}
-        delete from {{ this }}
-        where {% if value is none %}true{% else %}{{ column }} = {{ ledger_date_literal(value) }}{% endif %}
-        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
-{% macro bigquery__ledger_clear_run_window(column, kind) -%}
+{% macro bigquery__ledger_clear_run_window(column) -%}
 {%- endmacro %}
 
 
@@ -70,10 +57,10 @@
         'materialized': 'incremental',
         'incremental_strategy': ledger_incremental_strategy(),
         'partition_by': ledger_partition_by('snapshot_date', 'day'),
-        'partitions': ledger_run_partitions('window'),
+        'partitions': ledger_run_partitions(),
         'cluster_by': ['namespace', 'deployment'],
         'on_schema_change': 'append_new_columns',
-        'pre_hook': "{{ ledger_clear_run_window('snapshot_date', 'window') }}",
+        'pre_hook': "{{ ledger_clear_run_window('snapshot_date') }}",
     } -%}
     {%- if require_partition_filter -%}
         {%- do options.update({'require_partition_filter': ledger_require_partition_filter()}) -%}

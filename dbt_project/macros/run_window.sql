@@ -1,24 +1,21 @@
-{#- The run window: which snapshot day (and billing month) this invocation rebuilds.
-    Values are validated before they reach SQL so a malformed one fails loudly instead of
-    becoming a SQL fragment.
+{#- The run window: which snapshot days this invocation rebuilds. Values are validated
+    before they reach SQL so a malformed one fails loudly instead of becoming a SQL fragment.
 
-    Two ways in: the dbt vars `snapshot_date` / `billing_month` (`--vars`, for a person at
-    the command line), and, when the var is not set, the environment variables
-    REPLICA_LEDGER_DBT_SNAPSHOT_DATE / REPLICA_LEDGER_DBT_BILLING_MONTH (what the DAG uses,
-    through dbt_runner.run_dbt). Why: dbt drops its partial-parse cache whenever the
-    --vars change, so a new day in --vars meant a full parse of the project on every run
-    (~4 s of a ~12 s daily build for 2,000 APIs, bench/bench_dbt.py). A changed env var
-    re-parses only the files that read it, and ledger_window_env keeps those few. Same
-    values, same SQL either way. -#}
+    Two ways in: the dbt vars `snapshot_date` / `lookback_days` (`--vars`, for a person at the
+    command line), and, when a var is not set, the environment variables
+    REPLICA_LEDGER_DBT_SNAPSHOT_DATE / REPLICA_LEDGER_DBT_LOOKBACK_DAYS (what the DAG uses,
+    through dbt_runner.run_dbt). Why: dbt drops its partial-parse cache whenever the --vars
+    change, so a new day in --vars would mean a full parse of the project on every run
+    (docs/benchmarks.md has the cost). A changed env var re-parses only the files that read
+    it, and ledger_window_env keeps those few. Same values, same SQL either way. -#}
 
 
 {#- One of the window's environment variables, read only where its value can matter: when
     a node executes, or while dbt parses a BigQuery model's `partitions` config (dbt fixes a
     model's config at parse time). dbt re-parses every file that read an env var whose value
     changed since the last parse, so reading the day while parsing any model would re-parse
-    six models and rewrite the partial-parse cache on every new day (0.5 s of a daily build
-    on DuckDB, bench/bench_dbt.py). At parse time a model otherwise renders as a full
-    rebuild, which references the same nodes. -#}
+    those models and rewrite the partial-parse cache on every new day. At parse time a model
+    otherwise renders as a full rebuild, which references the same nodes. -#}
 {% macro ledger_window_env(name, for_config=false) -%}
     {%- if execute or (for_config and target.type == 'bigquery') -%}
         {{ return(env_var(name, '')) }}
@@ -32,19 +29,6 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set parsed = modules.datetime.date.fromisoformat(raw | string) -%}
-    {{ return(parsed.isoformat()) }}
-{%- endmacro %}
-
-
-{% macro ledger_billing_month(for_config=false) -%}
-    {%- set raw = var('billing_month', none) or ledger_window_env('REPLICA_LEDGER_DBT_BILLING_MONTH', for_config) -%}
-    {%- if raw is none or raw == '' -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set parsed = modules.datetime.date.fromisoformat(raw | string) -%}
-    {%- if parsed.day != 1 -%}
-        {{ exceptions.raise_compiler_error("billing_month must be the first day of a month, got " ~ raw) }}
-    {%- endif -%}
     {{ return(parsed.isoformat()) }}
 {%- endmacro %}
 
