@@ -350,7 +350,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         docs_url=env.optional(DOCS_URL_VAR),
         docs_gcs_url=env.text(DOCS_GCS_URL_VAR),
         clusters=env.csv(CLUSTERS_VAR, defaults.clusters),
-        excluded_namespaces=env.csv(EXCLUDED_NAMESPACES_VAR, defaults.excluded_namespaces),
+        excluded_namespaces=_excluded_namespaces(env, defaults.excluded_namespaces),
         # The demos and backfill tests replay a past month with 36500: a century, no age limit.
         alert_max_age_days=env.integer(
             ALERT_MAX_AGE_DAYS_VAR, defaults.alert_max_age_days, 0, 36_500, "days an episode may be old and announced"
@@ -403,6 +403,24 @@ def _audit_log(env: _Env) -> Path | AuditTable | None:
 def _lookback_days(env: _Env, default: int) -> int:
     """REPLICA_LEDGER_LOOKBACK_DAYS: 0 (a run rebuilds its own day only) to a year."""
     return env.integer(LOOKBACK_DAYS_VAR, default, 0, 366, "days before the run's day")
+
+
+# A namespace (DNS-1123 label: lowercase letters, digits, `-`) with `*` as the only wildcard:
+# the one pattern language of the scope (audit/writes.in_scope, dbt's ledger_namespace_in_scope).
+_NAMESPACE_PATTERN = re.compile(r"[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?")
+
+
+def _excluded_namespaces(env: _Env, default: tuple[str, ...]) -> tuple[str, ...]:
+    """REPLICA_LEDGER_EXCLUDED_NAMESPACES: names, `*` matching any run of characters. A glob's
+    `?` or `[...]` (or LIKE's `_`, `%`) would be read as a plain character: refused here."""
+    patterns = env.csv(EXCLUDED_NAMESPACES_VAR, default)
+    for pattern in patterns:
+        if len(pattern) > 63 or not _NAMESPACE_PATTERN.fullmatch(pattern):
+            raise env.error(
+                f"{EXCLUDED_NAMESPACES_VAR}: {pattern!r} is not a namespace pattern (lowercase letters, digits"
+                " and '-', at most 63 characters; '*' is the only wildcard)"
+            )
+    return patterns
 
 
 #: The placeholders a PED URL template may use.

@@ -14,8 +14,9 @@ or `Quarantine` (a write whose facts are missing or malformed; kept with the rea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from replica_ledger.audit.entries import AuditEntry
@@ -68,7 +69,15 @@ def tool_of(principal: str | None, user_agent: str | None) -> str:
 
 
 def in_scope(namespace: str, excluded: tuple[str, ...]) -> bool:
-    return not any(fnmatchcase(namespace, pattern) for pattern in excluded)
+    """False when an excluded pattern matches: `*` is any run of characters, every other
+    character only itself (`?`, `[`, `_`, `%` too). The same language as dbt's
+    ledger_namespace_in_scope (macros/cross_db.sql); tests/parity/ holds the two together."""
+    return not any(_excluded_pattern(pattern).fullmatch(namespace) for pattern in excluded)
+
+
+@lru_cache(maxsize=256)
+def _excluded_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile("(?s:.*)".join(re.escape(piece) for piece in pattern.split("*")))
 
 
 def write_row(entry: AuditEntry, excluded_namespaces: tuple[str, ...]) -> dict | Skip | Quarantine:
