@@ -17,6 +17,10 @@
     BigQuery's typed columns cast to the same shapes (FLOAT64 NaN/inf as 'nan'/'inf'). -#}
 {% macro ledger_pattern_json_integer() -%} -?[0-9]+ {%- endmacro %}
 {% macro ledger_pattern_json_number() -%} -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)? {%- endmacro %}
+{#- RFC 3339 with a zone, as the Python twin reads it (changelog._RFC3339; a blank around is trimmed first). -#}
+{% macro ledger_pattern_rfc3339() -%}
+    [0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})
+{%- endmacro %}
 {#- Kubernetes names: namespace = DNS-1123 label (<= 63), Deployment = DNS-1123 subdomain (<= 253). -#}
 {% macro ledger_pattern_dns1123_label() -%} [a-z0-9]([-a-z0-9]*[a-z0-9])? {%- endmacro %}
 {% macro ledger_pattern_dns1123_subdomain() -%}

@@ -157,6 +157,11 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _blank(value) -> bool:
+    """Missing, as the warehouse reads it: null, or text that is empty once trimmed."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _is_finite_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -186,11 +191,12 @@ def usable(row) -> bool:
     """Whether a row passes the contract's "bad change rows" rule (duplicates aside).
 
     The Python twin of dbt's int_limit_changes__validated, for writers that need an API's
-    current version before the warehouse has seen the row.
+    current version before the warehouse has seen the row; tests/parity/cases_change_rows.py
+    runs one table of rows through both.
     """
     if not isinstance(row, Mapping):
         return False
-    if any(row.get(name) in (None, "") for name in ALWAYS_REQUIRED):
+    if any(_blank(row.get(name)) for name in ALWAYS_REQUIRED):
         return False
     if row["action"] not in CHANGE_LOG_ACTIONS:
         return False

@@ -1,5 +1,9 @@
 -- Typed view of the change log. Casts are lenient: a value that does not fit becomes
--- null here, and int_limit_changes__validated turns that into a quarantine reason.
+-- null here, and int_limit_changes__validated turns that into a quarantine reason. Names
+-- and the action are kept as written (a name with a space, or `UPSERT`, is not the
+-- contract's), and changed_at must be RFC 3339 with a zone, as in the Python twin
+-- (changelog.usable; tests/parity/ holds the two together).
+{%- set changed_at_text = 'trim(cast(changed_at as ' ~ ledger_type_string() ~ '))' %}
 with source as (
     {{ ledger_ped_change_rows(source('ped', 'ped_limit_changes')) }}
 )
@@ -7,8 +11,8 @@ with source as (
 select
     arrival_seq,
     nullif(trim(cast(change_id as {{ ledger_type_string() }})), '') as change_id,
-    nullif(trim(cast(namespace as {{ ledger_type_string() }})), '') as namespace,
-    nullif(trim(cast(deployment as {{ ledger_type_string() }})), '') as deployment,
+    nullif(cast(namespace as {{ ledger_type_string() }}), '') as namespace,
+    nullif(cast(deployment as {{ ledger_type_string() }}), '') as deployment,
     nullif(trim(cast(team as {{ ledger_type_string() }})), '') as team_raw,
     cast(min_replicas as {{ ledger_type_string() }}) as min_replicas_raw,
     cast(max_replicas as {{ ledger_type_string() }}) as max_replicas_raw,
@@ -21,9 +25,12 @@ select
         as max_replicas_value,
     {{ ledger_safe_cast('cast(cpu as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as cpu_value,
     {{ ledger_safe_cast('cast(memory_gb as ' ~ ledger_type_string() ~ ')', ledger_type_float()) }} as memory_gb_value,
-    {{ ledger_parse_utc_timestamp('cast(changed_at as ' ~ ledger_type_string() ~ ')') }} as changed_at,
+    case
+        when {{ ledger_full_match(changed_at_text, ledger_pattern_rfc3339()) }}
+            then {{ ledger_parse_utc_timestamp('upper(' ~ changed_at_text ~ ')') }}
+    end as changed_at,
     coalesce(nullif(trim(cast(changed_by as {{ ledger_type_string() }})), ''), 'unknown') as changed_by,
-    lower(trim(cast(action as {{ ledger_type_string() }}))) as action,
+    cast(action as {{ ledger_type_string() }}) as action,
     cast(reason as {{ ledger_type_string() }}) as reason,
     parse_error,
     raw_line,
