@@ -24,6 +24,25 @@ help:
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
 	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
 	@echo "make bench [BACKFILL_DAYS=30]  benchmarks: one table of figures vs targets (docs/benchmarks.md)"
+	@echo "make test-fast                 the edit-test loop: unit tests, dbt unit tests, Python/SQL parity tables"
+
+# The edit-test loop: every test module but those that run Airflow, build dbt on data, start an
+# emulator or resolve packages (`make test` runs them all). dbt's unit tests and the parity
+# tables are in: tests/dbt/test_dbt_unit_tests.py, tests/parity/.
+FAST_SKIP := tests/dags tests/plugins tests/replica_ledger/airflow tests/dbt/test_bigquery_compile.py \
+  tests/dbt/test_bigquery_emulator.py tests/dbt/test_partial_parse.py tests/replica_ledger/test_late_data.py \
+  tests/replica_ledger/test_billing_close.py tests/replica_ledger/test_pipeline.py tests/replica_ledger/test_bad_inputs.py \
+  tests/replica_ledger/audit/test_audit_dbt.py tests/replica_ledger/audit/test_audit_demo.py \
+  tests/replica_ledger/audit/test_audit_load_bigquery.py tests/replica_ledger/audit/test_audit_sink_bigquery.py \
+  tests/replica_ledger/alerts/test_alerts_end_to_end.py tests/replica_ledger/alerts/test_alert_log_bigquery.py \
+  tests/replica_ledger/gcp/test_bigquery_load.py tests/replica_ledger/gcp/test_gcp_snapshot_source.py \
+  tests/replica_ledger/ped/test_ped_firestore.py tests/replica_ledger/collector/test_collector_cli.py \
+  tests/replica_ledger/collector/test_collector_packaging.py tests/test_composer_requirements.py \
+  tests/test_deploy_composer.py tests/test_docker_compose.py tests/tooling/test_gcs_firestore_emulators.py \
+  tests/tooling/test_synthetic_fleet.py
+.PHONY: test-fast
+test-fast: venv
+	.venv/af$(AIRFLOW)/bin/python -m pytest tests -q -p no:cacheprovider -m "not airflow" $(addprefix --ignore=,$(FAST_SKIP))
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
