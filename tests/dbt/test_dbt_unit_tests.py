@@ -11,15 +11,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from replica_ledger import warehouse
 from replica_ledger.dbt_runner import build_vars, run_dbt
 from replica_ledger.settings import Settings
+from replica_ledger.warehouse import duckdb as duckdb_warehouse
 
 
 def test_every_dbt_unit_test_passes(tmp_path: Path):
     settings = replace(Settings(), duckdb_path=tmp_path / "warehouse.duckdb", dbt_target="duckdb")
-    with warehouse.connect(settings.duckdb_path) as con:
-        warehouse.ensure_raw_schema(con)
+    with duckdb_warehouse.connect(settings.duckdb_path) as con:
+        duckdb_warehouse.ensure_raw_schema(con)
     target = tmp_path / "target"
     command = ["build", "--empty", "--exclude", "test_type:data", "--target-path", str(target)]
     run_dbt(settings, [*command, "--vars", build_vars(settings)])  # raises DbtFailed naming a failing test
