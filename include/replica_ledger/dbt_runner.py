@@ -13,7 +13,7 @@ from datetime import date
 
 from replica_ledger import contract
 from replica_ledger import settings as names
-from replica_ledger.settings import Settings
+from replica_ledger.settings import RUN_WINDOW_ENV, Settings
 
 
 class DbtFailed(RuntimeError):
@@ -34,15 +34,6 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
     env.update(open_warehouse(settings).dbt_environment())
     return env
-
-
-# The run window goes to dbt as environment variables, not --vars (macros/run_window.sql):
-# dbt re-parses the whole project whenever --vars change, i.e. on every new day.
-RUN_WINDOW_ENV = {
-    "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
-    # Days before snapshot_date the per-day facts rebuild too (Settings.lookback_days).
-    "lookback_days": "REPLICA_LEDGER_DBT_LOOKBACK_DAYS",
-}
 
 
 def build_vars(settings: Settings, **values) -> str:

@@ -99,7 +99,13 @@ VARIABLES: tuple[str, ...] = tuple(value for name, value in dict(globals()).item
 #: Names of the tooling: docker-compose's Airflow image, the tests' switch for network tests.
 TOOLING_VARIABLES = ("REPLICA_LEDGER_AIRFLOW_IMAGE", "REPLICA_LEDGER_SKIP_NETWORK_TESTS")
 #: Read by dbt alone: macros/run_window.sql still takes a billing month from the environment.
-DBT_MACRO_VARIABLES = ("REPLICA_LEDGER_DBT_BILLING_MONTH",)
+# The run window travels to dbt as environment variables (dbt_project/macros/run_window.sql),
+# not --vars: dbt re-parses the whole project whenever --vars change, i.e. on every new day.
+RUN_WINDOW_ENV = {
+    "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
+    # Days before snapshot_date the per-day facts rebuild too (Settings.lookback_days).
+    "lookback_days": "REPLICA_LEDGER_DBT_LOOKBACK_DAYS",
+}
 PREFIX = "REPLICA_LEDGER_"
 #: What REPLICA_LEDGER_ENV=gcp cannot do without.
 GCP_REQUIRED = (GCP_PROJECT_VAR, GCS_BUCKET_VAR, COLLECTOR_IMAGE_VAR)
@@ -505,7 +511,6 @@ def known_variables() -> frozenset[str]:
     bounds, the collector's tunables, dbt's run window, the clock override, the tooling's."""
     from replica_ledger.clock import NOW_VAR
     from replica_ledger.collector.settings import VARIABLES as COLLECTOR_VARIABLES
-    from replica_ledger.dbt_runner import RUN_WINDOW_ENV
     from replica_ledger.ped.schema import Limits
 
     return frozenset(
@@ -513,7 +518,6 @@ def known_variables() -> frozenset[str]:
             *VARIABLES,
             NOW_VAR,
             *TOOLING_VARIABLES,
-            *DBT_MACRO_VARIABLES,
             *COLLECTOR_VARIABLES,
             *RUN_WINDOW_ENV.values(),
             *Limits.ENV.values(),

@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import pytest
 
 from replica_ledger import pipeline
-from replica_ledger.dbt_runner import build_vars
+from replica_ledger.dbt_runner import build_vars, run_window_environment
 from replica_ledger.settings import Settings
 from tests.dbt.bigquery_load import RAW_DATASET, load_ped_change_log, load_raw_day
 
@@ -37,7 +37,7 @@ PROJECT_DIR = REPO_ROOT / "dbt_project"
 OCTOBER = [date(2026, 10, 1) + timedelta(days=offset) for offset in range(31)]
 # The DAG's run of one day after the full rebuild: its partitions are replaced in place,
 # the per-day facts' over the run window [day - 7, day] (Settings.lookback_days' default).
-DAY_RUN = {"snapshot_date": "2026-10-11", "billing_month": "2026-10-01", "lookback_days": "7"}
+DAY_RUN = {"snapshot_date": "2026-10-11", "lookback_days": "7"}
 DATASET = "replica_ledger"
 DBT_TIMEOUT_S = 900
 
@@ -60,9 +60,7 @@ def run_dbt(target_env: dict[str, str], work: Path, *args: str, window: dict[str
     env = {name: value for name, value in os.environ.items() if not name.startswith("REPLICA_LEDGER_")}
     env.update(target_env)
     env.update({"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"})
-    env["REPLICA_LEDGER_DBT_SNAPSHOT_DATE"] = (window or {}).get("snapshot_date", "")
-    env["REPLICA_LEDGER_DBT_BILLING_MONTH"] = (window or {}).get("billing_month", "")
-    env["REPLICA_LEDGER_DBT_LOOKBACK_DAYS"] = (window or {}).get("lookback_days", "")
+    env.update(run_window_environment(window))
     dbt = Path(sys.executable).with_name("dbt")
     command = [
         str(dbt), *args,
