@@ -79,7 +79,9 @@ def generate_and_publish(settings: Settings | None = None, gcs_url: str | None =
     result = generate_docs(settings)
     gcs_url = gcs_url if gcs_url is not None else settings.docs_gcs_url
     if gcs_url:
-        result["published"] = publish_docs_to_gcs(settings.dbt_docs_dir, gcs_url)
+        from replica_ledger.warehouse.google import storage_client  # the Airflow connection's credentials
+
+        result["published"] = publish_docs_to_gcs(settings.dbt_docs_dir, gcs_url, storage_client(settings))
     return result
 
 
