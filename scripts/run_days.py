@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--dags-folder", required=True)
     parser.add_argument("--every", type=int, default=1, help="run every N days (and on TO); default 1")
     args = parser.parse_args()
-    from replica_ledger.settings import settings_for_command
+    from replica_ledger.command import settings_for_command
     from tooling.cadence import cadence_error, run_days
 
     error = cadence_error(args.every, settings_for_command(warehouse=True).lookback_days)

@@ -13,8 +13,9 @@ import argparse
 import shutil
 from pathlib import Path
 
+from replica_ledger.command import settings_for_command
 from replica_ledger.dbt_runner import build_vars, run_dbt
-from replica_ledger.settings import DOCS_GCS_URL_VAR, Settings, load_settings, settings_for_command
+from replica_ledger.settings import DOCS_GCS_URL_VAR, Settings, load_settings
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 GCS_SCHEME = "gs://"

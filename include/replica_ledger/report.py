@@ -11,8 +11,9 @@ import argparse
 from datetime import date
 
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
+from replica_ledger.command import settings_for_command
 from replica_ledger.safe_text import for_terminal
-from replica_ledger.settings import Settings, settings_for_command
+from replica_ledger.settings import Settings
 from replica_ledger.warehouse import MissingTable, Warehouse, open_warehouse, queries
 
 

@@ -22,8 +22,6 @@ import difflib
 import os
 import re
 import string
-import sys
-import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -544,33 +542,3 @@ def check_variable_names(environ: Mapping[str, str]) -> None:
     problem = unknown_variable_problem(environ, known_variables())
     if problem:
         raise SettingsError(problem)
-
-
-def check_warehouse_writable(settings: Settings) -> None:
-    """SettingsError unless the DuckDB warehouse's folder can hold it (DuckDB writes the file,
-    its WAL and its lock there). Tried with a real file: permissions, a read-only mount, root."""
-    if settings.uses_bigquery:
-        return
-    folder = settings.duckdb_path.parent
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    where = f"the warehouse {settings.duckdb_path} ({DUCKDB_VAR} or {LOCAL_DIR_VAR})"
-    if existing is None or not existing.is_dir():
-        raise SettingsError(f"{where}: {existing or folder} is not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise SettingsError(f"{where}: cannot write in {existing} ({exc.strerror or exc})") from None
-
-
-def settings_for_command(environ: Mapping[str, str] | None = None, *, warehouse: bool = False) -> Settings:
-    """``load_settings`` for a command line: what is wrong is printed on one line to stderr
-    and the command exits 2 (no traceback). ``warehouse``: the command opens the DuckDB file."""
-    try:
-        settings = load_settings(environ)
-        if warehouse:
-            check_warehouse_writable(settings)
-        return settings
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from replica_ledger import settings as names
+from replica_ledger.command import settings_for_command
 from replica_ledger.settings import (
     GcpSettingsError,
     SettingsError,
     known_variables,
     load_settings,
-    settings_for_command,
 )
 
 from .test_settings import GCP_ENV

@@ -64,3 +64,8 @@ class Warehouse(Protocol):
     def dbt_environment(self) -> dict[str, str]:
         """The environment variables profiles.yml and the sources read for this warehouse."""
         ...
+
+    def writable_problem(self) -> str | None:
+        """What keeps a command from writing this warehouse, in one line, found before any
+        work starts; None when nothing does (a missing BigQuery grant shows in its first job)."""
+        ...

@@ -250,6 +250,9 @@ class BigQueryWarehouse:
             self._client = client(self.settings, "a BigQuery query")
         return self._client
 
+    def writable_problem(self) -> str | None:
+        return None
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict]:
         return query_rows(self.client, self.settings.dataset, sql, params)
 

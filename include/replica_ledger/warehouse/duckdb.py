@@ -247,6 +247,23 @@ class DuckDBWarehouse:
         self.settings = settings
         self.path = Path(settings.duckdb_path)
 
+    def writable_problem(self) -> str | None:
+        """DuckDB writes the file, its WAL and its lock in the file's folder: tried with a real
+        file there (permissions, a read-only mount, and root, whom permission bits do not stop)."""
+        from replica_ledger.settings import DUCKDB_VAR, LOCAL_DIR_VAR
+
+        folder = self.path.parent
+        existing = next((path for path in (folder, *folder.parents) if path.exists()), None)
+        where = f"the warehouse {self.path} ({DUCKDB_VAR} or {LOCAL_DIR_VAR})"
+        if existing is None or not existing.is_dir():
+            return f"{where}: {existing or folder} is not a folder"
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as exc:
+            return f"{where}: cannot write in {existing} ({exc.strerror or exc})"
+        return None
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict]:
         with connect(self.path) as con:
             try:
