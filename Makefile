@@ -99,7 +99,8 @@ report: venv
 docs: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.docs
 
-# Benchmarks (docs/benchmarks.md): ~12 min on 2 cores. The backfill part runs BACKFILL_DAYS
+# Benchmarks (docs/benchmarks.md), on 2 cores; the demo part runs make demo here and at its base
+# commit, one after the other (bench/bench_demo.py). The backfill part runs BACKFILL_DAYS
 # days on each Airflow (default 5, extrapolated to 30; BACKFILL_DAYS=30 for the real thing).
 BACKFILL_DAYS ?= 5
 bench: venvs
