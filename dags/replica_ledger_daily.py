@@ -34,7 +34,7 @@ the end of D on Airflow 2.11 and 3.x alike, through an explicit data-interval ti
 6. **docs** - refreshes the dbt docs (lineage, Browse > dbt Docs) for the current day's
    run and for each closed month; a failure here never holds back alerts or billing.
 
-Runbook: see the repository README. Data contract: `shared/spec/CONTRACT.md`.
+Runbook: `docs/operations.md` in the repository. Data contract: `shared/spec/CONTRACT.md`.
 """
 
 default_args = {
