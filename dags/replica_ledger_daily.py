@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable
 from replica_ledger.airflow.dag_local import build_daily
-from replica_ledger.alerts import failure_notifier
+from replica_ledger.airflow.failure import failure_notifier
 from replica_ledger.settings import load_settings
 
 DAG_ID = "replica_ledger_daily"
@@ -41,7 +41,8 @@ default_args = {
     "owner": "data-platform",
     "retries": SETTINGS.retries,
     "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-    "on_failure_callback": failure_notifier(SETTINGS.slack_conn_id),
+    # The platform route; production has no outbox, so a missing connection is logged there.
+    "on_failure_callback": failure_notifier(SETTINGS.slack_conn_id, production=SETTINGS.gcp is not None),
 }
 
 with DAG(

@@ -252,9 +252,9 @@ def test_dbt_log_file_keeps_info_unless_dbt_s_own_variable_says_otherwise():
 
 # Readers of the environment that are not the DAG side's configuration: the collector and
 # the PED CLI run alone (their own readers); dbt_runner hands the settings to dbt through
-# the environment; slack.py asks whether Airflow has a connection as an env var; the clock
-# reads its test override (the collector's image has it, not settings.py).
-OWN_READERS = {"settings.py", "dbt_runner.py", "alerts/slack.py", "clock.py"}
+# the environment; airflow/slack.py asks whether Airflow has a connection as an env var; the
+# clock reads its test override (the collector's image has it, not settings.py).
+OWN_READERS = {"settings.py", "dbt_runner.py", "airflow/slack.py", "clock.py"}
 OWN_PACKAGES = ("collector/", "ped/")
 
 

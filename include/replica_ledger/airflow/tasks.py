@@ -139,7 +139,11 @@ def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str)
 
 
 def post_alerts(context: dict[str, Any]) -> dict:
+    """Post the route's new episodes; in production a route whose connection is missing fails
+    the task, naming it, and its episodes stay unsent in alert_log (alerts.deliver)."""
+    from replica_ledger.airflow.slack import SLACK
     from replica_ledger.alerts import send_alerts
+    from replica_ledger.alerts.outbox import outbox_of
     from replica_ledger.warehouse import open_warehouse
 
     run, settings = RunInfo.from_context(context), load_settings()
@@ -152,7 +156,8 @@ def post_alerts(context: dict[str, Any]) -> dict:
         ledger=open_warehouse(settings).alert_log(),
         is_backfill=run.is_backfill,
         max_age_days=settings.alert_max_age_days,
-        outbox_dir=settings.slack_outbox,
+        transport=SLACK,
+        outbox_dir=outbox_of(settings),
     )
     return {
         "allowed": report.allowed,

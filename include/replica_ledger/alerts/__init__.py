@@ -18,23 +18,23 @@ Typical use from an Airflow task::
     report = send_alerts(batch, is_backfill=run.is_backfill,
                          max_age_days=settings.alert_max_age_days,
                          routes="dbt_project/seeds/team_slack_routes.csv",
-                         ledger=open_warehouse(settings).alert_log())
+                         ledger=open_warehouse(settings).alert_log(), transport=SLACK,
+                         outbox_dir=None if settings.gcp else settings.slack_outbox)
 
-and ``on_failure_callback=failure_notifier("slack_default_webhook")``.
+with ``transport=SLACK`` from ``replica_ledger.airflow.slack``; the failure notice's
+``on_failure_callback`` is ``replica_ledger.airflow.failure.failure_notifier``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from replica_ledger.alerts.budget import MAX_BLOCKS, MAX_TEXT
-from replica_ledger.alerts.deliver import AlertDeliveryError, DeliveryResult, deliver
-from replica_ledger.alerts.failure import FailureNotifier, failure_fields, failure_notifier, failure_payload
+from replica_ledger.alerts.deliver import AlertDeliveryError, DeliveryResult, Transport, deliver
+from replica_ledger.alerts.failure import failure_payload
 from replica_ledger.alerts.ledger import (
     AlertLog,
     AlertLogRecord,
@@ -73,16 +73,14 @@ __all__ = [
     "Crossing",
     "DeliveryResult",
     "Episode",
-    "FailureNotifier",
     "Route",
     "RoutedMessage",
     "Routes",
+    "Transport",
     "default_outbox_dir",
     "deliver",
     "episode_key",
     "episodes_from_rows",
-    "failure_fields",
-    "failure_notifier",
     "failure_payload",
     "load_routes",
     "pending_announcements",
@@ -123,10 +121,9 @@ def send_alerts(
     ledger: AlertLog,
     is_backfill: bool,
     max_age_days: int,
+    transport: Transport,
     outbox_dir: str | Path | None = None,
     today: date | None = None,
-    conn_exists: Callable[[str], bool] | None = None,
-    send: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> AlertRunReport:
     """should_post -> render_messages -> deliver, for one DAG run.
 
@@ -134,7 +131,9 @@ def send_alerts(
     ``Settings.alert_max_age_days``. Backfills and old days return ``allowed=False`` and touch
     neither Slack, outbox nor ledger. A route hears of each episode once (``to_announce``: new
     ones, and those a late snapshot revealed within ``max_age_days``); ``deliver`` claims them
-    in alert_log. Raises :class:`AlertDeliveryError` when a route failed (after trying all of them).
+    in alert_log; ``transport`` posts (``replica_ledger.airflow.slack.SLACK``), and a route
+    without a connection goes to ``outbox_dir`` (local) or, when it is None (production),
+    fails. Raises :class:`AlertDeliveryError` when a route failed (after trying all of them).
     """
     ok, reason = should_post(batch.snapshot_date, is_backfill=is_backfill, max_age_days=max_age_days, today=today)
     if not ok:
@@ -146,5 +145,5 @@ def send_alerts(
     messages = render_messages(batch, routes, announce)
     if not messages:
         log.info("No breach episodes to announce for %s: nothing to post", batch.snapshot_date)
-    results = deliver(messages, ledger=ledger, outbox_dir=outbox_dir, conn_exists=conn_exists, send=send)
+    results = deliver(messages, ledger=ledger, transport=transport, outbox_dir=outbox_dir)
     return AlertRunReport(True, reason, messages, results)

@@ -1,4 +1,5 @@
-"""Deliver rendered messages: to Slack when the route's connection exists, else to the outbox.
+"""Deliver rendered messages: to Slack when the route's connection exists, else to the outbox
+(local runs) or nowhere (production: the route fails, naming its connection).
 
 Each breach episode is announced **at most once** per route. Exactly once cannot hold
 across a crash (the post and the ledger write are not one transaction), so the window in
@@ -11,7 +12,7 @@ which a crash leaves the outcome unknown is kept as small as possible. The ledge
    only one allowed to announce it. The claim is committed before anything is posted.
    When another attempt holds some of the episodes, the message is rendered again for the
    ones this attempt won (none won: nothing to send).
-2. *deliver*: the message is posted to Slack (or written to the outbox).
+2. *deliver*: the message is posted to Slack (or written to the outbox, locally).
 3. *confirm*: status ``sent`` (or ``outbox``), ``sent_at``, and the hash of the message that
    carried them. -- or, when nothing was certainly posted (Slack answered with an error
    after the bounded retries, the connection was refused, the connection id has no token,
@@ -27,6 +28,14 @@ is not posted again; the result says ``unconfirmed`` and a warning is logged. To
 re-post, delete those rows from alert_log.
 
 Posting first and recording afterwards would post twice whenever a task died after the post.
+
+Without an outbox (``outbox_dir=None``: REPLICA_LEDGER_ENV=gcp) a route whose connection
+is missing is an error: nothing is claimed, so alert_log keeps the episode unsent and the
+first run after the connection exists posts it once. A message on a worker's disk is not
+an alert anybody reads.
+
+How a message leaves is a :class:`Transport` (the Airflow connections and the Slack
+provider's hook: ``replica_ledger.airflow.slack.SLACK``), so this module imports no Airflow.
 """
 
 from __future__ import annotations
@@ -38,9 +47,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from replica_ledger.alerts.ledger import AlertLog, AlertLogRecord
-from replica_ledger.alerts.outbox import default_outbox_dir, write_outbox
+from replica_ledger.alerts.outbox import write_outbox
 from replica_ledger.alerts.redact import redact
 from replica_ledger.alerts.render import RoutedMessage
+from replica_ledger.alerts.slack import NotDeliveredError
 from replica_ledger.alerts.text import render_text
 
 log = logging.getLogger(__name__)
@@ -59,6 +69,26 @@ class AlertDeliveryError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Transport:
+    """How a message leaves: whether a route's Slack connection exists, and how to post to it.
+
+    ``send(conn_id, payload)`` should raise ``NotDeliveredError`` when the message was
+    certainly not posted; any other exception is treated as "maybe posted".
+    """
+
+    conn_exists: Callable[[str], bool]
+    send: Callable[[str, dict[str, Any]], None]
+
+
+def missing_connection_message(conn_id: str, route: str) -> str:
+    """What a production run says when a route's Slack connection does not exist."""
+    return (
+        f"Slack connection {conn_id!r} of route {route} does not exist; production has no outbox: add the"
+        " connection (Secret Manager or an Airflow connection) and the next run posts the episode"
+    )
+
+
+@dataclass(frozen=True)
 class DeliveryResult:
     route: str
     run_id: str
@@ -68,48 +98,25 @@ class DeliveryResult:
     detail: str = ""
 
 
-def _default_conn_exists(conn_id: str) -> bool:
-    from replica_ledger.alerts.slack import slack_connection_exists
-
-    return slack_connection_exists(conn_id)
-
-
-def _default_send(conn_id: str, payload: dict[str, Any]) -> None:
-    from replica_ledger.alerts.slack import post_to_slack
-
-    post_to_slack(conn_id, payload)
-
-
-def _is_not_delivered(err: BaseException) -> bool:
-    from replica_ledger.alerts.slack import NotDeliveredError
-
-    return isinstance(err, NotDeliveredError)
-
-
 def deliver(
     messages: Iterable[RoutedMessage],
     *,
     ledger: AlertLog,
+    transport: Transport,
     outbox_dir: str | Path | None = None,
-    conn_exists: Callable[[str], bool] | None = None,
-    send: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> list[DeliveryResult]:
     """Deliver each message, announcing each of its episodes at most once per route.
 
-    * ``conn_exists(conn_id)``: whether to post to Slack (default: the Airflow connection
-      exists); otherwise the message goes to ``outbox_dir`` (default
-      ``$REPLICA_LEDGER_SLACK_OUTBOX`` or ``.local/outbox``) as ``<stem>.json`` + ``<stem>.txt``.
-    * ``send(conn_id, payload)``: posts (default: ``SlackWebhookHook.send`` with bounded
-      retries honouring ``Retry-After``). It should raise ``NotDeliveredError`` when the
-      message was certainly not posted; any other exception is treated as "maybe posted".
+    A route whose connection exists (``transport.conn_exists``) is posted to with
+    ``transport.send``. Otherwise the message goes to ``outbox_dir`` as ``<stem>.json`` +
+    ``<stem>.txt`` (local runs); with ``outbox_dir=None`` (production) the route fails
+    naming its connection and nothing is claimed.
 
     All routes are tried. When one failed, :class:`AlertDeliveryError` is raised at the end
     so that Airflow retries the task; the retry skips the episodes already announced.
     """
-    conn_exists = conn_exists or _default_conn_exists
-    send = send or _default_send
-    outbox = Path(outbox_dir) if outbox_dir is not None else default_outbox_dir()
-    results = [_deliver_one(msg, ledger=ledger, outbox=outbox, conn_exists=conn_exists, send=send) for msg in messages]
+    outbox = Path(outbox_dir) if outbox_dir is not None else None
+    results = [_deliver_one(msg, ledger=ledger, outbox=outbox, transport=transport) for msg in messages]
     failed = [r for r in results if r.status == "failed" or (r.status == "unconfirmed" and r.detail)]
     if failed:
         raise AlertDeliveryError(
@@ -119,9 +126,15 @@ def deliver(
     return results
 
 
-def _deliver_one(msg: RoutedMessage, *, ledger: AlertLog, outbox: Path, conn_exists, send) -> DeliveryResult:
+def _deliver_one(msg: RoutedMessage, *, ledger: AlertLog, outbox: Path | None, transport: Transport) -> DeliveryResult:
     route = msg.route
-    transport = "slack" if conn_exists(route.slack_conn_id) else "outbox"
+    transport_name = "slack" if transport.conn_exists(route.slack_conn_id) else "outbox"
+    if transport_name == "outbox" and outbox is None:
+        # Checked before the claim: alert_log gets no row, so the episode stays unsent and
+        # the first run that finds the connection announces it.
+        detail = missing_connection_message(route.slack_conn_id, route.key)
+        log.error("Route %s of run %s was not delivered: %s", route.key, msg.run_id, detail)
+        return DeliveryResult(route.key, msg.run_id, "failed", None, detail=detail)
     claim = ledger.claim(
         route=route.key,
         run_id=msg.run_id,
@@ -140,17 +153,17 @@ def _deliver_one(msg: RoutedMessage, *, ledger: AlertLog, outbox: Path, conn_exi
         )
         msg = msg.narrowed(claim.won)
     try:
-        if transport == "slack":
-            send(route.slack_conn_id, msg.payload)
+        if transport_name == "slack":
+            transport.send(route.slack_conn_id, msg.payload)
             path = None
         else:
             path = write_outbox(outbox, msg.outbox_stem, msg.payload, render_text(msg))
     except Exception as err:
         detail = f"{type(err).__name__}: {redact(err)}"
-        if transport == "outbox" or _is_not_delivered(err):
+        if transport_name == "outbox" or isinstance(err, NotDeliveredError):
             ledger.release(claim.token)
             log.error("Route %s of run %s was not delivered, will retry: %s", route.key, msg.run_id, detail)
-            return DeliveryResult(route.key, msg.run_id, "failed", transport, detail=detail)
+            return DeliveryResult(route.key, msg.run_id, "failed", transport_name, detail=detail)
         # Outcome unknown: keep the claim so that no retry can post a second copy.
         log.error(
             "Route %s of run %s: outcome unknown, kept as unconfirmed (not re-posted on retry): %s",
@@ -158,13 +171,14 @@ def _deliver_one(msg: RoutedMessage, *, ledger: AlertLog, outbox: Path, conn_exi
             msg.run_id,
             detail,
         )
-        return DeliveryResult(route.key, msg.run_id, "unconfirmed", transport, detail=detail)
-    ledger.confirm(claim.token, status="sent" if transport == "slack" else "outbox", message_hash=msg.payload_sha256)
-    if transport == "slack":
+        return DeliveryResult(route.key, msg.run_id, "unconfirmed", transport_name, detail=detail)
+    status = "sent" if transport_name == "slack" else "outbox"
+    ledger.confirm(claim.token, status=status, message_hash=msg.payload_sha256)
+    if transport_name == "slack":
         log.info("Posted run %s to route %s (%d episode(s) announced)", msg.run_id, route.key, msg.new_count)
-        return DeliveryResult(route.key, msg.run_id, "posted", transport)
+        return DeliveryResult(route.key, msg.run_id, "posted", transport_name)
     log.info("No Slack connection %r: wrote %s", route.slack_conn_id, path)
-    return DeliveryResult(route.key, msg.run_id, "outbox", transport, outbox_path=path)
+    return DeliveryResult(route.key, msg.run_id, "outbox", transport_name, outbox_path=path)
 
 
 def _nothing_left(msg: RoutedMessage, held: list[AlertLogRecord]) -> DeliveryResult:

@@ -1,5 +1,8 @@
 """Local mode: messages written to a folder instead of Slack.
 
+Only locally: in production (REPLICA_LEDGER_ENV=gcp) there is no outbox (``outbox_of``), a
+route without its Slack connection fails instead (``deliver``).
+
 ``<outbox>/<name>.json`` holds the exact payload that would be posted; ``<name>.txt`` a
 readable rendering of it. Files are written atomically (temp file + rename).
 """
@@ -24,6 +27,12 @@ def default_outbox_dir() -> Path:
     from replica_ledger.settings import load_settings
 
     return load_settings().slack_outbox
+
+
+def outbox_of(settings: Any) -> Path | None:
+    """Where a route without a Slack connection writes: the settings' outbox locally, nowhere
+    (None: the route fails) in production, where a file on a worker's disk reaches nobody."""
+    return None if settings.gcp is not None else settings.slack_outbox
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from replica_ledger.airflow.slack import SLACK
 from replica_ledger.alerts import AlertLog, episodes_from_rows, load_routes, send_alerts
 from replica_ledger.alerts.read_model import episodes_of_day
 from replica_ledger.settings import Settings
@@ -119,6 +120,7 @@ def test_send_alerts_with_the_bigquery_ledger_posts_once(client, slack, routes_c
     kw = dict(
         routes=load_routes(routes_csv),
         ledger=ledger,
+        transport=SLACK,
         is_backfill=False,
         max_age_days=2,
         today=TODAY,

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from replica_ledger.airflow.slack import SLACK, post_to_slack, slack_connection_exists
 from replica_ledger.alerts import (
     AlertDeliveryError,
     deliver,
@@ -15,7 +16,7 @@ from replica_ledger.alerts import (
     render_messages,
     send_alerts,
 )
-from replica_ledger.alerts.slack import post_to_slack
+from replica_ledger.alerts.deliver import Transport
 
 from .conftest import SNAPSHOT_DAY, TODAY, Scripted, secrets_in
 from .factories import batch, ep, mixed_batch
@@ -31,7 +32,7 @@ def routes(routes_csv):
 
 def test_routes_to_two_team_webhooks_and_default(slack, routes, duckdb_ledger, tmp_path, all_logs):
     msgs = render_messages(mixed_batch(), routes)
-    results = deliver(msgs, ledger=duckdb_ledger, outbox_dir=tmp_path / "outbox")
+    results = deliver(msgs, ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path / "outbox")
     assert sorted(r.status for r in results) == ["posted"] * 3
     for conn_id, team in [
         ("slack_payments_webhook", "payments"),
@@ -60,7 +61,7 @@ def test_routes_to_two_team_webhooks_and_default(slack, routes, duckdb_ledger, t
 
 def test_current_day_posts_once_even_when_retried(slack, routes, duckdb_ledger, tmp_path, all_logs):
     b = batch([ep("checkout-api")])
-    kw = dict(routes=routes, ledger=duckdb_ledger, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
+    kw = dict(routes=routes, ledger=duckdb_ledger, transport=SLACK, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
     first = send_alerts(b, **kw)
     assert first.allowed and [r.status for r in first.results] == ["posted"]
     # The task is retried: same run, rendered again, delivered again.
@@ -79,7 +80,7 @@ def test_rerun_of_the_day_under_a_new_run_id_posts_only_what_is_new(slack, route
     """Airflow 3 gives each manual run of a day its own id: the same message is not sent twice,
     a message that says something new is."""
     first_run, rerun = "manual__2024-05-04T00:10:00+00:00", "manual__2024-05-04T09:30:00+00:00"
-    kw = dict(routes=routes, ledger=duckdb_ledger, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
+    kw = dict(routes=routes, ledger=duckdb_ledger, transport=SLACK, **CURRENT_RUN, today=TODAY, outbox_dir=tmp_path)
     send_alerts(batch([ep("checkout-api")], run_id=first_run), **kw)
     again = send_alerts(batch([ep("checkout-api")], run_id=rerun), **kw)
     assert [r.status for r in again.results] == ["already_sent"]
@@ -96,6 +97,7 @@ def test_backfill_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
         mixed_batch(run_id="backfill__2024-05-03T00:00:00+00:00"),
         routes=routes,
         ledger=duckdb_ledger,
+        transport=SLACK,
         is_backfill=True,
         max_age_days=2,
         today=TODAY,
@@ -112,6 +114,7 @@ def test_old_day_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
         mixed_batch(),
         routes=routes,
         ledger=duckdb_ledger,
+        transport=SLACK,
         **CURRENT_RUN,
         today=date(2024, 5, 10),
         outbox_dir=tmp_path / "outbox",
@@ -124,14 +127,16 @@ def test_old_day_posts_nothing(slack, routes, duckdb_ledger, tmp_path):
 def test_500_is_retried_without_duplicate(slack, routes, duckdb_ledger, tmp_path, all_logs):
     slack.queue(Scripted(500, body="internal_error"))
     (msg,) = render_messages(batch([ep()]), routes)
-    (res,) = deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path)
+    (res,) = deliver([msg], ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path)
     assert res.status == "posted"
     reqs = slack.requests()
     assert [r.status for r in reqs] == [500, 200]
     assert reqs[0].body == reqs[1].body == msg.payload
     assert len(slack.posts()) == 1
     # The Airflow task retry finds it in the ledger.
-    (again,) = deliver(render_messages(batch([ep()]), routes), ledger=duckdb_ledger, outbox_dir=tmp_path)
+    (again,) = deliver(
+        render_messages(batch([ep()]), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path
+    )
     assert again.status == "already_sent"
     assert len(slack.requests()) == 2
     assert secrets_in(all_logs.text) == []
@@ -142,7 +147,7 @@ def test_persistent_failure_releases_claim_and_task_retry_posts_once(slack, rout
     slack.queue(*[Scripted(503, {"Retry-After": "0"}, "unavailable")] * 4, conn_id="slack_payments_webhook")
     msgs = render_messages(mixed_batch(), routes)
     with pytest.raises(AlertDeliveryError) as info:
-        deliver(msgs, ledger=duckdb_ledger, outbox_dir=tmp_path)
+        deliver(msgs, ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path)
     by_route = {r.route: r.status for r in info.value.results}
     assert by_route["slack_payments_webhook#payments-alerts"] == "failed"
     assert by_route["slack_orders_webhook#orders-alerts"] == "posted"  # other routes still delivered
@@ -150,7 +155,9 @@ def test_persistent_failure_releases_claim_and_task_retry_posts_once(slack, rout
     assert len(slack.posts("slack_payments_webhook")) == 0
     assert secrets_in(str(info.value)) == []
     # Airflow retries the task: only the failed route is posted, once.
-    results = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, outbox_dir=tmp_path)
+    results = deliver(
+        render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path
+    )
     assert sorted(r.status for r in results) == ["already_sent", "already_sent", "posted"]
     for conn_id in ("slack_payments_webhook", "slack_orders_webhook", "slack_default_webhook"):
         assert len(slack.posts(conn_id)) == 1
@@ -160,7 +167,7 @@ def test_persistent_failure_releases_claim_and_task_retry_posts_once(slack, rout
 def test_429_retry_after_is_honoured(slack, routes, duckdb_ledger, tmp_path, all_logs):
     slack.queue(Scripted(429, {"Retry-After": "1"}, "rate_limited"))
     (msg,) = render_messages(batch([ep()]), routes)
-    (res,) = deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path)
+    (res,) = deliver([msg], ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path)
     assert res.status == "posted"
     first, second = slack.requests()
     assert (first.status, second.status) == (429, 200)
@@ -175,12 +182,14 @@ def test_unknown_outcome_is_never_reposted(slack, routes, duckdb_ledger, tmp_pat
     """Crash window: Slack got the post but we never saw the answer (timeout). No second post."""
     slack.queue(Scripted(200, delay=2.5))
     (msg,) = render_messages(batch([ep()]), routes)
-    send = functools.partial(post_to_slack, timeout=1)
+    timeout_1s = Transport(slack_connection_exists, functools.partial(post_to_slack, timeout=1))
     with pytest.raises(AlertDeliveryError):
-        deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path, send=send)
+        deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path, transport=timeout_1s)
     (rec,) = duckdb_ledger.records(msg.route.key)
     assert (rec.status, rec.sent_at) == ("failed", None)  # maybe posted: blocks any re-post
-    (res,) = deliver(render_messages(batch([ep()]), routes), ledger=duckdb_ledger, outbox_dir=tmp_path, send=send)
+    (res,) = deliver(
+        render_messages(batch([ep()]), routes), ledger=duckdb_ledger, outbox_dir=tmp_path, transport=timeout_1s
+    )
     assert res.status == "unconfirmed"
     assert len(slack.requests()) == 1
     assert "never confirmed" in all_logs.text
@@ -190,7 +199,7 @@ def test_unknown_outcome_is_never_reposted(slack, routes, duckdb_ledger, tmp_pat
 def test_outbox_mode_without_connection(no_slack_connections, routes, duckdb_ledger, tmp_path, all_logs):
     outbox = tmp_path / "outbox"
     msgs = render_messages(mixed_batch(), routes)
-    results = deliver(msgs, ledger=duckdb_ledger, outbox_dir=outbox)
+    results = deliver(msgs, ledger=duckdb_ledger, transport=SLACK, outbox_dir=outbox)
     assert [r.status for r in results] == ["outbox"] * 3
     names = sorted(p.name for p in outbox.iterdir())
     assert names == sorted(
@@ -209,15 +218,37 @@ def test_outbox_mode_without_connection(no_slack_connections, routes, duckdb_led
     pay_txt = next(p for p in outbox.glob("*payments*.txt")).read_text()
     assert "payments/checkout-api" in pay_txt and "Excess ≈ 57.00 a month" in pay_txt
     # Retried: nothing rewritten, nothing new.
-    again = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, outbox_dir=outbox)
+    again = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=outbox)
     assert [r.status for r in again] == ["already_sent"] * 3
     assert [r.status for r in duckdb_ledger.records()] == ["outbox"] * 5
+
+
+def test_without_an_outbox_a_missing_connection_fails_and_claims_nothing(slack, routes, duckdb_ledger, monkeypatch):
+    """Production (outbox_dir=None): the route fails naming its connection, the others post, and
+    alert_log has no row for the failed route's episodes, so the first run with the connection posts them."""
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_ORDERS_WEBHOOK")
+    with pytest.raises(AlertDeliveryError) as info:
+        deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=None)
+    assert "'slack_orders_webhook'" in str(info.value) and "does not exist" in str(info.value)
+    by_route = {r.route: r.status for r in info.value.results}
+    assert by_route == {
+        "slack_default_webhook#platform-replica-ledger": "posted",
+        "slack_orders_webhook#orders-alerts": "failed",
+        "slack_payments_webhook#payments-alerts": "posted",
+    }
+    assert duckdb_ledger.records("slack_orders_webhook#orders-alerts") == []
+    assert slack.posts("slack_orders_webhook") == []
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ORDERS_WEBHOOK", slack.conn_json("slack_orders_webhook"))
+    again = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=None)
+    assert sorted(r.status for r in again) == ["already_sent", "already_sent", "posted"]
+    assert len(slack.posts("slack_orders_webhook")) == 1
+    assert {r.status for r in duckdb_ledger.records("slack_orders_webhook#orders-alerts")} == {"sent"}
 
 
 def test_mixed_connection_and_outbox_keep_secrets_out(slack, routes, duckdb_ledger, tmp_path, monkeypatch, all_logs):
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_ORDERS_WEBHOOK")
     outbox = tmp_path / "outbox"
-    results = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, outbox_dir=outbox)
+    results = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=outbox)
     assert {r.route: r.status for r in results} == {
         "slack_default_webhook#platform-replica-ledger": "posted",
         "slack_orders_webhook#orders-alerts": "outbox",
@@ -236,7 +267,7 @@ def test_connection_without_token_fails_cleanly(slack, routes, duckdb_ledger, tm
     )
     (msg,) = render_messages(batch([ep(team="growth")]), routes)
     with pytest.raises(AlertDeliveryError) as info:
-        deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path)
+        deliver([msg], ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path)
     assert info.value.results[0].status == "failed"
     assert duckdb_ledger.records() == []  # released: a fixed connection will post on retry
     assert slack.requests() == []
@@ -245,7 +276,7 @@ def test_connection_without_token_fails_cleanly(slack, routes, duckdb_ledger, tm
 def test_payload_to_slack_respects_limits(slack, routes, duckdb_ledger, tmp_path):
     eps = [ep(f"api-{i:03d}") for i in range(80)]
     (msg,) = render_messages(batch(eps), routes)
-    deliver([msg], ledger=duckdb_ledger, outbox_dir=tmp_path)
+    deliver([msg], ledger=duckdb_ledger, transport=SLACK, outbox_dir=tmp_path)
     (post,) = slack.posts("slack_payments_webhook")
     assert len(post.body["blocks"]) <= 50
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in post.body["blocks"])

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from replica_ledger.alerts import failure_fields, failure_notifier, failure_payload
+from replica_ledger.airflow.failure import failure_fields, failure_notifier
+from replica_ledger.alerts import failure_payload
 
 from .conftest import Scripted, secrets_in
 
