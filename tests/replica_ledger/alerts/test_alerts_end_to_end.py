@@ -247,3 +247,48 @@ def test_a_full_rebuild_keeps_alert_log_and_gives_the_same_alert_rows(fleet, day
     assert [alert_model_rows(fleet.warehouse, day) for day in (day1, day2, day3)] == daily
     assert len(alert_log(fleet.warehouse)) == 2
     assert run_alert(day3)[0] == SKIP
+
+
+def test_production_has_no_outbox_a_missing_connection_fails_and_the_next_run_posts_once(
+    fleet, days, tmp_path, monkeypatch
+):
+    """REPLICA_LEDGER_ENV=gcp (the alert path on the DuckDB warehouse the days were built in):
+    the payments route's connection is missing, so the alert task fails naming it, writes no
+    outbox and leaves alert_log empty; once the connection exists the next run posts the
+    episode once (to a real HTTP receiver), and the run after that posts nothing."""
+    from replica_ledger.alerts import AlertDeliveryError
+    from tests.replica_ledger.gcp.rendering import GCP_ENV
+    from tooling.slack_receiver import SlackReceiver
+
+    day1 = days[0]
+    build(day1)
+    for name, value in GCP_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REPLICA_LEDGER_CLUSTERS", "gke-eu,gke-us")
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_PAYMENTS_WEBHOOK")
+    assert load_settings().gcp is not None and load_settings().dbt_target == "duckdb"
+    route = "slack_payments_webhook#payments-alerts"
+
+    with SlackReceiver(tmp_path / "received") as receiver:
+        assert tasks.choose_alert_branch(context(day1), POST, SKIP) == POST
+        with pytest.raises(AlertDeliveryError, match=r"'slack_payments_webhook'.*does not exist"):
+            tasks.post_alerts(context(day1))
+        assert alert_log(fleet.warehouse) == []
+        assert not (tmp_path / "outbox").exists()
+
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_PAYMENTS_WEBHOOK", receiver.connection_json("T0/B0/payments"))
+        retry = context(day1, run_id="manual__after-the-connection", run_type="manual")
+        assert tasks.choose_alert_branch(retry, POST, SKIP) == POST
+        assert tasks.post_alerts(retry)["messages"] == 1
+        (posted,) = receiver.received_files()
+        assert "payments/checkout-api" in posted.read_text()
+        assert alert_log(fleet.warehouse) == [
+            ("gke-eu", "checkout-api", "hpa_max_over_limit", day1, route, "sent", day1)
+        ]
+
+        third = context(day1, run_id="manual__third", run_type="manual")
+        assert tasks.choose_alert_branch(third, POST, SKIP) == SKIP
+        assert "already_sent" in tasks.post_alerts(third)["results"][0]
+        assert len(receiver.received_files()) == 1
+    assert fleet.slack.posts() == []  # the other receiver (the suite's) heard nothing
+    assert not (tmp_path / "outbox").exists()
