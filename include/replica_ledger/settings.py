@@ -61,6 +61,7 @@ DBT_LOG_LEVEL_FILE_VAR = "DBT_LOG_LEVEL_FILE"
 DEPLOY_GRACE_HOURS_VAR = "REPLICA_LEDGER_DEPLOY_GRACE_HOURS"
 PED_URL_TEMPLATE_VAR = "REPLICA_LEDGER_PED_URL_TEMPLATE"
 LOOKBACK_DAYS_VAR = "REPLICA_LEDGER_LOOKBACK_DAYS"
+CAPTURE_DEADLINE_HOURS_VAR = "REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -246,6 +247,10 @@ class Settings:
     # Each run for day D reloads and rebuilds [D - lookback_days, D] (contract §5 "Late
     # data"); a backfill run uses 0 (pipeline.run_lookback_days).
     lookback_days: int = 7
+    # The platform route hears of day D when its run has not captured it this many hours
+    # before D's capture window [D+1, D+2) UTC closes (airflow/deadline.py); 0 = off. On by
+    # default in production only: local runs replay past days.
+    capture_deadline_hours: int = 0
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -365,6 +370,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             LIVE_TOLERANCE_DAYS_VAR, defaults.live_snapshot_tolerance_days, 0, 31, "days"
         ),
         lookback_days=_lookback_days(env, defaults.lookback_days),
+        capture_deadline_hours=_capture_deadline_hours(
+            env, GCP_CAPTURE_DEADLINE_HOURS if env.text(ENV_VAR) == "gcp" else 0
+        ),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
@@ -425,6 +433,17 @@ def _excluded_namespaces(env: _Env, default: tuple[str, ...]) -> tuple[str, ...]
                 " and '-', at most 63 characters; '*' is the only wildcard)"
             )
     return patterns
+
+
+#: The capture deadline's default with REPLICA_LEDGER_ENV=gcp: hours before the window closes.
+GCP_CAPTURE_DEADLINE_HOURS = 6
+
+
+def _capture_deadline_hours(env: _Env, default: int) -> int:
+    """REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS: 0 (off) to 23; 24 would be the window's opening itself."""
+    return env.integer(
+        CAPTURE_DEADLINE_HOURS_VAR, default, 0, 23, "hours before day D's capture window [D+1, D+2) UTC closes; 0 = off"
+    )
 
 
 #: The placeholders a PED URL template may use.

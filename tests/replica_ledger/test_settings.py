@@ -66,6 +66,7 @@ CASES = {
     names.RETRIES_VAR: ("4", lambda s: s.retries, 4),
     names.RETRY_DELAY_SECONDS_VAR: ("60", lambda s: s.retry_delay_seconds, 60),
     names.LOOKBACK_DAYS_VAR: ("3", lambda s: s.lookback_days, 3),
+    names.CAPTURE_DEADLINE_HOURS_VAR: ("4", lambda s: s.capture_deadline_hours, 4),
     names.GCP_PROJECT_VAR: ("p1", lambda s: s.gcp_project, "p1"),
     names.RAW_SCHEMA_VAR: ("raw_x", lambda s: s.raw_dataset, "raw_x"),
     names.BQ_DATASET_VAR: ("marts_x", lambda s: s.dataset, "marts_x"),
@@ -127,6 +128,18 @@ def test_lookback_days_is_an_integer_of_zero_or_more(raw):
 
 def test_lookback_days_zero_is_allowed():
     assert load_settings({names.LOOKBACK_DAYS_VAR: "0"}).lookback_days == 0
+
+
+def test_the_capture_deadline_is_on_in_production_and_off_locally_by_default():
+    assert load_settings(GCP_ENV).capture_deadline_hours == names.GCP_CAPTURE_DEADLINE_HOURS > 0
+    assert load_settings({}).capture_deadline_hours == 0
+    assert load_settings({**GCP_ENV, names.CAPTURE_DEADLINE_HOURS_VAR: "0"}).capture_deadline_hours == 0
+
+
+@pytest.mark.parametrize("raw", ["-1", "24", "six", "1.5"])
+def test_the_capture_deadline_is_hours_within_the_window(raw):
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS"):
+        load_settings({names.CAPTURE_DEADLINE_HOURS_VAR: raw})
 
 
 @pytest.mark.parametrize("raw", ["-1", "twelve", "1.5"])
