@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from replica_ledger.airflow.compat import DAG, CronDataIntervalTimetable
 from replica_ledger.airflow.dag_local import build_daily
+from replica_ledger.airflow.deadline import dag_deadline_kwargs
 from replica_ledger.airflow.failure import failure_notifier
 from replica_ledger.settings import load_settings
 
@@ -56,5 +57,7 @@ with DAG(
     default_args=default_args,
     dagrun_timeout=timedelta(hours=3),
     tags=["replica-ledger", "kubernetes", "billing"],
+    # The capture deadline (REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS): a deadline alert on 3.x, an SLA on 2.11.
+    **dag_deadline_kwargs(SETTINGS),
 ) as dag:
     build_daily(SETTINGS)

@@ -1,6 +1,8 @@
 """The snapshot task group of the production path (built by `dag_local.build_daily` only when
 Settings.gcp is set, i.e. REPLICA_LEDGER_ENV=gcp).
 
+    preflight                (first: everything the run needs from outside, one failure naming
+                              all that is missing; no pool, so a missing pool is found too)
     snapshot.route_snapshot  --(current day)-->  snapshot.live_capture -> snapshot.capture[cluster]
                                                  (one collector pod per cluster)
                              --(past day)----->  snapshot.archive_only
@@ -125,6 +127,15 @@ def build_gcp_snapshot(settings: Settings) -> list:
 
     tolerance = settings.live_snapshot_tolerance_days
 
+    @task(task_id="preflight", pool="default_pool")
+    def preflight(**context) -> dict:
+        """Slack connections, pool, BigQuery datasets and source tables, archive bucket (airflow/preflight.py)."""
+        from replica_ledger.airflow import tasks
+
+        return tasks.preflight(context)
+
+    checked = preflight()
+
     with TaskGroup("snapshot", tooltip="Collector pods for the current day; a past day only reads the archive"):
 
         @task.branch(task_id="route_snapshot")
@@ -148,5 +159,5 @@ def build_gcp_snapshot(settings: Settings) -> list:
         capture = build_capture(settings)
         archive_only = EmptyOperator(task_id="archive_only")
         live_capture >> capture
-        route_snapshot() >> [live_capture, archive_only]
+        checked >> route_snapshot() >> [live_capture, archive_only]
     return [capture, archive_only]

@@ -36,6 +36,8 @@ def build_daily(settings: Settings) -> None:
     """Every task group of the day, wired: snapshot >> load >> transform >> alert, billing, docs."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
+    from replica_ledger.airflow.deadline import task_sla
+
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
     # single writing process.
     pool = settings.warehouse_pool
@@ -47,8 +49,8 @@ def build_daily(settings: Settings) -> None:
         snapshot, load_trigger_rule = build_local_snapshot(), "all_success"
 
     with TaskGroup("load", tooltip="Replace the day in the raw tables (DuckDB or BigQuery, per the dbt target)"):
-
-        @task(task_id="load_day", pool=pool, trigger_rule=load_trigger_rule)
+        # On 2.11 the capture deadline is this task's SLA (airflow/deadline.py): the first task after the capture.
+        @task(task_id="load_day", pool=pool, trigger_rule=load_trigger_rule, **task_sla(settings))
         def load_day(**context) -> dict:
             from replica_ledger.airflow import tasks
 

@@ -41,6 +41,32 @@ def test_gcp_dag_replaces_the_local_snapshot_and_loads_like_local(gcp_dag):
     assert not [task for task in gcp_dag.tasks if type(task).__name__ == "BigQueryInsertJobOperator"]
 
 
+def test_the_preflight_comes_first_and_takes_no_warehouse_pool(gcp_dag):
+    preflight = gcp_dag.task_dict["preflight"]
+    assert preflight.upstream_task_ids == set()
+    assert preflight.downstream_task_ids == {"snapshot.route_snapshot"}
+    assert [task.task_id for task in gcp_dag.roots] == ["preflight"]
+    # A missing warehouse pool must not hold back the task that reports it.
+    assert preflight.pool == "default_pool" != gcp_dag.task_dict["load.load_day"].pool
+
+
+def test_the_capture_deadline_is_wired_for_the_airflow_version(gcp_dag):
+    """Production default: 6 hours before day D's window [D+1, D+2) closes, i.e. 42 h after D 00:00."""
+    from replica_ledger.airflow.compat import IS_AIRFLOW_3
+
+    after_logical_date = timedelta(hours=48 - load_settings().capture_deadline_hours)
+    assert after_logical_date == timedelta(hours=42)
+    if IS_AIRFLOW_3:
+        (alert,) = gcp_dag.deadline if isinstance(gcp_dag.deadline, list) else [gcp_dag.deadline]
+        assert type(alert.reference).__name__ == "DagRunLogicalDateDeadline"
+        assert alert.interval == after_logical_date
+        assert alert.callback.path == "replica_ledger.airflow.deadline.capture_deadline_missed"
+        assert alert.callback.kwargs == {"hours": 6}
+    else:
+        assert gcp_dag.task_dict["load.load_day"].sla == after_logical_date
+        assert gcp_dag.sla_miss_callback.__name__ == "capture_sla_missed"
+
+
 def test_one_collector_pod_per_configured_cluster(gcp_dag):
     mapped = gcp_dag.task_dict["snapshot.capture"]
     assert type(mapped).__name__ == "MappedOperator"

@@ -1,0 +1,57 @@
+"""The production preflight's Airflow side: the lookups `replica_ledger.preflight` is given
+(does a Slack connection exist, does a pool exist), the Google clients, and the task body.
+
+Airflow 3 gives a task no way to read pools (no ORM access from a task, and the execution
+API has no pool route), so there the pool lookup answers None ("cannot be asked here"):
+the capture deadline (airflow/deadline.py), which the scheduler evaluates, is what tells
+the platform route about a run held back by a missing pool. Airflow 2.11 reads the pool
+table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from replica_ledger.settings import Settings
+
+#: The preflight's task id; the load step checks it passed (tasks.load).
+TASK_ID = "preflight"
+
+
+def pool_exists(name: str) -> bool | None:
+    from replica_ledger.airflow.compat import IS_AIRFLOW_3
+
+    if IS_AIRFLOW_3:
+        return None
+    from airflow.models.pool import Pool
+
+    return Pool.get_pool(name) is not None
+
+
+def storage_client(settings: Settings) -> Any:
+    """The GCS client the archive is read with (replica_ledger.raw.stores.GcsStore builds the same)."""
+    from google.cloud import storage
+
+    return storage.Client(project=settings.gcp_project or None)
+
+
+def run_preflight(settings: Settings, routes_csv) -> dict:
+    """Every check of `replica_ledger.preflight` with the real lookups and clients; raises
+    PreflightError naming everything missing."""
+    from replica_ledger.airflow.slack import slack_connection_exists
+    from replica_ledger.alerts.ledger import bigquery_client_for
+    from replica_ledger.alerts.routes import load_routes
+    from replica_ledger.preflight import preflight
+    from replica_ledger.warehouse import DAY_TABLES
+
+    preflight(
+        settings,
+        load_routes(routes_csv),
+        conn_exists=slack_connection_exists,
+        pool_exists=pool_exists,
+        pools=(settings.warehouse_pool,),
+        bigquery_client=bigquery_client_for(settings),
+        storage_client=storage_client(settings),
+        raw_tables=DAY_TABLES,
+    )
+    return {"problems": 0}
