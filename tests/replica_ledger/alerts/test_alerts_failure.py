@@ -125,3 +125,31 @@ def test_failure_fields_when_the_log_url_cannot_be_built():
     assert fields["run_id"] == "scheduled__2024-05-03T00:00:00+00:00"
     assert fields["dag_id"] == "replica_ledger_daily"
     assert "Log: no URL available" in failure_payload(fields)["blocks"][0]["text"]["text"]
+
+
+def test_a_failed_preflight_tells_the_platform_route_every_missing_item(slack, tmp_path):
+    """The preflight's one failure reaches the platform route through the failure callback,
+    each missing item on its own line (not cut at the error's first line)."""
+    from replica_ledger.preflight import PreflightError, Problem
+
+    problems = [
+        Problem("Slack connection", "slack_orders_webhook", "does not exist"),
+        Problem("pool", "duckdb_writer", "does not exist"),
+        Problem("BigQuery dataset", "acme-ledger-prod.replica_ledger", "does not exist"),
+        Problem("archive bucket", "gs://acme-ledger-archive", "does not exist"),
+    ]
+    context = af3_context()
+    context["exception"] = PreflightError(problems)
+    failure_notifier("slack_default_webhook", outbox_dir=tmp_path)(context)
+    (post,) = slack.posts("slack_default_webhook")
+    listed = post.body["blocks"][1]["text"]["text"]
+    assert listed.startswith("*Missing (4):*")
+    for problem in problems:
+        assert f"• {problem}" in listed
+        assert str(problem) in post.body["text"]
+
+
+def test_in_production_a_missing_platform_connection_writes_no_outbox(no_slack_connections, tmp_path, all_logs):
+    failure_notifier("slack_default_webhook", outbox_dir=tmp_path, production=True)(af3_context())
+    assert list(tmp_path.iterdir()) == []
+    assert "Slack connection 'slack_default_webhook' does not exist" in all_logs.text
