@@ -8,8 +8,9 @@ if the run has not got there:
   D 00:00, interval 48 h - H). The scheduler checks deadlines on its own loop, whatever the
   run's tasks are doing (waiting for a pool slot, queued behind another run), and hands the
   callback to the executor. It is dropped when the run succeeds before the deadline.
-- Airflow 2.11: an SLA on the load task (the first task after the capture; the same 48 h - H
-  from the logical date) and the DAG's ``sla_miss_callback``. The scheduler's DAG processor
+- Airflow 2.11: an SLA on the load task (the first task after the capture; 24 h - H from the
+  end of the run's data interval, D+1 00:00, which is what 2.11 counts from) and the DAG's
+  ``sla_miss_callback``. The scheduler's DAG processor
   records SLA misses for the days after the task's last success, also for runs not started.
   (2.11 checks SLAs only once the task has succeeded at least once.)
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from replica_ledger.alerts.deadline import (
@@ -66,7 +67,9 @@ def task_sla(settings: Settings) -> dict[str, Any]:
         return {}
     from replica_ledger.airflow.compat import IS_AIRFLOW_3
 
-    return {} if IS_AIRFLOW_3 else {"sla": deadline_after_logical_date(hours)}
+    # 2.11 measures a task's SLA from the end of the run's data interval (D+1 00:00), not
+    # from its logical date: D+1 00:00 + (24 - H) h = D+2 00:00 - H.
+    return {} if IS_AIRFLOW_3 else {"sla": deadline_after_logical_date(hours) - timedelta(days=1)}
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -99,42 +102,43 @@ def notify_late_day(day: date, *, hours: int, dag_id: str, run_id: str, settings
 
 def capture_deadline_missed(context: Mapping[str, Any] | None = None, hours: int = 0, **_: Any) -> str:
     """Airflow 3's deadline callback. ``context`` is what the scheduler sends: ``dag_run`` (the
-    run as the REST API shows it: dag_id, run_id, run_type, logical_date, run_after)."""
+    run as the REST API shows it: dag_id, dag_run_id, run_type, logical_date, run_after)."""
     run = dict((context or {}).get("dag_run") or {})
+    run_id = str(run.get("dag_run_id") or run.get("run_id") or "")  # the REST API calls it dag_run_id
     logical = _as_datetime(run.get("logical_date"))
     if logical is None:
-        log.info("capture deadline: run %s has no logical date, no snapshot day", run.get("run_id"))
+        log.info("capture deadline: run %s has no logical date, no snapshot day", run_id)
         return "skipped"
     day = logical.astimezone(UTC).date()
     created = _as_datetime(run.get("run_after") or run.get("queued_at"))
     if not should_notify(day, is_backfill=run.get("run_type") == "backfill", created_at=created):
-        log.info("capture deadline of %s: run %s never captures live; nothing to say", day, run.get("run_id"))
+        log.info("capture deadline of %s: run %s never captures live; nothing to say", day, run_id)
         return "skipped"
     try:
-        return notify_late_day(day, hours=hours, dag_id=str(run.get("dag_id") or ""), run_id=str(run.get("run_id")))
+        return notify_late_day(day, hours=hours, dag_id=str(run.get("dag_id") or ""), run_id=run_id)
     except Exception as err:
         log.error("capture deadline notice of %s not sent: %s: %s", day, type(err).__name__, redact(err))
         raise
 
 
 def capture_sla_missed(dag, task_list, blocking_task_list, slas, blocking_tis) -> None:
-    """Airflow 2.11's ``sla_miss_callback``: one notice per day whose load task missed the SLA."""
+    """Airflow 2.11's ``sla_miss_callback``: one notice per day whose load task missed the SLA.
+
+    2.11 records a miss under the logical date that follows the late run's (``SlaMiss.execution_date``
+    is X when X + sla has passed, X being the end of the late run's data interval), so the day
+    is the one before it. The SLA is computed from the schedule, not from runs: a backfill
+    never makes one, and a run that was never created does.
+    """
     from replica_ledger.settings import load_settings
 
     settings = load_settings()
-    backfill_days = {
-        ti.execution_date.astimezone(UTC).date() for ti in blocking_tis if str(ti.run_id).startswith("backfill__")
-    }
-    for day in sorted({sla.execution_date.astimezone(UTC).date() for sla in slas}):
-        if not should_notify(day, is_backfill=day in backfill_days, created_at=None):
-            continue
-        run_ids = sorted({ti.run_id for ti in blocking_tis if ti.execution_date.astimezone(UTC).date() == day})
+    for day in sorted({sla.execution_date.astimezone(UTC).date() - timedelta(days=1) for sla in slas}):
         try:
             notify_late_day(
                 day,
                 hours=settings.capture_deadline_hours,
                 dag_id=dag.dag_id,
-                run_id=", ".join(run_ids) or "not started",
+                run_id=f"scheduled__{day.isoformat()}T00:00:00+00:00",
                 settings=settings,
             )
         except Exception as err:  # the other days are still told

@@ -63,7 +63,8 @@ def test_the_capture_deadline_is_wired_for_the_airflow_version(gcp_dag):
         assert alert.callback.path == "replica_ledger.airflow.deadline.capture_deadline_missed"
         assert alert.callback.kwargs == {"hours": 6}
     else:
-        assert gcp_dag.task_dict["load.load_day"].sla == after_logical_date
+        # 2.11 counts a task's SLA from the end of the data interval (D+1 00:00).
+        assert gcp_dag.task_dict["load.load_day"].sla == after_logical_date - timedelta(days=1)
         assert gcp_dag.sla_miss_callback.__name__ == "capture_sla_missed"
 
 
