@@ -18,6 +18,21 @@ from replica_ledger.settings import Settings
 TASK_ID = "preflight"
 
 
+def require_passed(context: dict[str, Any]) -> None:
+    """Skip the calling task unless the run's preflight passed (its return value is in XCom).
+
+    The load runs after the collector pods whatever they did (trigger rule all_done), so it
+    is the task that must not go on when the preflight failed: skipped, the run stops there
+    and the preflight's failure notice is the one message.
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    if ti is not None and ti.xcom_pull(task_ids=TASK_ID) is not None:
+        return
+    from airflow.exceptions import AirflowSkipException
+
+    raise AirflowSkipException("the preflight did not pass: nothing is loaded (see the preflight task)")
+
+
 def pool_exists(name: str) -> bool | None:
     from replica_ledger.airflow.compat import IS_AIRFLOW_3
 

@@ -35,22 +35,12 @@ def preflight(context: dict[str, Any]) -> dict:
     return run_preflight(load_settings(), _routes_csv(load_settings()))
 
 
-def _preflight_passed(context: dict[str, Any]) -> bool:
-    from replica_ledger.airflow.preflight import TASK_ID
-
-    ti = context.get("ti") or context.get("task_instance")
-    return ti is not None and ti.xcom_pull(task_ids=TASK_ID) is not None
-
-
 def load(context: dict[str, Any]) -> dict:
     run, settings = RunInfo.from_context(context), load_settings()
-    if settings.gcp is not None and not _preflight_passed(context):
-        # The load runs after the collector pods whatever they did (all_done), so it is the
-        # task that must not go on when the preflight failed: skipped, the run stops here
-        # and the preflight's failure notice is the one message.
-        from airflow.exceptions import AirflowSkipException
+    if settings.gcp is not None:
+        from replica_ledger.airflow.preflight import require_passed
 
-        raise AirflowSkipException("the preflight did not pass: nothing is loaded (see the preflight task)")
+        require_passed(context)
     lookback = pipeline.run_lookback_days(settings, is_backfill=run.is_backfill)
     return pipeline.load_day(settings, run.snapshot_day, lookback_days=lookback)
 

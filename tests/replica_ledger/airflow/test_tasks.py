@@ -48,3 +48,26 @@ def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(m
         assert tasks.choose_alert_branch(ctx, "alert.post_slack", "alert.no_alert") == "alert.no_alert"
         assert tasks.post_alerts(ctx)["allowed"] is False
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_in_production_the_load_does_not_go_on_when_the_preflight_did_not_pass(monkeypatch):
+    """The load follows the collector pods with trigger rule all_done, so it checks the
+    preflight's return value itself: without it, it is skipped before touching anything."""
+    from airflow.exceptions import AirflowSkipException
+
+    from replica_ledger.airflow.preflight import TASK_ID, require_passed
+    from tests.replica_ledger.gcp.rendering import GCP_ENV
+
+    for name, value in GCP_ENV.items():
+        monkeypatch.setenv(name, value)
+    pulled = []
+
+    def xcom_pull(task_ids):
+        pulled.append(task_ids)
+        return None
+
+    failed = {**context(datetime(2026, 10, 14, tzinfo=UTC)), "ti": SimpleNamespace(xcom_pull=xcom_pull)}
+    with pytest.raises(AirflowSkipException, match="preflight did not pass"):
+        tasks.load(failed)
+    assert pulled == [TASK_ID]
+    require_passed({"ti": SimpleNamespace(xcom_pull=lambda task_ids: {"problems": 0})})  # passed: no skip
