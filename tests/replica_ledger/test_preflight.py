@@ -14,8 +14,8 @@ import pytest
 from replica_ledger.airflow.slack import slack_connection_exists
 from replica_ledger.alerts.routes import load_routes
 from replica_ledger.preflight import PreflightError, preflight
+from replica_ledger.raw.schema import DAY_TABLES
 from replica_ledger.settings import load_settings
-from replica_ledger.warehouse import DAY_TABLES
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, REPO_ROOT
 from tooling.emulators import bigquery as bq_emulator
 

@@ -43,21 +43,15 @@ def pool_exists(name: str) -> bool | None:
     return Pool.get_pool(name) is not None
 
 
-def storage_client(settings: Settings) -> Any:
-    """The GCS client the archive is read with (replica_ledger.raw.stores.GcsStore builds the same)."""
-    from google.cloud import storage
-
-    return storage.Client(project=settings.gcp_project or None)
-
-
 def run_preflight(settings: Settings, routes_csv) -> dict:
     """Every check of `replica_ledger.preflight` with the real lookups and clients; raises
     PreflightError naming everything missing."""
     from replica_ledger.airflow.slack import slack_connection_exists
-    from replica_ledger.alerts.ledger import bigquery_client_for
     from replica_ledger.alerts.routes import load_routes
     from replica_ledger.preflight import preflight
-    from replica_ledger.warehouse import DAY_TABLES
+    from replica_ledger.raw.schema import DAY_TABLES
+    from replica_ledger.warehouse.bigquery import client as bigquery_client
+    from replica_ledger.warehouse.google import storage_client
 
     preflight(
         settings,
@@ -65,7 +59,7 @@ def run_preflight(settings: Settings, routes_csv) -> dict:
         conn_exists=slack_connection_exists,
         pool_exists=pool_exists,
         pools=(settings.warehouse_pool,),
-        bigquery_client=bigquery_client_for(settings),
+        bigquery_client=bigquery_client(settings, "the preflight"),
         storage_client=storage_client(settings),
         raw_tables=DAY_TABLES,
     )

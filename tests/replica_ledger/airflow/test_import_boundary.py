@@ -11,6 +11,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[3] / "include" / "replica_ledger"
 AIRFLOW_PACKAGE = PACKAGE / "airflow"
+#: Known and to be moved into airflow/: module -> why it is here. Listed exactly, so that the
+#: list shrinks when a module moves and nothing new joins it unnoticed.
+NOT_MOVED_YET = {
+    "warehouse/google.py": "the Google provider's BigQueryHook/GCSHook build the production clients",
+}
 
 
 def airflow_imports(source: str) -> list[tuple[int, str]]:
@@ -43,8 +48,6 @@ def test_no_module_outside_the_airflow_package_imports_airflow():
     assert any(path.parts[-2] == "collector" for path in modules)
     assert any(path.parts[-2] == "ped" for path in modules)
     offenders = {
-        f"{path.relative_to(PACKAGE).as_posix()}:{line}": name
-        for path in modules
-        for line, name in airflow_imports(path.read_text(encoding="utf-8"))
+        path.relative_to(PACKAGE).as_posix(): airflow_imports(path.read_text(encoding="utf-8")) for path in modules
     }
-    assert offenders == {}
+    assert {module for module, found in offenders.items() if found} == set(NOT_MOVED_YET)
