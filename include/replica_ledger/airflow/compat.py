@@ -45,6 +45,15 @@ def dag_run_logical_date_column():
     return DagRun.logical_date if IS_AIRFLOW_3 else DagRun.execution_date
 
 
+def skip_exception() -> type[Exception]:
+    """AirflowSkipException (Airflow 3 moved it to the Task SDK)."""
+    if IS_AIRFLOW_3:
+        from airflow.sdk.exceptions import AirflowSkipException
+    else:
+        from airflow.exceptions import AirflowSkipException
+    return AirflowSkipException
+
+
 def parsing_module():
     """The module the DAG processor's parsing child imports first (the Task SDK on 3.x, models on 2.11)."""
     if IS_AIRFLOW_3:
@@ -65,5 +74,6 @@ __all__ = [
     "dag_run_logical_date_column",
     "dagbag_class",
     "parsing_module",
+    "skip_exception",
     "task",
 ]

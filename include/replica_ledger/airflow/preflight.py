@@ -28,9 +28,9 @@ def require_passed(context: dict[str, Any]) -> None:
     ti = context.get("ti") or context.get("task_instance")
     if ti is not None and ti.xcom_pull(task_ids=TASK_ID) is not None:
         return
-    from airflow.exceptions import AirflowSkipException
+    from replica_ledger.airflow.compat import skip_exception
 
-    raise AirflowSkipException("the preflight did not pass: nothing is loaded (see the preflight task)")
+    raise skip_exception()("the preflight did not pass: nothing is loaded (see the preflight task)")
 
 
 def pool_exists(name: str) -> bool | None:
