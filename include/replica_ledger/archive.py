@@ -25,12 +25,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from replica_ledger.contract import MAX_GENERATION, MAX_REPLICA_COUNT, is_dns1123_label, is_dns1123_subdomain
+
 # Characters of JSON text decoded per read: a chunk holds hundreds of objects.
 CHUNK_BYTES = 1024 * 1024
 REJECT_JSON_MAX_CHARS = 20000
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
+# Digits of the longest integer read as a number: Python refuses to convert one of more than
+# 4,300 digits (a ValueError that would make the whole file unreadable), and no count of a
+# real object comes near. A longer one is kept as text and its object rejected.
+MAX_INTEGER_DIGITS = 40
+
+
+class OversizedInteger(str):
+    """A JSON integer too long to be a count, as its text."""
+
+
+def _parse_int(text: str) -> int | OversizedInteger:
+    return OversizedInteger(text) if len(text) > MAX_INTEGER_DIGITS else int(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
 class SnapshotUnreadable(ValueError):
@@ -266,24 +282,36 @@ class SnapshotItems:
 # --------------------------------------------------------------------------- rows
 
 
-def _int_or_none(value) -> int | None:
-    if isinstance(value, bool) or value is None:
+def _int_or_none(value, field_name: str, upper: int = MAX_REPLICA_COUNT) -> int | None:
+    """An optional count, bounded where it is read: a JSON integer in 0..upper (the Kubernetes
+    type's range), so no value of one object can fail the warehouse insert of the whole day."""
+    if value is None:
         return None
-    if isinstance(value, int):
-        return value
-    raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, OversizedInteger):
+        raise ValueError(f"{field_name} {_shown(value)} is above {upper}, the largest the Kubernetes API allows")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {_shown(value)}")
+    if value < 0:
+        raise ValueError(f"negative {field_name}: {value}")
+    if value > upper:
+        raise ValueError(f"{field_name} {_shown(value)} is above {upper}, the largest the Kubernetes API allows")
+    return value
 
 
-def _count(value) -> int:
+def _shown(value) -> str:
+    """A value for a reason, cut short (a 10,000-digit integer is still one line)."""
+    text = str(value) if isinstance(value, OversizedInteger | int) and not isinstance(value, bool) else repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _count(value, field_name: str) -> int:
     """Kubernetes omits zero-valued status counters, so absent means 0."""
-    parsed = _int_or_none(value)
+    parsed = _int_or_none(value, field_name)
     return 0 if parsed is None else parsed
 
 
 def _identity(item: dict) -> tuple[str, str]:
     """(namespace, name), both valid Kubernetes names: anything else cannot be a real object."""
-    from replica_ledger.changelog import is_namespace_name, is_object_name
-
     metadata = item.get("metadata")
     if not isinstance(metadata, dict):
         raise ValueError("missing metadata")
@@ -292,20 +320,18 @@ def _identity(item: dict) -> tuple[str, str]:
         raise ValueError("missing metadata.namespace")
     if not name or not isinstance(name, str):
         raise ValueError("missing metadata.name")
-    if not is_namespace_name(namespace):
+    if not is_dns1123_label(namespace):
         raise ValueError(f"metadata.namespace {namespace[:80]!r} is not a DNS-1123 label of at most 63 characters")
-    if not is_object_name(name):
+    if not is_dns1123_subdomain(name):
         raise ValueError(f"metadata.name {name[:80]!r} is not a DNS-1123 subdomain of at most 253 characters")
     return namespace, name
 
 
 def _replica_count(value, field_name: str) -> int:
     """A required, non-negative replica count."""
-    count = _int_or_none(value)
+    count = _int_or_none(value, field_name)
     if count is None:
         raise ValueError(f"missing {field_name}")
-    if count < 0:
-        raise ValueError(f"negative {field_name}: {count}")
     return count
 
 
@@ -322,14 +348,16 @@ def deployment_row(item: dict) -> dict:
         "deployment": name,
         "uid": metadata.get("uid"),
         "team_label": (metadata.get("labels") or {}).get("team"),
-        "generation": _int_or_none(metadata.get("generation")),
-        "observed_generation": _int_or_none(status.get("observedGeneration")),
+        "generation": _int_or_none(metadata.get("generation"), "metadata.generation", MAX_GENERATION),
+        "observed_generation": _int_or_none(
+            status.get("observedGeneration"), "status.observedGeneration", MAX_GENERATION
+        ),
         "spec_replicas": spec_replicas,
-        "status_replicas": _count(status.get("replicas")),
-        "ready_replicas": _count(status.get("readyReplicas")),
-        "available_replicas": _count(status.get("availableReplicas")),
-        "updated_replicas": _count(status.get("updatedReplicas")),
-        "unavailable_replicas": _count(status.get("unavailableReplicas")),
+        "status_replicas": _count(status.get("replicas"), "status.replicas"),
+        "ready_replicas": _count(status.get("readyReplicas"), "status.readyReplicas"),
+        "available_replicas": _count(status.get("availableReplicas"), "status.availableReplicas"),
+        "updated_replicas": _count(status.get("updatedReplicas"), "status.updatedReplicas"),
+        "unavailable_replicas": _count(status.get("unavailableReplicas"), "status.unavailableReplicas"),
         "max_surge": None if strategy.get("maxSurge") is None else str(strategy.get("maxSurge")),
     }
 
@@ -338,12 +366,10 @@ def hpa_row(item: dict) -> dict:
     namespace, name = _identity(item)
     spec, status = item.get("spec") or {}, item.get("status") or {}
     target = spec.get("scaleTargetRef") or {}
-    max_replicas = _int_or_none(spec.get("maxReplicas"))
-    if max_replicas is None:
-        raise ValueError("missing spec.maxReplicas")
+    max_replicas = _replica_count(spec.get("maxReplicas"), "spec.maxReplicas")
     if not target.get("name"):
         raise ValueError("missing spec.scaleTargetRef.name")
-    min_replicas = _int_or_none(spec.get("minReplicas"))
+    min_replicas = _int_or_none(spec.get("minReplicas"), "spec.minReplicas")
     return {
         "namespace": namespace,
         "hpa": name,
@@ -352,8 +378,8 @@ def hpa_row(item: dict) -> dict:
         "target_name": target.get("name"),
         "min_replicas": 1 if min_replicas is None else min_replicas,
         "max_replicas": max_replicas,
-        "current_replicas": _int_or_none(status.get("currentReplicas")),
-        "desired_replicas": _int_or_none(status.get("desiredReplicas")),
+        "current_replicas": _int_or_none(status.get("currentReplicas"), "status.currentReplicas"),
+        "desired_replicas": _int_or_none(status.get("desiredReplicas"), "status.desiredReplicas"),
     }
 
 
@@ -389,6 +415,45 @@ def classify_item(index: int, item) -> tuple[str, dict]:
         return REJECTS, _reject(index, item, str(exc))
 
 
+_NAME_COLUMN = {"k8s_deployments": "deployment", "k8s_hpas": "hpa"}
+_KIND_OF_TABLE = {table: kind for kind, (table, _) in ROW_BUILDERS.items()}
+
+
+class ItemClassifier:
+    """`classify_item` over the items of one file, watching for repeated identities.
+
+    Two objects of one kind with the same (namespace, name) in one file cannot both be the
+    object: neither is used, both become rejects naming each other (one loaded at random
+    would be a guess, and two would break the day's key). A file is read once with
+    `ItemClassifier()`; if `found` is not empty, it is read again with
+    `ItemClassifier(found)`, which rejects every member of each repeated identity.
+    """
+
+    def __init__(self, duplicates: dict[tuple[str, str, str], list[int]] | None = None) -> None:
+        self.duplicates = duplicates or {}
+        self.found: dict[tuple[str, str, str], list[int]] = {}
+        self._first: dict[tuple[str, str, str], int] = {}
+
+    def classify(self, index: int, item) -> tuple[str, dict]:
+        table, row = classify_item(index, item)
+        if table == REJECTS:
+            return table, row
+        key = (table, row["namespace"], row[_NAME_COLUMN[table]])
+        indices = self.duplicates.get(key)
+        if indices is not None:
+            kind, namespace, name = _KIND_OF_TABLE[table], key[1], key[2]
+            listed = ", ".join(str(number) for number in indices)
+            reason = (
+                f"duplicate {kind} {namespace}/{name}: items {listed} of the file have the same namespace "
+                "and name; none of them is used"
+            )
+            return REJECTS, _reject(index, item, reason)
+        first = self._first.setdefault(key, index)
+        if first != index:
+            self.found.setdefault(key, [first]).append(index)
+        return table, row
+
+
 # --------------------------------------------------------------------------- one local file
 
 
@@ -408,12 +473,17 @@ def parse_snapshot(path: Path, cluster: str, day: date) -> ParsedSnapshot:
     meta_path = path.parent / Path(ARCHIVE.meta_name(day, cluster)).name
     meta_bytes = meta_path.read_bytes() if meta_path.exists() else None
     capture = capture_from_meta(meta_path.name, meta_bytes, day, cluster)
-    buckets = {"k8s_deployments": [], "k8s_hpas": [], REJECTS: []}
-    with path.open("rb") as stream:
-        items = SnapshotItems(stream, path.name)
-        for index, item in enumerate(items):
-            table, row = classify_item(index, item)
-            buckets[table].append(row)
+    classifier = ItemClassifier()
+    for _ in range(2):  # a second read when the first found repeated identities
+        buckets = {"k8s_deployments": [], "k8s_hpas": [], REJECTS: []}
+        with path.open("rb") as stream:
+            items = SnapshotItems(stream, path.name)
+            for index, item in enumerate(items):
+                table, row = classifier.classify(index, item)
+                buckets[table].append(row)
+        if not classifier.found:
+            break
+        classifier = ItemClassifier(classifier.found)
     return ParsedSnapshot(
         cluster=cluster,
         snapshot_date=day,

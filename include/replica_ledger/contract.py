@@ -8,6 +8,8 @@ default lives here and which ``REPLICA_LEDGER_EXCLUDED_NAMESPACES`` overrides.
 
 from __future__ import annotations
 
+import re
+
 # §1.2: the platform allows max_replicas in 2..8; min_replicas defaults to 2.
 PLATFORM_MIN_REPLICAS = 2
 PLATFORM_MAX_REPLICAS = 8
@@ -17,6 +19,34 @@ DEFAULT_MIN_REPLICAS = 2
 # overflow (1e308 is finite, but the bill computed from it is not).
 MAX_POD_CPU = 1024
 MAX_POD_MEMORY_GB = 65536
+
+# Kubernetes keeps replica counts (spec.replicas, an HPA's min/max, status counters) in an
+# int32: a larger value is no real object, and 2^64 would not even fit the warehouse's BIGINT.
+MAX_REPLICA_COUNT = 2**31 - 1
+# metadata.generation and status.observedGeneration are int64.
+MAX_GENERATION = 2**63 - 1
+
+# Kubernetes names, as the API server checks them: a namespace (and a cluster name, contract
+# §1.1's `<cluster>` of a snapshot file) is a DNS-1123 label, a Deployment or HPA name a
+# DNS-1123 subdomain. The only Python spelling of these patterns; dbt's twin is the macro
+# ledger_pattern_dns1123_* (tests/replica_ledger/test_names.py runs both on one case table).
+DNS1123_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_SUBDOMAIN_PATTERN = rf"{DNS1123_LABEL_PATTERN}(\.{DNS1123_LABEL_PATTERN})*"
+DNS1123_LABEL_MAX = 63
+DNS1123_SUBDOMAIN_MAX = 253
+_DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN)
+_DNS1123_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN_PATTERN)
+
+
+def is_dns1123_label(value) -> bool:
+    """A namespace or a cluster name: lower-case letters, digits and '-', at most 63 characters."""
+    return isinstance(value, str) and len(value) <= DNS1123_LABEL_MAX and bool(_DNS1123_LABEL.fullmatch(value))
+
+
+def is_dns1123_subdomain(value) -> bool:
+    """A Deployment or HPA name: DNS-1123 labels joined by '.', at most 253 characters."""
+    return isinstance(value, str) and len(value) <= DNS1123_SUBDOMAIN_MAX and bool(_DNS1123_SUBDOMAIN.fullmatch(value))
+
 
 # §3 "Scope": namespaces never in scope unless configured otherwise ('*' is a wildcard).
 DEFAULT_EXCLUDED_NAMESPACES: tuple[str, ...] = (

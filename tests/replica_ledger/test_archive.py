@@ -132,7 +132,8 @@ def test_plain_json_wins_whatever_the_listing_order(names, expected):
     ("name", "cluster"),
     [
         ("dt=2026-10-14/gke-eu.json", "gke-eu"),
-        ("dt=2026-10-14/gke.sub.proc.json.gz", "gke.sub.proc"),
+        ("dt=2026-10-14/gke-sub-proc.json.gz", "gke-sub-proc"),
+        ("dt=2026-10-14/gke.sub.proc.json.gz", None),  # a cluster name is a DNS-1123 label: no dots
         ("dt=2026-10-14/gke-eu.meta.json", None),  # a meta file is not a cluster
         ("dt=2026-10-14/nested/gke-eu.json", None),
         ("dt=2026-10-14/gke-eu.yaml", None),

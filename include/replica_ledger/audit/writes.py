@@ -14,12 +14,14 @@ or `Quarantine` (a write whose facts are missing or malformed; kept with the rea
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from replica_ledger.audit.entries import AuditEntry
+from replica_ledger.contract import MAX_REPLICA_COUNT
 
 DEPLOYMENT = "Deployment"
 HPA = "HorizontalPodAutoscaler"
@@ -161,8 +163,20 @@ def _dig(body: Any, *path: str) -> Any:
 
 
 def _integer(value: Any, where: str, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ValueError(f"spec.{key} in the {where} is {value!r}, not an integer")
+    """A replica count as Kubernetes keeps it (an int32 of 0 or more), bounded where it is read:
+    a value beyond it (1e300, 2^64) would fail the insert of the whole day; a negative or
+    fractional one is no count at all."""
+    shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"spec.{key} in the {where} is {shown}, not an integer")
+    if value != int(value):
+        raise ValueError(f"spec.{key} in the {where} is {shown}, not an integer")
+    if value < 0:
+        raise ValueError(f"spec.{key} in the {where} is {shown}, a negative count")
+    if value > MAX_REPLICA_COUNT:
+        raise ValueError(
+            f"spec.{key} in the {where} is {shown}, above {MAX_REPLICA_COUNT} (the Kubernetes API's limit)"
+        )
     return int(value)
 
 

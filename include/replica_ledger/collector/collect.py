@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
@@ -16,19 +15,19 @@ from replica_ledger.collector.kube import ResourceLister, build_api_client
 from replica_ledger.collector.resources import SNAPSHOT_RESOURCES, ListedResource
 from replica_ledger.collector.settings import CollectorSettings
 from replica_ledger.collector.snapshot_file import ListWriter, open_sink
+from replica_ledger.contract import is_dns1123_label
 from replica_ledger.http_retry import Deadline
 
 log = logging.getLogger(__name__)
 
-# Cluster names become file names: no path separators, no hidden files; and no ".meta"
-# suffix, or "<x>.meta.json" of cluster x and the data file of cluster "x.meta" would clash.
-_CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
 
 def validate_cluster_name(name: str) -> str:
-    if not _CLUSTER_NAME.fullmatch(name) or name.endswith(".meta") or ".." in name:
+    """Cluster names become file names the loader accepts only as DNS-1123 labels (no path
+    separators, no hidden files, no ".meta" suffix that would clash with a meta file)."""
+    if not is_dns1123_label(name):
         raise ValueError(
-            f"invalid cluster name {name!r}: use letters, digits, '.', '-' and '_', starting with a letter or digit"
+            f"invalid cluster name {name!r}: a DNS-1123 label (lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)"
         )
     return name
 

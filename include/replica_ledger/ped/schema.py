@@ -12,7 +12,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from replica_ledger.contract import CHANGE_LOG_ACTIONS, PLATFORM_MAX_REPLICAS, PLATFORM_MIN_REPLICAS
+from replica_ledger.contract import (
+    CHANGE_LOG_ACTIONS,
+    DNS1123_LABEL_MAX,
+    DNS1123_LABEL_PATTERN,
+    DNS1123_SUBDOMAIN_MAX,
+    DNS1123_SUBDOMAIN_PATTERN,
+    PLATFORM_MAX_REPLICAS,
+    PLATFORM_MIN_REPLICAS,
+)
 from replica_ledger.ped.messages import fmt_number
 
 API_VERSION = "ped.platform/v1"
@@ -20,11 +28,9 @@ KIND = "ApiLimits"
 ACTIONS = CHANGE_LOG_ACTIONS
 
 # Kubernetes (apimachinery validation): a namespace is a DNS-1123 label, a Deployment
-# name a DNS-1123 subdomain.
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_LABEL_MAX = 63
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS1123_SUBDOMAIN_MAX = 253
+# name a DNS-1123 subdomain (the patterns' owner is contract.py).
+DNS1123_LABEL = f"^{DNS1123_LABEL_PATTERN}$"
+DNS1123_SUBDOMAIN = f"^{DNS1123_SUBDOMAIN_PATTERN}$"
 TEAM_MAX = 128
 REASON_MAX = 1000
 # Free text (team, reason, changed_by): no '<' or '>' (Slack would read `<!channel>` as a

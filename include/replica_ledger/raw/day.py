@@ -26,7 +26,7 @@ from typing import Protocol
 from replica_ledger import archive
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout, clusters_seen
 from replica_ledger.raw.record import LOAD_RECORD
-from replica_ledger.raw.stores import ObjectNotFound, ObjectStore
+from replica_ledger.raw.stores import ObjectNotFound, ObjectOutsideArchive, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,38 @@ def write_day_rows(
             else _write_cluster(store, layout, day, cluster, name, sink, batch_rows, load.rows)
         )
         load.manifest.append(row)
+    misnamed = _misnamed_rejects(store, layout, day)
+    if misnamed:
+        sink.begin_cluster("")
+        sink.write(archive.REJECTS, misnamed)
+        load.rows[archive.REJECTS] += len(misnamed)
     sink.write(MANIFEST, load.manifest)
     load.rows[MANIFEST] = len(load.manifest)
     return load
+
+
+# item_index of a reject row that stands for a whole file (its objects were never read).
+WHOLE_FILE = -1
+
+
+def _misnamed_rejects(store: ObjectStore, layout: ArchiveLayout, day: date) -> list[dict]:
+    """A reject row per snapshot file of `day` whose name is not a cluster name, under that
+    name (it is in no cluster's manifest row, and expected on no later day)."""
+    rows = []
+    for name, reason in layout.misnamed(store.list(layout.day_folder(day))).items():
+        log.warning("%s", reason)
+        stem = layout.snapshot_stem(name) or ""
+        rows.append(
+            {
+                "snapshot_date": day,
+                "cluster": stem,
+                "item_index": WHOLE_FILE,
+                "kind": None,
+                "reason": reason,
+                "item_json": None,
+            }
+        )
+    return rows
 
 
 def _write_cluster(
@@ -132,14 +161,22 @@ def _write_cluster(
         meta_name = layout.meta_name(day, cluster)
         capture = archive.capture_from_meta(meta_name.rsplit("/", 1)[-1], store.read(meta_name), day, cluster)
         captured_at = capture.captured_at
-        with store.open(name) as stream:
-            items = archive.SnapshotItems(stream, name.rsplit("/", 1)[-1])
-            counts = _stream_rows(items, _Stamp(day, cluster, naive_utc(captured_at)), sink, batch_rows)
+        stamp = _Stamp(day, cluster, naive_utc(captured_at))
+        classifier = archive.ItemClassifier()
+        items, counts = _stream_file(store, name, stamp, sink, batch_rows, classifier)
+        if classifier.found:
+            # Objects with one identity: what was written goes, and a second read rejects them all.
+            sink.discard_cluster(cluster)
+            sink.begin_cluster(cluster)
+            classifier = archive.ItemClassifier(classifier.found)
+            items, counts = _stream_file(store, name, stamp, sink, batch_rows, classifier)
+            if classifier.found:
+                raise archive.SnapshotUnreadable(f"{name}: the file changed while it was read")
     except ObjectNotFound:
         sink.discard_cluster(cluster)
         log.warning("snapshot %s disappeared while the day was loaded: a gap", uri)
         return manifest_row(day, cluster, "missing")
-    except archive.SnapshotUnreadable as exc:
+    except (archive.SnapshotUnreadable, ObjectOutsideArchive) as exc:
         sink.discard_cluster(cluster)
         log.error("snapshot %s unreadable: %s", uri, exc)
         return manifest_row(day, cluster, "unreadable", source_uri=uri, error=str(exc))
@@ -178,11 +215,21 @@ class _Stamp:
         return row
 
 
-def _stream_rows(items: archive.SnapshotItems, stamp: _Stamp, sink: DaySink, batch_rows: int) -> dict[str, int]:
+def _stream_file(
+    store: ObjectStore, name: str, stamp: _Stamp, sink: DaySink, batch_rows: int, classifier: archive.ItemClassifier
+) -> tuple[archive.SnapshotItems, dict[str, int]]:
+    with store.open(name) as stream:
+        items = archive.SnapshotItems(stream, name.rsplit("/", 1)[-1])
+        return items, _stream_rows(items, stamp, sink, batch_rows, classifier)
+
+
+def _stream_rows(
+    items: archive.SnapshotItems, stamp: _Stamp, sink: DaySink, batch_rows: int, classifier: archive.ItemClassifier
+) -> dict[str, int]:
     batches: dict[str, list[dict]] = {table: [] for table in OBJECT_TABLES}
     counts = dict.fromkeys(OBJECT_TABLES, 0)
     for index, item in enumerate(items):
-        table, row = archive.classify_item(index, item)
+        table, row = classifier.classify(index, item)
         batch = batches[table]
         batch.append(stamp.apply(table, row))
         counts[table] += 1

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
+from replica_ledger.contract import is_dns1123_label
+
 DAY_FOLDER_PREFIX = "dt="
 PLAIN_SUFFIX = ".json"
 GZIP_SUFFIX = ".json.gz"
@@ -50,15 +52,36 @@ class ArchiveLayout:
         except ValueError:
             return None
 
-    def cluster_of(self, name: str) -> str | None:
-        """The cluster a snapshot file belongs to; None for a meta file, a sub-folder or anything else."""
+    def snapshot_stem(self, name: str) -> str | None:
+        """What a snapshot file name says before `.json` / `.json.gz`, checked or not; None for a
+        meta file, a sub-folder or anything else."""
         _, slash, base = name.partition("/")
         if not slash or "/" in base or base.endswith(META_SUFFIX):
             return None
         for suffix in (GZIP_SUFFIX, PLAIN_SUFFIX):
             if base.endswith(suffix):
-                return base[: -len(suffix)] or None
+                return base[: -len(suffix)]
         return None
+
+    def cluster_of(self, name: str) -> str | None:
+        """The cluster a snapshot file belongs to: its stem when that is a cluster name (a
+        DNS-1123 label); None for a misnamed file (`misnamed`), a meta file or anything else."""
+        stem = self.snapshot_stem(name)
+        return stem if is_dns1123_label(stem) else None
+
+    def misnamed(self, names: Iterable[str]) -> dict[str, str]:
+        """name -> why, for each snapshot file whose stem is not a cluster name (`gke eu.json`,
+        `GKE-EU.json`, `...json`): such a file is a reject of its day, never a new cluster."""
+        found = {}
+        for name in sorted(names):
+            stem = self.snapshot_stem(name)
+            if stem is not None and not is_dns1123_label(stem):
+                found[name] = (
+                    f"snapshot file {name!r} not loaded: {stem[:80]!r} is not a cluster name (a DNS-1123 label: "
+                    "lower-case letters, digits and '-', starting and ending with a letter or digit, at most "
+                    "63 characters)"
+                )
+        return found
 
     def is_gzip(self, name: str) -> bool:
         return name.endswith(".gz")

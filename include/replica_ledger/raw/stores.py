@@ -21,6 +21,10 @@ class ObjectNotFound(FileNotFoundError):
     """The object named does not exist (it may have been listed, then deleted)."""
 
 
+class ObjectOutsideArchive(PermissionError):
+    """The name leads out of the archive (a symbolic link to a file elsewhere, a `..`): not read."""
+
+
 class ObjectStore(Protocol):
     def list(self, prefix: str, end_before: str | None = None) -> Iterator[str]:
         """Names that start with `prefix` and sort before `end_before`, in name order."""
@@ -67,14 +71,27 @@ class LocalStore:
             ]
             yield from (f"{base}{file}" for file in files if _wanted(f"{base}{file}", prefix, end_before))
 
+    def _inside(self, name: str) -> Path:
+        """The path of `name`, once it is known to stay in the folder: a symbolic link is
+        followed only when its target is inside the archive, so no file elsewhere is read."""
+        path = self.root / name
+        root = self.root.resolve()
+        target = path.resolve()
+        if target != root and root not in target.parents:
+            linked = [part for part in (path, *path.parents) if part != self.root and self.root in part.parents]
+            how = "a symbolic link" if any(part.is_symlink() for part in linked) else "a path"
+            raise ObjectOutsideArchive(f"{name} is {how} to a file outside the archive folder; not read")
+        return path
+
     def open(self, name: str) -> BinaryIO:
+        path = self._inside(name)
         try:
-            return (self.root / name).open("rb")
+            return path.open("rb")
         except FileNotFoundError as exc:
             raise ObjectNotFound(name) from exc
 
     def read(self, name: str) -> bytes | None:
-        path = self.root / name
+        path = self._inside(name)
         return path.read_bytes() if path.is_file() else None
 
     def url(self, name: str) -> str:

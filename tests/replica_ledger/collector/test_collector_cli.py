@@ -120,7 +120,9 @@ def test_names_with_dots_and_dashes_in_cluster_and_objects(run_collector):
     assert json.loads((run.day_dir() / f"{cluster}.meta.json").read_text())["cluster"] == cluster
 
 
-@pytest.mark.parametrize("cluster", ["../escape", "a/b", ".hidden", "prod.meta", "", "x y"])
+@pytest.mark.parametrize(
+    "cluster", ["../escape", "a/b", ".hidden", "prod.meta", "", "x y", "GKE-EU", "gke_eu", "gke.eu", "g" * 64]
+)
 def test_cluster_names_that_are_not_safe_file_names_are_refused(run_collector, cluster):
     with FakeKubeApi() as api:
         run = run_collector(api, cluster=cluster)
