@@ -24,7 +24,8 @@ and the run summary can count it. Values are kept as text: typing and validation
 dbt, where the same rules apply to the BigQuery table. Number fields are kept as their JSON
 text, so the validation can tell the number ``6`` from the string ``"6"`` (kept as ``"6"``
 with its quotes), ``true``, ``NaN`` or ``Infinity`` (contract §3 "Numbers in change rows").
-A UTF-8 byte order mark is read as encoding, not as part of the first row.
+A UTF-8 byte order mark is read as encoding, not as part of the first row; a byte that is
+not UTF-8 makes its line a row with ``parse_error`` (the line and the byte offset).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from replica_ledger.contract import (
     PLATFORM_MAX_REPLICAS,
     PLATFORM_MIN_REPLICAS,
     UNKNOWN_CHANGED_BY,
+    is_dns1123_label,
+    is_dns1123_subdomain,
 )
 
 FIELDS = CHANGE_LOG_FIELDS
@@ -166,20 +169,12 @@ def _is_finite_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# Kubernetes names (the same rules the API server applies): a namespace is a DNS-1123 label,
-# a Deployment name a DNS-1123 subdomain. A name outside them cannot match any object.
-_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-DNS1123_LABEL_MAX = 63
-DNS1123_SUBDOMAIN_MAX = 253
-
-
 def is_namespace_name(value) -> bool:
-    return isinstance(value, str) and len(value) <= DNS1123_LABEL_MAX and bool(_DNS1123_LABEL.fullmatch(value))
+    return is_dns1123_label(value)
 
 
 def is_object_name(value) -> bool:
-    return isinstance(value, str) and len(value) <= DNS1123_SUBDOMAIN_MAX and bool(_DNS1123_SUBDOMAIN.fullmatch(value))
+    return is_dns1123_subdomain(value)
 
 
 def _is_pod_size(value, ceiling: float) -> bool:
@@ -279,13 +274,26 @@ def change_row(arrival_seq: int, line: str) -> dict:
     return row
 
 
+# A change row is a few hundred bytes (the reason is at most 1,000 characters): a longer
+# line is no row, and is never read whole.
+MAX_LINE_BYTES = 64 * 1024
+
+
 def read_change_log(path: Path) -> Iterator[dict]:
     """Yield one row per non-blank line; a missing file is an error, not an empty log.
 
-    utf-8-sig: a byte order mark some editors write is not part of the first row.
+    The bytes are decoded as strict UTF-8 (`replica_ledger.textlines`): a line with a byte
+    that is not UTF-8, or longer than MAX_LINE_BYTES, is a row with ``parse_error`` naming
+    the line and the byte offset (quarantined as malformed), never a replacement character.
+    A byte order mark some editors write is not part of the first row.
     """
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            stripped = line.strip()
-            if stripped:
-                yield change_row(line_number, stripped)
+    from replica_ledger.textlines import read_lines
+
+    with path.open("rb") as handle:
+        for line in read_lines(handle, MAX_LINE_BYTES):
+            if line.error:
+                row = {"arrival_seq": line.number, "raw_line": line.text, "parse_error": line.error}
+                row.update(dict.fromkeys(FIELDS))
+                yield row
+            elif line.text:
+                yield change_row(line.number, line.text)

@@ -60,7 +60,7 @@ class AuditEntry:
 
 
 def parse_timestamp(text: Any) -> datetime:
-    """An RFC 3339 time (any fraction length, `Z` or offset) as naive UTC."""
+    """An RFC 3339 time (any fraction length, `Z` or offset) as naive UTC; no offset: EntryError."""
     if not isinstance(text, str) or not text:
         raise EntryError("no timestamp")
     cleaned = _LONG_FRACTION.sub(r"\1", text.strip().replace("Z", "+00:00"))
@@ -69,7 +69,8 @@ def parse_timestamp(text: Any) -> datetime:
     except ValueError:
         raise EntryError(f"timestamp {text!r} is not RFC 3339") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        # RFC 3339 requires the offset: a local time of some unknown zone is no time at all.
+        raise EntryError(f"timestamp {text!r} has no time zone (not RFC 3339)")
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -19,16 +19,18 @@ other resources, out-of-scope namespaces, duplicates). Nothing is dropped unseen
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from replica_ledger.audit.entries import EntryError, is_final_stage, parse_timestamp, read_entry
 from replica_ledger.audit.writes import Quarantine, Skip, write_row
+from replica_ledger.textlines import read_lines
 
 _DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
@@ -127,6 +129,7 @@ def read_audit_day(path: Path, day: date, excluded_namespaces: tuple[str, ...]) 
     if path.is_dir():
         folder = day_folders(path).get(day)
         lines = [] if folder is None else list(_folder_lines(folder))
+        lines = [replace(line, reject_reason=line.reject_reason or _folder_stamp_problem(line, day)) for line in lines]
         return classify_lines(day, lines, excluded_namespaces)
     by_day = _single_file_days(path)
     return classify_lines(day, by_day.get(day, []), excluded_namespaces)
@@ -137,18 +140,30 @@ def _folder_lines(folder: Path):
         yield from _file_lines(file, file_cluster=file.stem)
 
 
+# One entry with its request and response bodies: a Deployment is at most etcd's 1.5 MB
+# object, twice (request and response), with room to spare. A longer line is no entry.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
 def _file_lines(file: Path, file_cluster: str | None):
     """The file's non-blank lines; a file holding one JSON array (what `gcloud logging read
-    --format=json` prints, unconverted) gives its elements, numbered from 1."""
-    with file.open(encoding="utf-8", errors="replace") as stream:
-        head = stream.read(4096).lstrip("\ufeff").lstrip()
+    --format=json` prints, unconverted) gives its elements, numbered from 1. The bytes are
+    read as strict UTF-8 (`replica_ledger.textlines`): a line with a byte that is not UTF-8,
+    or too long, is a reject naming the line and the byte, never a replacement character."""
+    with file.open("rb") as stream:
+        head = stream.read(4096).lstrip(codecs.BOM_UTF8).lstrip()
         stream.seek(0)
-        if head.startswith("["):
-            yield from _array_lines(file, stream.read().lstrip("\ufeff"), file_cluster)
-            return
-        for number, text in enumerate(stream, start=1):
-            if text.strip():
-                yield AuditLine(file.name, number, text.lstrip("\ufeff").strip(), file_cluster)
+        if head.startswith(b"["):
+            try:
+                text = stream.read().decode("utf-8").lstrip("\ufeff")
+            except UnicodeDecodeError:
+                stream.seek(0)  # not one clean array: read by line, each bad line a reject
+            else:
+                yield from _array_lines(file, text, file_cluster)
+                return
+        for line in read_lines(stream, MAX_LINE_BYTES):
+            if line.text or line.error:
+                yield AuditLine(file.name, line.number, line.text, file_cluster, line.error)
 
 
 def _array_lines(file: Path, text: str, file_cluster: str | None):
@@ -165,23 +180,88 @@ def _array_lines(file: Path, text: str, file_cluster: str | None):
 
 
 def _single_file_days(file: Path) -> dict[date, list[AuditLine]]:
-    """A single file's lines by the UTC day of their timestamp; untimed lines join a neighbour."""
+    """A single file's lines by the UTC day of their timestamp; untimed lines join a neighbour.
+
+    A line stamped far from every other line of the file (2099 or 1970 in a log of 2026) is
+    no evidence of its own day, and that day may never be loaded: it is read as untimed (it
+    joins a neighbour's day) and quarantined there with the reason (`far_stamped`).
+    """
     lines = list(_file_lines(file, file_cluster=None))
-    days = [_line_day(line) for line in lines]
+    stamps = [_line_stamp(line) for line in lines]
+    outliers = _outlier_positions(stamps)
+    days = [None if stamp is None or index in outliers else stamp.date() for index, stamp in enumerate(stamps)]
     previous = next((day for day in days if day is not None), None)
     by_day: dict[date, list[AuditLine]] = {}
-    for line, day in zip(lines, days, strict=True):
+    for index, (line, day) in enumerate(zip(lines, days, strict=True)):
         previous = day or previous
-        if previous is not None:
-            by_day.setdefault(previous, []).append(line)
+        if previous is None:
+            continue
+        if index in outliers:
+            line = replace(line, reject_reason=_far_reason(stamps[index], previous))
+        by_day.setdefault(previous, []).append(line)
     return by_day
 
 
-def _line_day(line: AuditLine) -> date | None:
+# A file's timestamps form runs whose consecutive gaps are at most this; lines outside the
+# largest run are stamped implausibly (a quiet month between two writes is still plausible).
+MAX_STAMP_GAP = timedelta(days=31)
+# A line of a dt=D folder is stamped within [D - 1 day, D + 2 days) (a late delivery).
+FOLDER_STAMP_SLACK = (timedelta(days=1), timedelta(days=2))
+
+
+# No Kubernetes API server wrote an audit entry before Kubernetes existed (its first
+# public commit): an earlier stamp (1970, year 1) is a zeroed or broken clock.
+KUBERNETES_EPOCH = datetime(2014, 6, 6)
+
+
+def _outlier_positions(stamps: list[datetime | None]) -> set[int]:
+    """Positions of the stamps before KUBERNETES_EPOCH or outside the largest run of the
+    file's stamps (see MAX_STAMP_GAP; of equal runs, the earliest stands)."""
+    early = {index for index, stamp in enumerate(stamps) if stamp is not None and stamp < KUBERNETES_EPOCH}
+    timed = sorted((stamp, index) for index, stamp in enumerate(stamps) if stamp is not None and index not in early)
+    runs: list[list[int]] = []
+    last: datetime | None = None
+    for stamp, index in timed:
+        if last is None or stamp - last > MAX_STAMP_GAP:
+            runs.append([])
+        runs[-1].append(index)
+        last = stamp
+    if len(runs) <= 1:
+        return early
+    largest = max(runs, key=len)  # the first of equal runs: the earliest
+    return early | {index for run in runs if run is not largest for index in run}
+
+
+def _far_reason(stamp: datetime, day: date) -> str:
+    why = (
+        f"is before {KUBERNETES_EPOCH.date().isoformat()} (before Kubernetes)"
+        if stamp < KUBERNETES_EPOCH
+        else f"is more than {MAX_STAMP_GAP.days} days away from every other line of the file"
+    )
+    return (
+        f"timestamp {stamp.isoformat()}Z {why}: counted on {day.isoformat()} (the day of the line next to it), "
+        "on no day of its own"
+    )
+
+
+def _folder_stamp_problem(line: AuditLine, day: date) -> str | None:
+    """Why a line of the dt=`day` folder cannot be of that day (its stamp is far outside it)."""
+    stamp = _line_stamp(line)
+    start = datetime.combine(day, time(0, 0))
+    low, high = start - FOLDER_STAMP_SLACK[0], start + FOLDER_STAMP_SLACK[1]
+    if stamp is None or low <= stamp < high:
+        return None
+    return (
+        f"timestamp {stamp.isoformat()}Z is outside [{low.isoformat()}Z, {high.isoformat()}Z) for the folder "
+        f"dt={day.isoformat()}: counted on that day, not used as a write"
+    )
+
+
+def _line_stamp(line: AuditLine) -> datetime | None:
     try:
         entry = json.loads(line.text)
         stamp = entry.get("timestamp") or entry.get("stageTimestamp") or entry.get("requestReceivedTimestamp")
-        return parse_timestamp(stamp).date()
+        return parse_timestamp(stamp)
     except (ValueError, AttributeError, EntryError):
         return None
 
@@ -189,7 +269,7 @@ def _line_day(line: AuditLine) -> date | None:
 def classify_lines(day: date, lines: list[AuditLine], excluded_namespaces: tuple[str, ...]) -> AuditDay:
     """Each line of `day` as a write row, a reject row or a skip count (the module docstring)."""
     result = AuditDay(day)
-    seen_ids: set[str] = set()
+    seen_ids: dict[str, AuditLine] = {}
     for line in lines:
         outcome = _outcome(line, excluded_namespaces)
         if isinstance(outcome, Skip):
@@ -197,10 +277,19 @@ def classify_lines(day: date, lines: list[AuditLine], excluded_namespaces: tuple
         elif isinstance(outcome, Quarantine):
             result.rejects.append(_reject_row(day, line, outcome.reason))
         elif outcome["audit_id"] and outcome["audit_id"] in seen_ids:
-            result.skipped["duplicate entry (same id)"] += 1
+            first = seen_ids[outcome["audit_id"]]
+            if json.loads(first.text) == json.loads(line.text):
+                result.skipped["duplicate entry (same id)"] += 1
+            else:
+                # The first stands (as for PED change ids); the second is kept, not lost.
+                reason = (
+                    f"entry id {outcome['audit_id']!r} repeats {first.source} line {first.number} with different "
+                    f"content; the first stands"
+                )
+                result.rejects.append(_reject_row(day, line, reason))
         else:
             if outcome["audit_id"]:
-                seen_ids.add(outcome["audit_id"])
+                seen_ids[outcome["audit_id"]] = line
             outcome["snapshot_date"] = day
             result.events.append(outcome)
     return result

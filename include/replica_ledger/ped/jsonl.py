@@ -18,14 +18,26 @@ from replica_ledger.ped.backend import ACCEPTED, Outcome, compare
 from replica_ledger.ped.record import Change
 
 
+def _lines(data: bytes) -> list[str | None]:
+    """Each line as text; None where it is not UTF-8 (the warehouse quarantines that row, so it
+    is no recorded row here either; a replacement character would change its content)."""
+    decoded: list[str | None] = []
+    for line in data.splitlines():
+        try:
+            decoded.append(line.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            decoded.append(None)
+    return decoded
+
+
 def _parse(data: bytes) -> list[dict | None]:
     """Each non-blank line as a dict, or None where it is not a JSON object."""
     rows: list[dict | None] = []
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if not line.strip():
+    for line in _lines(data):
+        if line is not None and not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line) if line is not None else None
         except ValueError:
             row = None
         rows.append(row if isinstance(row, dict) else None)
@@ -34,7 +46,9 @@ def _parse(data: bytes) -> list[dict | None]:
 
 def _find(data: bytes, change_id: str) -> tuple[int, dict] | None:
     """(line number, row) of the first row recorded under ``change_id``."""
-    for line_number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+    for line_number, line in enumerate(_lines(data), start=1):
+        if line is None:
+            continue
         try:
             row = json.loads(line)
         except ValueError:
