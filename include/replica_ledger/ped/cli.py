@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from replica_ledger.changelog import ChangeError
-from replica_ledger.ped.document import PedDocument, PedValidationError, parse_yaml, validate_data
+from replica_ledger.ped.document import PedDocument, PedValidationError, parse_yaml, read_file, validate_data
 from replica_ledger.ped.messages import fmt_number
 from replica_ledger.ped.record import Change, build_change
 from replica_ledger.ped.schema import API_VERSION, KIND, Limits, PedConfigError, ped_schema
@@ -126,12 +126,7 @@ def _describe(document: PedDocument) -> str:
 def _load(path: str, limits: Limits, *, force_delete: bool = False, reason: str | None = None):
     """(document, errors) for one file; with force_delete, its metadata names the API to delete."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        return None, [f"document: cannot read the file: {exc.strerror}"]
-    try:
-        data = parse_yaml(raw)
+        data = parse_yaml(read_file(path))
     except PedValidationError as exc:
         return None, exc.errors
     if force_delete and isinstance(data, dict):

@@ -35,7 +35,7 @@ from pathlib import Path
 from replica_ledger.contract import DEFAULT_MIN_REPLICAS
 from replica_ledger.ped.messages import describe, drop_shadowed, error_lines, fmt_number, non_finite, translate
 from replica_ledger.ped.schema import API_VERSION, KIND, Limits, PedConfigError, ped_schema
-from replica_ledger.ped.strict_yaml import StrictYamlError, load_single_document
+from replica_ledger.ped.strict_yaml import MAX_DOCUMENT_BYTES, StrictYamlError, check_size, load_single_document
 
 # Names callers import from here, wherever they are defined.
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "load_document",
     "parse_yaml",
     "ped_schema",
+    "read_file",
     "validate_data",
 ]
 
@@ -144,15 +145,24 @@ def parse_yaml(text: str | bytes):
         raise PedValidationError([f"document: {exc}"]) from None
 
 
+def read_file(path: str | Path) -> bytes:
+    """A PED file's bytes, read at most to its size cap (a 10 MB file, a device or a pipe that
+    never ends is refused, not read whole). Raises PedValidationError with a ``document:`` error."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise PedValidationError([f"document: cannot read the file: {exc.strerror}"]) from None
+    try:
+        check_size(len(raw))
+    except StrictYamlError as exc:
+        raise PedValidationError([f"document: {exc}"]) from None
+    return raw
+
+
 def load_document(source: str | Path | bytes, limits: Limits | None = None) -> PedDocument:
     """Read and validate a PED file (a path) or its content (bytes). Raises PedValidationError."""
-    if isinstance(source, bytes):
-        raw = source
-    else:
-        try:
-            raw = Path(source).read_bytes()
-        except OSError as exc:
-            raise PedValidationError([f"document: cannot read the file: {exc.strerror}"]) from None
+    raw = source if isinstance(source, bytes) else read_file(source)
     document, errors = validate_data(parse_yaml(raw), limits)
     if errors:
         raise PedValidationError(errors)
