@@ -67,6 +67,10 @@ class ChangeError(ValueError):
     """A value given for a change row (id, time, author) is unusable."""
 
 
+class EmptyRegistry(RuntimeError):
+    """The change log has no readable row, and an empty registry was not said to be intended."""
+
+
 # --- normal form ------------------------------------------------------------------------
 
 
@@ -297,3 +301,21 @@ def read_change_log(path: Path) -> Iterator[dict]:
                 yield row
             elif line.text:
                 yield change_row(line.number, line.text)
+
+
+def check_registry(rows: list[dict], source: str, *, allow_empty: bool) -> None:
+    """Refuse a change log with no readable row (`read_change_log`'s rows), unless
+    `allow_empty` (REPLICA_LEDGER_ALLOW_EMPTY_REGISTRY=true) says an empty registry is intended.
+
+    Loaded, such a log makes every Deployment of the fleet unregistered and alerts every
+    team: on a first run that is a wrong path or a copy not made yet, far more often than a
+    fleet with no approved API. Called before anything is replaced.
+    """
+    if allow_empty or any(row["parse_error"] is None for row in rows):
+        return
+    what = "is empty" if not rows else f"has no readable row ({len(rows)} unreadable)"
+    raise EmptyRegistry(
+        f"{source} {what}: loading it would judge every Deployment unregistered; nothing was loaded. "
+        "Check REPLICA_LEDGER_PED_CHANGES, or set REPLICA_LEDGER_ALLOW_EMPTY_REGISTRY=true if no API is "
+        "registered yet on purpose."
+    )

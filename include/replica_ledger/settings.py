@@ -62,6 +62,7 @@ DEPLOY_GRACE_HOURS_VAR = "REPLICA_LEDGER_DEPLOY_GRACE_HOURS"
 PED_URL_TEMPLATE_VAR = "REPLICA_LEDGER_PED_URL_TEMPLATE"
 LOOKBACK_DAYS_VAR = "REPLICA_LEDGER_LOOKBACK_DAYS"
 CAPTURE_DEADLINE_HOURS_VAR = "REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS"
+ALLOW_EMPTY_REGISTRY_VAR = "REPLICA_LEDGER_ALLOW_EMPTY_REGISTRY"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -251,6 +252,9 @@ class Settings:
     # before D's capture window [D+1, D+2) UTC closes (airflow/deadline.py); 0 = off. On by
     # default in production only: local runs replay past days.
     capture_deadline_hours: int = 0
+    # A change log with no readable row makes every API unregistered: the load refuses it
+    # unless this says an empty registry is intended (changelog.check_registry).
+    allow_empty_registry: bool = False
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -373,6 +377,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         capture_deadline_hours=_capture_deadline_hours(
             env, GCP_CAPTURE_DEADLINE_HOURS if env.text(ENV_VAR) == "gcp" else 0
         ),
+        allow_empty_registry=env.boolean(ALLOW_EMPTY_REGISTRY_VAR, defaults.allow_empty_registry),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),

@@ -287,6 +287,7 @@ class DuckDBWarehouse:
             limit_load_memory(con)
             ensure_raw_schema(con)
             check_change_log(con, change_rows, source)
+            changelog.check_registry(change_rows, source, allow_empty=self.settings.allow_empty_registry)
             load = _DuckDBLoad(con)
             yield load
             changes = replace_change_log(con, change_rows, source)
