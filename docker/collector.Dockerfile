@@ -18,9 +18,10 @@ RUN pip install --no-deps --requirement /tmp/collector-requirements.txt \
     && pip check \
     && rm /tmp/collector-requirements.txt
 
-# Only the collector and the retry policy it shares (standard library only): the rest of
-# replica_ledger is DAG code with Airflow dependencies.
+# Only the collector and what it shares (standard library only: the retry policy, the
+# contract's names): the rest of replica_ledger is DAG code with Airflow dependencies.
 COPY include/replica_ledger/__init__.py /app/replica_ledger/__init__.py
+COPY include/replica_ledger/contract.py /app/replica_ledger/contract.py
 COPY include/replica_ledger/http_retry.py /app/replica_ledger/http_retry.py
 COPY include/replica_ledger/fsync.py /app/replica_ledger/fsync.py
 COPY include/replica_ledger/clock.py /app/replica_ledger/clock.py

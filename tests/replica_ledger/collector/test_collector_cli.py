@@ -106,7 +106,7 @@ def test_ten_thousand_deployments_and_ten_thousand_hpas_are_all_there(run_collec
 
 
 def test_names_with_dots_and_dashes_in_cluster_and_objects(run_collector):
-    cluster = "gke-prod.europe-west1_b"
+    cluster = "gke-prod-europe-west1-b"  # a cluster name is a DNS-1123 label: dashes, no dots
     with FakeKubeApi(deployments=12, hpas=12) as api:
         run = run_collector(api, cluster=cluster)
 
@@ -430,7 +430,7 @@ def test_python_dash_m_runs_the_collector(tmp_path, clock):
         kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig.yaml")
         completed = subprocess.run(
             [
-                *(sys.executable, "-m", "replica_ledger.collector", "--cluster", "gke-sub.proc"),
+                *(sys.executable, "-m", "replica_ledger.collector", "--cluster", "gke-sub-proc"),
                 *(
                     "--output",
                     str(tmp_path / "out"),
@@ -449,7 +449,7 @@ def test_python_dash_m_runs_the_collector(tmp_path, clock):
 
     assert completed.returncode == 0, completed.stderr
     assert "listed 100 deployments.apps in 3 pages" in completed.stderr
-    snapshot = read_snapshot(tmp_path / "out" / f"dt={day}" / "gke-sub.proc.json")
+    snapshot = read_snapshot(tmp_path / "out" / f"dt={day}" / "gke-sub-proc.json")
     assert len(items_of_kind(snapshot, "Deployment")) == 100
     assert len(items_of_kind(snapshot, "HorizontalPodAutoscaler")) == 60
-    assert (tmp_path / "out" / f"dt={day}" / "gke-sub.proc.meta.json").exists()
+    assert (tmp_path / "out" / f"dt={day}" / "gke-sub-proc.meta.json").exists()
