@@ -8,6 +8,7 @@ BigQuery (REPLICA_LEDGER_DBT_TARGET=bigquery / bigquery_emulator).
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import date
 
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
@@ -41,6 +42,34 @@ def _billing_table(title: str, headers: list[str], read, warehouse: Warehouse, m
     return _table(title, headers, _values(rows))
 
 
+_SNAPSHOT_REJECT_HEADERS = ["day", "cluster", "item", "kind", "object", "reason"]
+
+
+def _snapshot_rejects(warehouse: Warehouse, month: date | None) -> list[tuple]:
+    """The period's rejected objects, each named namespace/name when its JSON still says so
+    (item -1: a whole file, e.g. one whose name is not a cluster name)."""
+    return [
+        (
+            row["snapshot_date"],
+            row["cluster"],
+            row["item_index"],
+            row["kind"],
+            _object_name(row["item_json"]),
+            row["reason"],
+        )
+        for row in queries.report_snapshot_rejects(warehouse, month)
+    ]
+
+
+def _object_name(item_json: str | None) -> str:
+    try:
+        metadata = json.loads(item_json or "null").get("metadata") or {}
+    except (ValueError, AttributeError):
+        return ""
+    parts = [metadata.get("namespace"), metadata.get("name")]
+    return "/".join(part[:80] if isinstance(part, str) else "?" for part in parts) if any(parts) else ""
+
+
 def render_report(settings: Settings, month: date | None = None) -> str:
     warehouse = open_warehouse(settings)
     sections = [
@@ -54,6 +83,12 @@ def render_report(settings: Settings, month: date | None = None) -> str:
             "Quarantined PED change rows",
             ["line", "change_id", "reason", "detail"],
             _values(queries.report_quarantine(warehouse)),
+        ),
+        _table("Rejected snapshot objects and files", _SNAPSHOT_REJECT_HEADERS, _snapshot_rejects(warehouse, month)),
+        _table(
+            "Rejected audit entries",
+            ["day", "cluster", "file", "line", "reason"],
+            _values(queries.report_audit_rejects(warehouse, month)),
         ),
         _billing_table(
             "Monthly bill per API",

@@ -26,6 +26,7 @@ from replica_ledger.raw.day import write_day_rows
 from replica_ledger.raw.layout import ARCHIVE
 from replica_ledger.raw.ndjson import NdjsonDayFiles
 from replica_ledger.raw.stores import LocalStore
+from replica_ledger.report import render_report
 from tests.replica_ledger.test_bad_inputs import (
     BILLING,
     CLUSTER,
@@ -271,11 +272,14 @@ def _bad_objects() -> list[dict]:
     huge["metadata"]["name"] = "huge"
     hpa = hpa_object("shop", "wide", target="wide", min_replicas=2, max_replicas=4, current=3)
     hpa["spec"]["maxReplicas"] = 2**64
+    no_replicas = deployment_object("shop", "no-replicas", replicas=3)
+    del no_replicas["spec"]["replicas"]
     return [
         huge,
         hpa,
         deployment_object("shop", "twin", replicas=9),
         deployment_object("shop", "twin", replicas=3),
+        no_replicas,
     ]
 
 
@@ -381,3 +385,19 @@ def test_each_bad_audit_value_is_a_reject_and_the_good_edit_is_kept(months):
         "spec.maxReplicas in the request is inf, not an integer",
         "spec.maxReplicas in the request is -8, a negative count",
     }
+
+
+def test_the_report_lists_the_period_s_rejects_with_their_reasons(months):
+    _, dirty = months
+    report = render_report(dirty)
+    lines = report.splitlines()
+    assert "Rejected snapshot objects and files (8)" in report
+    (missing,) = [line for line in lines if "shop/no-replicas" in line]
+    assert "missing spec.replicas" in missing and "Deployment" in missing and DAYS[0].isoformat() in missing
+    assert sum("shop/twin" in line and "duplicate Deployment shop/twin" in line for line in lines) == 2
+    assert any("gke eu" in line and "is not a cluster name" in line for line in lines)
+    assert "Rejected audit entries (4)" in report
+    assert any("audit.jsonl" in line and "1e+300" in line for line in lines)
+    # Another month has none of them.
+    november = render_report(dirty, date(2026, 11, 1))
+    assert "Rejected snapshot objects and files (0)" in november and "Rejected audit entries (0)" in november

@@ -131,6 +131,34 @@ def report_quarantine(warehouse: Warehouse) -> list[dict]:
     )
 
 
+def _period(month: date | None) -> tuple[str, list]:
+    """A filter on snapshot_date for the month starting `month` (everything without one)."""
+    if not month:
+        return "", []
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return " where snapshot_date >= ? and snapshot_date < ?", [month, following]
+
+
+def report_snapshot_rejects(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """The period's rejected snapshot objects and files, with their reasons."""
+    where, params = _period(month)
+    return warehouse.query(
+        "select snapshot_date, cluster, item_index, kind, reason, item_json from fct_snapshot_rejects"
+        f"{where} order by snapshot_date, cluster, item_index",
+        params,
+    )
+
+
+def report_audit_rejects(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """The period's rejected audit entries, with their reasons."""
+    where, params = _period(month)
+    return warehouse.query(
+        "select snapshot_date, cluster, source, line_number, reason from stg_audit__rejects"
+        f"{where} order by snapshot_date, source, line_number",
+        params,
+    )
+
+
 def report_bills(warehouse: Warehouse, month: date | None) -> list[dict]:
     """Every month's bill (or `month`'s); `MissingTable` before the first month close."""
     return warehouse.query(
