@@ -250,6 +250,24 @@ def test_a_symbolic_link_to_a_day_folder_outside_is_not_followed(tmp_path):
         store.open(f"dt={DAYS[0].isoformat()}/{CLUSTER}.json")
 
 
+def test_a_symbolic_link_loop_is_unreadable_and_the_day_goes_on(tmp_path):
+    folder = tmp_path / "archive" / f"dt={DAYS[0].isoformat()}"
+    folder.mkdir(parents=True)
+    os.symlink("gke-us.json", folder / "gke-loop.json")
+    os.symlink("gke-loop.json", folder / "gke-us.json")
+    (folder / f"{CLUSTER}.json").write_text(json.dumps(kubectl_list(good_items())))
+    settings = replace(month_settings(tmp_path), clusters=())
+    write_change_log(settings.ped_changes, bad=False)
+    pipeline.load_day(settings, DAYS[0])  # the load record's listing reads the links too
+    rows = query(settings, "select cluster, status, error from raw.snapshot_manifest order by cluster")
+    assert [(row["cluster"], row["status"]) for row in rows] == [
+        (CLUSTER, "loaded"),
+        ("gke-loop", "unreadable"),
+        ("gke-us", "unreadable"),
+    ]
+    assert "cannot be resolved (a loop?); not read" in rows[1]["error"]
+
+
 def test_a_symbolic_link_inside_the_archive_is_read(tmp_path):
     folder = tmp_path / "archive" / f"dt={DAYS[0].isoformat()}"
     folder.mkdir(parents=True)

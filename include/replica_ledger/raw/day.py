@@ -26,7 +26,7 @@ from typing import Protocol
 from replica_ledger import archive
 from replica_ledger.raw.layout import ARCHIVE, ArchiveLayout, clusters_seen
 from replica_ledger.raw.record import LOAD_RECORD
-from replica_ledger.raw.stores import ObjectNotFound, ObjectOutsideArchive, ObjectStore
+from replica_ledger.raw.stores import ObjectNotFound, ObjectRefused, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _write_cluster(
         sink.discard_cluster(cluster)
         log.warning("snapshot %s disappeared while the day was loaded: a gap", uri)
         return manifest_row(day, cluster, "missing")
-    except (archive.SnapshotUnreadable, ObjectOutsideArchive) as exc:
+    except (archive.SnapshotUnreadable, ObjectRefused) as exc:
         sink.discard_cluster(cluster)
         log.error("snapshot %s unreadable: %s", uri, exc)
         return manifest_row(day, cluster, "unreadable", source_uri=uri, error=str(exc))

@@ -21,8 +21,9 @@ class ObjectNotFound(FileNotFoundError):
     """The object named does not exist (it may have been listed, then deleted)."""
 
 
-class ObjectOutsideArchive(PermissionError):
-    """The name leads out of the archive (a symbolic link to a file elsewhere, a `..`): not read."""
+class ObjectRefused(PermissionError):
+    """The object is not read: its name leads out of the archive (a symbolic link to a file
+    elsewhere, a `..`), into a link loop, or the file cannot be opened. The day goes on."""
 
 
 class ObjectStore(Protocol):
@@ -76,11 +77,14 @@ class LocalStore:
         followed only when its target is inside the archive, so no file elsewhere is read."""
         path = self.root / name
         root = self.root.resolve()
-        target = path.resolve()
+        try:
+            target = path.resolve()
+        except (RuntimeError, OSError):  # a link loop (RuntimeError on Python 3.11)
+            raise ObjectRefused(f"{name} is a symbolic link that cannot be resolved (a loop?); not read") from None
         if target != root and root not in target.parents:
             linked = [part for part in (path, *path.parents) if part != self.root and self.root in part.parents]
             how = "a symbolic link" if any(part.is_symlink() for part in linked) else "a path"
-            raise ObjectOutsideArchive(f"{name} is {how} to a file outside the archive folder; not read")
+            raise ObjectRefused(f"{name} is {how} to a file outside the archive folder; not read")
         return path
 
     def open(self, name: str) -> BinaryIO:
@@ -89,10 +93,17 @@ class LocalStore:
             return path.open("rb")
         except FileNotFoundError as exc:
             raise ObjectNotFound(name) from exc
+        except OSError as exc:  # no permission, a folder named like a file, ...
+            raise ObjectRefused(f"{name} cannot be opened ({exc.strerror}); not read") from None
 
     def read(self, name: str) -> bytes | None:
         path = self._inside(name)
-        return path.read_bytes() if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ObjectRefused(f"{name} cannot be read ({exc.strerror}); not read") from None
 
     def url(self, name: str) -> str:
         return name
@@ -101,7 +112,11 @@ class LocalStore:
         """Size and modification time (ns): a file copied in or rewritten gets a new one."""
         found = {}
         for name in self.list(prefix):
-            stat = (self.root / name).stat()
+            path = self.root / name
+            try:
+                stat = path.stat()
+            except OSError:  # a link loop or a dangling link: the link itself (open refuses it)
+                stat = path.lstat()
             found[name] = f"{stat.st_size}:{stat.st_mtime_ns}"
         return found
 
