@@ -158,6 +158,7 @@ class _JsonText:
         self._text = ""
         self._pos = 0
         self._eof = False
+        self._bytes_read = 0
 
     def _fill(self, at_least: int = 0) -> bool:
         """Read more text; False once the stream is exhausted."""
@@ -166,11 +167,21 @@ class _JsonText:
         self._text = self._text[self._pos :]  # drop what was consumed
         self._pos = 0
         data = self._stream.read(max(CHUNK_BYTES, at_least))
-        if not data:
-            self._text += self._decoder.decode(b"", final=True)
-            self._eof = True
-            return False
-        self._text += self._decoder.decode(data)
+        pending = self._decoder.getstate()[0]  # bytes of a character cut by the last chunk
+        try:
+            if not data:
+                self._text += self._decoder.decode(b"", final=True)
+                self._eof = True
+                return False
+            self._text += self._decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            # Where in the file, not in the chunk: a person can find the byte.
+            at = self._bytes_read - len(pending) + exc.start
+            if self._bytes_read == 0 and data.startswith(codecs.BOM_UTF8):
+                at += len(codecs.BOM_UTF8)  # utf-8-sig decodes the first chunk without its mark
+            raise ValueError(f"not UTF-8: byte 0x{exc.object[exc.start]:02x} at byte {at} of the file") from None
+        finally:
+            self._bytes_read += len(data)
         return True
 
     def peek(self) -> str:

@@ -124,3 +124,17 @@ def test_a_latin1_change_row_is_quarantined_in_the_warehouse(tmp_path, monkeypat
     assert "of line 4" in row["quarantine_detail"]
     held = query(settings, "select raw_line from raw.ped_limit_changes")
     assert all(REPLACEMENT not in line["raw_line"] for line in held)
+
+
+@pytest.mark.parametrize(("bom", "chunk"), [(b"", 1024 * 1024), (b"\xef\xbb\xbf", 1024 * 1024), (b"", 7)])
+def test_a_latin1_snapshot_is_unreadable_naming_the_byte_offset_in_the_file(monkeypatch, bom, chunk):
+    import io
+
+    from replica_ledger import archive
+
+    monkeypatch.setattr(archive, "CHUNK_BYTES", chunk)
+    data = bom + json.dumps(kubectl_list(good_items())).encode().replace(b'"web.v2"', b'"w\xe9b.v2"', 1)
+    with pytest.raises(archive.SnapshotUnreadable) as unreadable:
+        list(archive.SnapshotItems(io.BytesIO(data), "gke-eu.json"))
+    offset = data.index(b"\xe9")
+    assert str(unreadable.value) == f"gke-eu.json: malformed JSON (not UTF-8: byte 0xe9 at byte {offset} of the file)"
