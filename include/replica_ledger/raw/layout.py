@@ -76,10 +76,11 @@ class ArchiveLayout:
         for name in sorted(names):
             stem = self.snapshot_stem(name)
             if stem is not None and not is_dns1123_label(stem):
+                # The why first: a report shows the start of a reason.
                 found[name] = (
-                    f"snapshot file {name!r} not loaded: {stem[:80]!r} is not a cluster name (a DNS-1123 label: "
-                    "lower-case letters, digits and '-', starting and ending with a letter or digit, at most "
-                    "63 characters)"
+                    f"{stem[:80]!r} is not a cluster name (a DNS-1123 label: lower-case letters, digits and '-', "
+                    f"starting and ending with a letter or digit, at most 63 characters): snapshot file {name!r} "
+                    "not loaded"
                 )
         return found
 
