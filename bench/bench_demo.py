@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         "this_seconds": statistics.median(times["this"]),
         "runs": times,
         "same_output": reports["base"] == reports["this"],
-        "output_diff": list(difflib.unified_diff(reports["base"].splitlines(), reports["this"].splitlines(), lineterm="")),
+        "output_diff": list(
+            difflib.unified_diff(reports["base"].splitlines(), reports["this"].splitlines(), lineterm="")
+        ),
         "load_average_after_runs": loads,
     }
     result["ratio"] = result["this_seconds"] / result["base_seconds"]
