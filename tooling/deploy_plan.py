@@ -38,6 +38,8 @@ from replica_ledger.settings import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GCS_HOME = "/home/airflow/gcs"
+# dbt's per-worker scratch space on a Composer worker's local disk (not the gcsfuse mount).
+WORKER_SCRATCH = "/tmp/dbt"  # noqa: S108
 # Never shipped: bytecode, local dbt output and installed dbt packages.
 PYCACHE_EXCLUDE = r".*__pycache__/.*|.*\.pyc$"
 DBT_EXCLUDE = r"^(target|logs|dbt_packages)/.*|.*\.duckdb$|.*__pycache__/.*"
@@ -186,8 +188,8 @@ def layout_env_variables(bucket: str) -> dict[str, str]:
         DBT_PROJECT_DIR_VAR: f"{GCS_HOME}/data/dbt_project",
         DBT_TARGET_VAR: "bigquery",
         DOCS_GCS_URL_VAR: f"gs://{bucket}/dbt_docs",
-        "DBT_TARGET_PATH": "/tmp/dbt/target",  # noqa: S108 - per-worker scratch space
-        "DBT_LOG_PATH": "/tmp/dbt/logs",  # noqa: S108
+        "DBT_TARGET_PATH": f"{WORKER_SCRATCH}/target",
+        "DBT_LOG_PATH": f"{WORKER_SCRATCH}/logs",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 

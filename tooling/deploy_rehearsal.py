@@ -42,7 +42,7 @@ from pathlib import Path
 
 from replica_ledger.settings import VARIABLES
 from tooling import demo_gcp
-from tooling.deploy_plan import GCS_HOME, DeployPlan, build_plan
+from tooling.deploy_plan import GCS_HOME, WORKER_SCRATCH, DeployPlan, build_plan
 from tooling.emulators._background import LOOPBACK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,10 +127,12 @@ def deployed_environment(plan: DeployPlan, home: Path, base: Mapping[str, str], 
     kept under the rehearsal), the emulator endpoints, and Composer's import path.
     """
     env = {key: value for key, value in base.items() if not key.startswith(CHECKOUT_ONLY)}
-    scratch = home.parent / "worker-tmp"
+    # Only the plan's own scratch folder moves under the rehearsal: a checkout (and so the
+    # demo's input paths) may itself live under /tmp.
+    scratch = str(home.parent / "worker-scratch")
     for key, value in plan.env_variables.items():
-        if value.startswith("/tmp/"):  # noqa: S108 - the plan's per-worker scratch folders
-            value = str(scratch / value.removeprefix("/tmp/"))  # noqa: S108
+        if value == WORKER_SCRATCH or value.startswith(WORKER_SCRATCH + "/"):
+            value = scratch + value.removeprefix(WORKER_SCRATCH)
         env[key] = value.replace(GCS_HOME, str(home))
     env.update(emulators)
     env.update(

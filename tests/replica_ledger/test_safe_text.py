@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,17 @@ def _warehouse(path, hostile: str) -> None:
         "create table fct_limit_change_quarantine as select 1 as arrival_seq, ? as change_id,"
         " 'bad_team' as quarantine_reason, ? as quarantine_detail",
         [hostile, hostile],
+    )
+    # The rejects sections print the names and reasons the archive and the audit log carried.
+    con.execute(
+        "create table fct_snapshot_rejects as select date '2024-05-01' as snapshot_date, ? as cluster,"
+        " 0 as item_index, 'Deployment' as kind, ? as reason, ? as item_json",
+        [hostile, hostile, json.dumps({"metadata": {"namespace": hostile, "name": hostile}})],
+    )
+    con.execute(
+        "create table stg_audit__rejects as select date '2024-05-01' as snapshot_date, ? as cluster,"
+        " ? as source, 1 as line_number, ? as reason",
+        [hostile, hostile, hostile],
     )
     con.close()
 

@@ -196,3 +196,15 @@ def test_the_ped_command_refuses_a_mistyped_bound(tmp_path):
 def test_the_collector_command_says_what_is_wrong_and_exits_2(tmp_path, extra_env, expected):
     result = _run(["-m", "replica_ledger.collector", "--cluster", "c1", "--output", str(tmp_path)], extra_env)
     _assert_one_or_two_lines(result, expected)
+
+
+def test_the_collector_knows_the_dags_settings_that_share_its_prefix():
+    """The DAG's own REPLICA_LEDGER_COLLECTOR_* settings (image, kubeconfig Secret) are not
+    typos to the collector: an in-process live capture inherits the worker's environment."""
+    from replica_ledger.collector.errors import SettingsError as CollectorSettingsError
+    from replica_ledger.collector.settings import DAG_VARIABLES, ENV_PREFIX, CollectorSettings
+
+    assert set(DAG_VARIABLES) == {name for name in names.VARIABLES if name.startswith(ENV_PREFIX)}
+    CollectorSettings.from_env(dict.fromkeys(DAG_VARIABLES, "x"))
+    with pytest.raises(CollectorSettingsError, match="REPLICA_LEDGER_COLLECTOR_IMAG "):
+        CollectorSettings.from_env({"REPLICA_LEDGER_COLLECTOR_IMAG": "x"})

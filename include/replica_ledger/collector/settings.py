@@ -38,6 +38,15 @@ _SUFFIXES = (
 )
 #: Every variable the collector reads.
 VARIABLES: tuple[str, ...] = tuple(ENV_PREFIX + suffix for suffix in _SUFFIXES)
+#: The DAG's settings (replica_ledger.settings) that share the prefix: which image to run and
+#: where its kubeconfig is. A worker's environment holds them beside the collector's own when
+#: the collector runs in-process (the local live capture, the demos); the collector image
+#: carries no settings.py, so the names are listed here and held to it by a test.
+DAG_VARIABLES: tuple[str, ...] = (
+    "REPLICA_LEDGER_COLLECTOR_IMAGE",
+    "REPLICA_LEDGER_COLLECTOR_KUBECONFIG_KEY",
+    "REPLICA_LEDGER_COLLECTOR_KUBECONFIG_SECRET",
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,9 @@ class CollectorSettings:
 
 def _check_names(env: Mapping[str, str]) -> None:
     """A mistyped REPLICA_LEDGER_COLLECTOR_* name is an error naming the closest known one."""
-    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX) and name not in VARIABLES)
+    unknown = sorted(
+        name for name in env if name.startswith(ENV_PREFIX) and name not in VARIABLES and name not in DAG_VARIABLES
+    )
     if not unknown:
         return
     parts = []
