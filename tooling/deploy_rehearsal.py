@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from replica_ledger.settings import VARIABLES
+from replica_ledger.settings import VARIABLES, WAREHOUSE_POOL_VAR
 from tooling import demo_gcp
 from tooling.deploy_plan import GCS_HOME, WORKER_SCRATCH, DeployPlan, build_plan
 from tooling.emulators._background import LOOPBACK
@@ -462,7 +462,10 @@ def rehearse(work: Path, days: tuple[date, ...], compare: bool = True) -> list[s
         prepare_and_check(plan, services.gcs, work / "gcs", env, services.slack.base_url())
         if compare:
             say(f"demo-gcp (the checkout) for {', '.join(map(str, days))}")
-            run_the_days(airflow_home_env(demo_env, work / "airflow"), days, work, "demo-gcp")
+            # The same metadata DB as the bundle's, so the same pool: the plan's (demo-gcp's own
+            # Airflow home has the local default's, made by scripts/airflow_init.sh).
+            checkout_env = {**demo_env, WAREHOUSE_POOL_VAR: plan.env_variables[WAREHOUSE_POOL_VAR]}
+            run_the_days(airflow_home_env(checkout_env, work / "airflow"), days, work, "demo-gcp")
             collect(services, work / "demo-gcp")
             fresh_datasets(services.bigquery.client())
         say(f"the deployed bundle ({work / 'gcs'}) for {', '.join(map(str, days))}")
