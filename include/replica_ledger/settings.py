@@ -63,6 +63,8 @@ PED_URL_TEMPLATE_VAR = "REPLICA_LEDGER_PED_URL_TEMPLATE"
 LOOKBACK_DAYS_VAR = "REPLICA_LEDGER_LOOKBACK_DAYS"
 CAPTURE_DEADLINE_HOURS_VAR = "REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS"
 ALLOW_EMPTY_REGISTRY_VAR = "REPLICA_LEDGER_ALLOW_EMPTY_REGISTRY"
+# The currency every amount is shown in (an ISO 4217 code; the marts hold plain amounts).
+CURRENCY_VAR = "REPLICA_LEDGER_CURRENCY"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -255,6 +257,7 @@ class Settings:
     # A change log with no readable row makes every API unregistered: the load refuses it
     # unless this says an empty registry is intended (changelog.check_registry).
     allow_empty_registry: bool = False
+    currency: str = "EUR"
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -378,6 +381,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, GCP_CAPTURE_DEADLINE_HOURS if env.text(ENV_VAR) == "gcp" else 0
         ),
         allow_empty_registry=env.boolean(ALLOW_EMPTY_REGISTRY_VAR, defaults.allow_empty_registry),
+        currency=_currency(env, defaults.currency),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
@@ -453,6 +457,14 @@ def _capture_deadline_hours(env: _Env, default: int) -> int:
 
 #: The placeholders a PED URL template may use.
 PED_URL_FIELDS = ("namespace", "deployment")
+
+
+def _currency(env: _Env, default: str) -> str:
+    """REPLICA_LEDGER_CURRENCY: three capital letters (ISO 4217), shown after every amount."""
+    code = env.text(CURRENCY_VAR, default)
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise env.error(f"{CURRENCY_VAR}={code!r} is not a currency code (three capital letters, ISO 4217: EUR, USD)")
+    return code
 
 
 def _deploy_grace_hours(env: _Env, default: int) -> int:
