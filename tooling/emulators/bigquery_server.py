@@ -26,6 +26,12 @@ installed version refuses to start (update the lock file and re-check each patch
    keeps every job's result table forever in one DuckDB schema, and each catalog lookup
    (several per API call) lists every table: a month of daily dbt runs (~1,300 jobs) made
    each lookup some ten times slower by its end. The newest RESULTS_KEPT stay readable.
+7. Catalog lookups are answered from a cache while the project's DuckLake catalog is
+   unchanged. Every API call looks its tables up (DuckDB's duckdb_tables() and
+   duckdb_columns() list the whole DuckLake catalog each time), and a dbt build makes
+   thousands of such calls; any change to a DuckLake table or view (DDL or data) commits a
+   new DuckLake snapshot, so the newest snapshot id is the cache's key. The job results'
+   schema lives outside DuckLake and is never cached.
 """
 
 from __future__ import annotations
@@ -268,6 +274,59 @@ def expire_old_results() -> None:
     tables.write = write_and_expire
 
 
+# --------------------------------------------------------------------------- 7. catalog cache
+
+CATALOG_CACHE_SIZE = 4096
+
+
+def cache_catalog_lookups() -> None:
+    from local_bigquery.catalog import tabledata, tables
+    from local_bigquery.engine import database
+
+    list_objects = database.objects
+    read_columns = tables.columns
+    cache: dict[tuple, object] = {}
+    lock = threading.Lock()
+
+    def newest_snapshot(project: str) -> int | None:
+        """The DuckLake catalog's newest snapshot id (None: not a DuckLake project, never cached)."""
+        if project not in database._attached:
+            return None
+        metadata = database.quote(f"__ducklake_metadata_{project}")
+        return database.fetch(f"SELECT max(snapshot_id) FROM {metadata}.ducklake_snapshot")[0][0]
+
+    def cached(key: tuple, snapshot: int | None, compute):
+        if snapshot is None:
+            return compute()
+        with lock:
+            if (key, snapshot) in cache:
+                return cache[(key, snapshot)]
+        # Computed after the snapshot was read: at least that new. A commit in between files the
+        # newer answer under the older key, which no later lookup asks for again.
+        value = compute()
+        with lock:
+            if len(cache) >= CATALOG_CACHE_SIZE:
+                cache.clear()
+            cache[(key, snapshot)] = value
+        return value
+
+    @functools.wraps(list_objects)
+    def objects(project_id, dataset_id, table_id=None):
+        snapshot = newest_snapshot(project_id)
+        key = ("objects", project_id, dataset_id, table_id)
+        return list(cached(key, snapshot, lambda: list_objects(project_id, dataset_id, table_id)))
+
+    @functools.wraps(read_columns)
+    def columns(project_id, dataset_id, table_id):
+        snapshot = newest_snapshot(tables.physical(project_id, dataset_id, table_id)[0])
+        key = ("columns", project_id, dataset_id, table_id)
+        return list(cached(key, snapshot, lambda: read_columns(project_id, dataset_id, table_id)))
+
+    database.objects = objects
+    tables.columns = columns
+    tabledata.columns = columns  # imported by name there
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -279,6 +338,7 @@ def apply_patches() -> None:
     set_variables_from_struct()
     load_into_day_partition()
     expire_old_results()
+    cache_catalog_lookups()
 
 
 def main(argv: list[str] | None = None) -> None:
