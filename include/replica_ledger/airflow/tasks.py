@@ -113,6 +113,7 @@ def _alert_batch(run: RunInfo, settings: Settings):
         run_url=run.log_url,
         audit_source_on=settings.audit_log is not None,
         ped_url_template=settings.ped_url_template,
+        currency=settings.currency,
     )
 
 

@@ -82,7 +82,7 @@ ALERT_COLUMNS = """
     episode_started_on as started_on, episode_status as status, cpu, memory_gb,
     excess_replicas, excess_monthly_cost,
     crossed_by, crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,
-    ped_approved_at, ped_approved_max_replicas, snapshot_date
+    ped_approved_at, ped_approved_max_replicas, hpa_name, snapshot_date
 """
 
 

@@ -209,7 +209,7 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
     report = tasks.post_alerts(context)
     assert report["messages"] == 1 and "posted" in report["results"][0]
     (post,) = slack.posts("slack_payments_webhook")
-    assert "Excess ≈ 57.00 a month (2 x 28.50)" in str(post.body)
+    assert "Excess ≈ 57.00 EUR a month." in str(post.body)
     assert tasks.choose_alert_branch(context, "post", "skip") == "skip"
     rows = list(client.query(f"SELECT route, status FROM `{client.project}.{client.dataset_name}.alert_log`"))
     assert [(r["route"], r["status"]) for r in rows] == [("slack_payments_webhook#payments-alerts", "sent")]

@@ -157,7 +157,7 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet, days)
     branch, report = run_alert(day1)
     assert branch == POST and report["messages"] == 1
     (text,) = posted_texts(fleet.slack)
-    assert "payments/checkout-api" in text and "Excess ≈ 57.00 a month (2 x 28.50)" in text
+    assert "payments/checkout-api" in text and "Excess ≈ 57.00 EUR a month." in text
     assert alert_log(fleet.warehouse) == [("gke-eu", "checkout-api", "hpa_max_over_limit", day1, route, "sent", day1)]
 
     # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
