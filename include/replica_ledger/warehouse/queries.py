@@ -96,6 +96,16 @@ def alert_rows(warehouse: Warehouse, since: date, day: date) -> list[dict]:
     )
 
 
+def limit_raise_rows(warehouse: Warehouse, since: date, day: date) -> list[dict]:
+    """mart_limit_raises: the PED raises of a max approved on the days since..day, oldest first."""
+    return warehouse.query(
+        "select change_id, namespace, deployment, team, approved_at, old_max_replicas, new_max_replicas,"
+        " old_monthly_charge, new_monthly_charge, added_monthly_charge from mart_limit_raises"
+        " where approved_on between ? and ? order by approved_at, namespace, deployment, change_id",
+        [since, day],
+    )
+
+
 def attribution_rows(warehouse: Warehouse) -> list[dict]:
     """The row of the day each episode started (its "new" row) in fct_breach_alerts; the
     date bound is a partition filter BigQuery requires on the day-partitioned table."""
