@@ -69,9 +69,12 @@ MARTS = (
     "fct_snapshot_gaps",
     "dim_replica_limits",
     "fct_deployment_daily",
+    "mart_limit_raises",
 )
 # Exported beside them: which episode each Slack route was told about (alerts/ledger.py).
 ALERT_LOG = "alert_log"
+# And which PED raise the platform route was told about (alerts/raise_log.py).
+RAISE_LOG = "limit_raise_log"
 # The fake cluster's size for the live capture: small, it only shows the path works.
 LIVE_DEPLOYMENTS, LIVE_HPAS = 40, 30
 
@@ -341,7 +344,7 @@ def export_marts(client, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     missing = []
-    for name in (*MARTS, ALERT_LOG):
+    for name in (*MARTS, ALERT_LOG, RAISE_LOG):
         try:
             table = client.get_table(f"{DATASET}.{name}")
         except NotFound:

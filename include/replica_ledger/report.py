@@ -13,6 +13,7 @@ from datetime import date
 
 from replica_ledger.audit.attribution import HEADERS, who_crossed_rows
 from replica_ledger.command import settings_for_command
+from replica_ledger.money import money_text
 from replica_ledger.safe_text import for_terminal
 from replica_ledger.settings import Settings
 from replica_ledger.warehouse import MissingTable, Warehouse, open_warehouse, queries
@@ -33,13 +34,31 @@ def _table(title: str, headers: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def _billing_table(title: str, headers: list[str], read, warehouse: Warehouse, month: date | None) -> str:
+#: The columns of the billing queries that are amounts.
+_AMOUNTS = ("amount", "prorated_amount", "unapproved_exposure_amount")
+
+
+def _with_currency(rows: list[dict], currency: str) -> list[dict]:
+    """Each amount with two decimals and the currency (money.py): BigQuery's NUMERIC comes
+    back as Decimal('351') where DuckDB's DECIMAL(18,2) gives Decimal('351.00')."""
+    return [
+        {
+            name: money_text(value, currency) if name in _AMOUNTS and value is not None else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+def _billing_table(
+    title: str, headers: list[str], read, warehouse: Warehouse, month: date | None, currency: str
+) -> str:
     """The billing models are built by the first month close: before it they do not exist."""
     try:
         rows = read(warehouse, month)
     except MissingTable:
         return f"\n{title}: none yet (no month has been closed)"
-    return _table(title, headers, _values(rows))
+    return _table(title, headers, _values(_with_currency(rows, currency)))
 
 
 _SNAPSHOT_REJECT_HEADERS = ["day", "cluster", "item", "kind", "object", "reason"]
@@ -70,8 +89,10 @@ def _object_name(item_json: str | None) -> str:
     return "/".join(part[:80] if isinstance(part, str) else "?" for part in parts) if any(parts) else ""
 
 
-def render_report(settings: Settings, month: date | None = None) -> str:
-    warehouse = open_warehouse(settings)
+def render_report(settings: Settings, month: date | None = None, *, bigquery_client=None) -> str:
+    """The report of the warehouse of ``settings`` (``bigquery_client`` injects a client, an
+    emulator's, when the target is BigQuery)."""
+    warehouse = open_warehouse(settings, bigquery_client=bigquery_client)
     sections = [
         _table(
             "Breach episodes",
@@ -96,6 +117,7 @@ def render_report(settings: Settings, month: date | None = None) -> str:
             queries.report_bills,
             warehouse,
             month,
+            settings.currency,
         ),
         _billing_table(
             "Restated statement lines",
@@ -103,6 +125,7 @@ def render_report(settings: Settings, month: date | None = None) -> str:
             queries.report_restatements,
             warehouse,
             month,
+            settings.currency,
         ),
     ]
     who = who_crossed_rows(warehouse, settings.audit_log is not None)

@@ -173,7 +173,12 @@ def test_bad_change_rows_are_quarantined_with_a_reason(demo_month):
 def test_outbox_holds_one_readable_message_per_new_episode_day(demo_month):
     payloads = sorted(demo_month.outbox.glob("*.json"))
     texts = sorted(demo_month.outbox.glob("*.txt"))
-    assert len(payloads) == len(texts) == 5, [path.name for path in payloads]
+    alerts = [path for path in payloads if not path.name.endswith("__limit-raises.json")]
+    assert len(payloads) == len(texts) == 6 and len(alerts) == 5, [path.name for path in payloads]
+    # The platform's notice of PED's one raise (payments-api, 3 -> 6 on October 11), priced by dbt.
+    (notice,) = demo_month.outbox.glob("2026-10-11__*__limit-raises.txt")
+    assert "payments/payments-api" in notice.read_text() and "approved max 3 → 6" in notice.read_text()
+    assert "Adds 85.50 EUR a month to the bill: 265.50 EUR at max 3 → 351.00 EUR at max 6." in notice.read_text()
     everything = "\n".join(path.read_text() for path in texts)
     for deployment in ("catalog-api", "payments-api", "orders-api", "shadow-api"):
         assert deployment in everything

@@ -52,6 +52,7 @@ MARTS = {
     "fct_breach_alerts": "select * from {t} where snapshot_date >= date '2000-01-01'",
     "fct_snapshot_gaps": "select * from {t}",
     "dim_replica_limits": "select * from {t}",
+    "mart_limit_raises": "select * from {t}",
 }
 
 
@@ -121,7 +122,7 @@ def on_bigquery(bigquery_emulator, tmp_path_factory) -> SimpleNamespace:
 
     marts = {name: comparable(fetch(sql.format(t=f"{DATASET}.{name}"))) for name, sql in MARTS.items()}
     quarantine = fetch(f"select * from {DATASET}.fct_limit_change_quarantine")
-    return SimpleNamespace(results=results, marts=marts, quarantine=quarantine)
+    return SimpleNamespace(results=results, marts=marts, quarantine=quarantine, client=client)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +175,25 @@ def test_monthly_bill_is_the_demo_story_and_equals_duckdb(on_bigquery, on_duckdb
         "search-api": (4, 294.0),
     }
     assert on_bigquery.marts["mart_monthly_billing"] == on_duckdb.marts["mart_monthly_billing"]
+
+
+def test_money_has_two_decimals_and_the_currency_though_numeric_drops_them(on_bigquery):
+    """BigQuery's NUMERIC hands 351.00 back as Decimal('351'); the report (and every other
+    place an amount is shown, through money.py) still says 351.00 EUR."""
+    from replica_ledger.report import render_report
+
+    (raw,) = on_bigquery.client.query_and_wait(
+        f"select amount from {DATASET}.mart_monthly_billing"
+        " where billing_month = date '2026-10-01' and deployment = 'payments-api'"
+    )
+    assert raw["amount"] == Decimal("351")
+    settings = Settings(dbt_target="bigquery", dataset=DATASET)
+    report = render_report(settings, date(2026, 10, 1), bigquery_client=on_bigquery.client)
+    (payments,) = [line for line in report.splitlines() if "2026-10-01" in line and "payments/payments-api" in line]
+    assert "351.00 EUR" in payments and "0.00 EUR" in payments
+    (raise_,) = on_bigquery.marts["mart_limit_raises"]
+    assert (raise_["deployment"], raise_["old_max_replicas"], raise_["new_max_replicas"]) == ("payments-api", 3, 6)
+    assert (raise_["old_monthly_charge"], raise_["added_monthly_charge"]) == (265.5, 85.5)
 
 
 @pytest.mark.parametrize("mart", [name for name in MARTS if name != "mart_monthly_billing"])

@@ -103,7 +103,9 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
     # The bill table the demo prints shows the exposure and the version.
     report = render_report(load_settings())
     assert "observed max" in report and "exposure" in report
-    assert any("payments/checkout-api" in line and "57.00" in line for line in report.splitlines())
+    # Every amount with two decimals and the currency (money.py).
+    (bill,) = [line for line in report.splitlines() if "2026-10-01" in line and "payments/checkout-api" in line]
+    assert "294.00 EUR" in bill and "57.00 EUR" in bill
     closed = statements(ledger.warehouse)
     assert [(row[0], row[1], row[2], row[3], row[5], row[6]) for row in closed] == [
         ("checkout-api", 1, 4, Decimal("294.00"), None, None),

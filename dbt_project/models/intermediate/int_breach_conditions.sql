@@ -36,7 +36,8 @@ replicas_over_limit as (
         approved_max_replicas,
         cpu,
         memory_gb,
-        limit_change_id
+        limit_change_id,
+        hpa_name
     from daily
     where
         approved_max_replicas is not null
@@ -56,7 +57,8 @@ hpa_max_over_limit as (
         approved_max_replicas,
         cpu,
         memory_gb,
-        limit_change_id
+        limit_change_id,
+        hpa_name
     from daily
     where
         approved_max_replicas is not null
@@ -76,7 +78,8 @@ unregistered_deployment as (
         approved_max_replicas,
         cpu,
         memory_gb,
-        limit_change_id
+        limit_change_id,
+        hpa_name
     from daily
     where approved_max_replicas is null
 ),
@@ -118,7 +121,9 @@ intraday_over_limit as (
         peaks.over_limit_approved_max_replicas as approved_max_replicas,
         peaks.over_limit_cpu as cpu,
         peaks.over_limit_memory_gb as memory_gb,
-        peaks.over_limit_change_id as limit_change_id
+        peaks.over_limit_change_id as limit_change_id,
+        -- The audit stream names the object written, not the Deployment's HPA of the day.
+        cast(null as {{ dbt.type_string() }}) as hpa_name
     from {{ ref('int_deployments__intraday_peaks') }} as peaks
     left join snapshot_over_limit
         on

@@ -79,7 +79,10 @@ observed as (
         case
             when breaches_of_day.snapshot_date is not null then breaches_of_day.memory_gb
             else episodes_of_day.memory_gb
-        end as memory_gb
+        end as memory_gb,
+        -- The Deployment's HPA on D, named in the alert's kubectl command; null for a
+        -- resolved episode (nothing left to put back).
+        breaches_of_day.hpa_name
     from episodes_of_day
     left join breaches_of_day
         on
@@ -257,7 +260,8 @@ select
     attributed.crossed_to_value,
     attributed.ped_approved_at,
     attributed.ped_approved_max_replicas,
-    attributed.ped_change_id
+    attributed.ped_change_id,
+    attributed.hpa_name
 from attributed
 left join rates
     on {{ ledger_rate_in_force('rates', 'attributed.snapshot_date') }}

@@ -113,6 +113,7 @@ def _alert_batch(run: RunInfo, settings: Settings):
         run_url=run.log_url,
         audit_source_on=settings.audit_log is not None,
         ped_url_template=settings.ped_url_template,
+        currency=settings.currency,
     )
 
 
@@ -139,40 +140,79 @@ def choose_alert_branch(context: dict[str, Any], post_task: str, skip_task: str)
     run, settings = RunInfo.from_context(context), load_settings()
     if not _may_post(run, settings)[0]:
         return skip_task
+    from replica_ledger.alerts.raises import pending_raises, raises_of_day
+
+    routes, warehouse = load_routes(_routes_csv(settings)), open_warehouse(settings)
     pending = pending_announcements(
-        _alert_batch(run, settings),
-        load_routes(_routes_csv(settings)),
-        open_warehouse(settings).alert_log(),
-        settings.alert_max_age_days,
+        _alert_batch(run, settings), routes, warehouse.alert_log(), settings.alert_max_age_days
     )
-    log.info("%d breach episode(s) of %s not announced yet", len(pending), run.snapshot_day)
-    return post_task if pending else skip_task
+    raises = pending_raises(raises_of_day(settings, run.snapshot_day), routes.default, warehouse.raise_log())
+    log.info(
+        "%d breach episode(s) and %d PED limit raise(s) of %s not announced yet",
+        len(pending),
+        len(raises),
+        run.snapshot_day,
+    )
+    return post_task if pending or raises else skip_task
 
 
 def post_alerts(context: dict[str, Any]) -> dict:
-    """Post the route's new episodes; in production a route whose connection is missing fails
-    the task, naming it, and its episodes stay unsent in alert_log (alerts.deliver)."""
+    """Post the route's new episodes, then the platform route's notice of the PED raises it
+    has not heard of; in production a route whose connection is missing fails the task,
+    naming it, and its episodes (or raises) stay unsent in alert_log (limit_raise_log)."""
     from replica_ledger.airflow.slack import SLACK
-    from replica_ledger.alerts import send_alerts
+    from replica_ledger.alerts import AlertDeliveryError, load_routes, send_alerts
     from replica_ledger.alerts.outbox import outbox_of
+    from replica_ledger.alerts.raises import raises_of_day, send_raise_notices
     from replica_ledger.warehouse import open_warehouse
 
     run, settings = RunInfo.from_context(context), load_settings()
     allowed, reason = _may_post(run, settings)
     if not allowed:
         return {"allowed": False, "reason": reason, "messages": 0, "results": []}
-    report = send_alerts(
-        _alert_batch(run, settings),
-        routes=_routes_csv(settings),
-        ledger=open_warehouse(settings).alert_log(),
+    routes, warehouse = load_routes(_routes_csv(settings)), open_warehouse(settings)
+    failed: AlertDeliveryError | None = None
+    try:
+        report = send_alerts(
+            _alert_batch(run, settings),
+            routes=routes,
+            ledger=warehouse.alert_log(),
+            is_backfill=run.is_backfill,
+            max_age_days=settings.alert_max_age_days,
+            transport=SLACK,
+            outbox_dir=outbox_of(settings),
+        )
+    except AlertDeliveryError as error:  # the raise notice is tried all the same
+        failed, report = error, None
+    raised = send_raise_notices(
+        raises_of_day(settings, run.snapshot_day),
+        routes=routes,
+        ledger=warehouse.raise_log(),
         is_backfill=run.is_backfill,
         max_age_days=settings.alert_max_age_days,
         transport=SLACK,
+        snapshot_date=run.snapshot_day,
+        run_id=run.run_id,
+        dag_id=run.dag_id or "replica_ledger_daily",
+        currency=settings.currency,
+        ped_url_template=settings.ped_url_template,
+        run_url=run.log_url,
         outbox_dir=outbox_of(settings),
     )
+    result = raised.result
+    raise_failed = result is not None and (
+        result.status == "failed" or (result.status == "unconfirmed" and bool(result.detail))
+    )
+    if failed is not None:
+        raise failed
+    if raise_failed:
+        raise AlertDeliveryError(f"PED limit raise notice not delivered: {result.detail}", [result])
     return {
         "allowed": report.allowed,
         "reason": report.reason,
         "messages": len(report.messages),
         "results": [str(result) for result in report.results],
+        "route_problems": report.problems,
+        "raise_notice": str(raised.result) if raised.result else None,
+        "raises_announced": [r.change_id for r in raised.notice.raises] if raised.notice else [],
     }

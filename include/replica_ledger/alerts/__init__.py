@@ -100,6 +100,8 @@ class AlertRunReport:
     reason: str
     messages: list[RoutedMessage] = field(default_factory=list)
     results: list[DeliveryResult] = field(default_factory=list)
+    #: What the routes file had that was not posted (an invalid mention), one line each.
+    problems: list[str] = field(default_factory=list)
 
 
 def pending_announcements(batch: AlertBatch, routes: Routes, ledger: AlertLog, max_age_days: int) -> list[Episode]:
@@ -141,9 +143,11 @@ def send_alerts(
         return AlertRunReport(False, reason)
     if not isinstance(routes, Routes):
         routes = load_routes(routes)
+    for problem in routes.problems:
+        log.warning("Routes file: %s", problem)
     announce = to_announce(batch.episodes, batch.snapshot_date, max_age_days)
     messages = render_messages(batch, routes, announce)
     if not messages:
         log.info("No breach episodes to announce for %s: nothing to post", batch.snapshot_date)
     results = deliver(messages, ledger=ledger, transport=transport, outbox_dir=outbox_dir)
-    return AlertRunReport(True, reason, messages, results)
+    return AlertRunReport(True, reason, messages, results, list(routes.problems))

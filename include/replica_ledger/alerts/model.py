@@ -15,6 +15,7 @@ from replica_ledger.contract import (
     REPLICAS_OVER_LIMIT,
     UNREGISTERED_DEPLOYMENT,
 )
+from replica_ledger.settings import Settings
 
 #: Each breach type in plain words, for people reading the alert.
 BREACH_TYPE_WORDS: dict[str, str] = {
@@ -76,6 +77,9 @@ class Episode:
     #: person or a pipeline before the episode was seen that took the value above the
     #: approved max. None when no audit source is configured or no audited edit crossed it.
     crossing: Crossing | None = None
+    #: The Deployment's HPA on the alert's day (fct_breach_alerts.hpa_name): the object the
+    #: kubectl command of an hpa_max_over_limit alert patches. None without one.
+    hpa_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.breach_type not in BREACH_TYPES:
@@ -140,6 +144,8 @@ class AlertBatch:
     audit_source_on: bool = True
     #: The PED repository page of an API: {namespace} and {deployment} are filled in.
     ped_url_template: str | None = None
+    #: The currency every amount is shown in (Settings.currency, REPLICA_LEDGER_CURRENCY).
+    currency: str = Settings.currency
 
     def ped_url(self, ep: Episode) -> str | None:
         """The PED page of the episode's API, or None without a template."""
@@ -215,6 +221,7 @@ def episodes_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Episode]:
                 memory_gb=_opt_float(row.get("memory_gb")),
                 excess_monthly_cost=_opt_money(row.get("excess_monthly_cost")),
                 crossing=crossing_from_row(row),
+                hpa_name=str(row["hpa_name"]) if row.get("hpa_name") else None,
             )
         )
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,13 +31,15 @@ from replica_ledger.alerts.model import (
     BREACH_TYPES,
     HPA_MAX_OVER_LIMIT,
     INTRADAY_OVER_LIMIT,
+    REPLICAS_OVER_LIMIT,
     UNREGISTERED_DEPLOYMENT,
     AlertBatch,
     Crossing,
     Episode,
 )
 from replica_ledger.alerts.routes import Route, Routes, safe_filename
-from replica_ledger.safe_text import for_slack
+from replica_ledger.money import money_text
+from replica_ledger.safe_text import for_slack, one_line
 
 # Header, summary context, links context.
 _FIXED_BLOCKS = 3
@@ -64,13 +67,15 @@ class RoutedMessage:
     #: What it was rendered from, so that it can be rendered again for fewer episodes.
     batch: AlertBatch | None = field(default=None, repr=False, compare=False)
     episodes: list[Episode] = field(default_factory=list, repr=False, compare=False)
+    #: team -> its user group mention (``<!subteam^ID>``, validated by ``routes``).
+    mentions: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def narrowed(self, keys: set) -> RoutedMessage | None:
         """The same message announcing only the episodes whose :attr:`Episode.key` is in ``keys``."""
         if self.batch is None:
             raise ValueError("this message cannot be re-rendered (no batch)")
         keep = [ep for ep in self.announced if ep.key in keys]
-        return _render_route(self.batch, self.route, self.episodes, keep)
+        return _render_route(self.batch, self.route, self.episodes, keep, self.mentions)
 
     @property
     def payload_json(self) -> str:
@@ -107,19 +112,15 @@ class RoutedMessage:
 # Wording
 
 
-def _money(amount: float) -> str:
-    return f"{amount:,.2f}"
-
-
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def episode_line(ep: Episode) -> str:
+def episode_line(ep: Episode, currency: str = AlertBatch.currency) -> str:
     """One mrkdwn bullet describing one announced episode of an API.
 
     The cost is the one dbt computed (fct_breach_alerts.excess_monthly_cost, the billing
-    formula); the per-replica figure beside it only divides it by the excess.
+    formula), written with its currency (money.money_text).
     """
     what = BREACH_TYPE_WORDS[ep.breach_type]
     where = f"on `{for_slack(ep.cluster)}`"
@@ -137,10 +138,8 @@ def episode_line(ep: Episode) -> str:
     cost = ep.excess_monthly_cost
     if cost is None:
         line += " Excess cost unknown (no cpu/memory on record)."
-    elif excess:
-        line += f" Excess ≈ {_money(cost)} a month ({excess} x {_money(cost / excess)})."
     else:
-        line += f" Excess ≈ {_money(cost)} a month."
+        line += f" Excess ≈ {money_text(cost, currency)} a month."
     return line
 
 
@@ -156,10 +155,10 @@ _FIELD_WORDS = {"max_replicas": "HPA max", "replicas": "replicas"}
 
 
 def attribution_line(ep: Episode, batch: AlertBatch) -> str | None:
-    """Who crossed the limit of an HPA max or intra-day episode, and the API's PED page.
+    """Who crossed the limit of an HPA max or intra-day episode.
 
     Says so when the audit log is off or shows no edit that crossed it; None for the
-    other breach types.
+    other breach types (their PED page is on their action line, :func:`action_line`).
     """
     if ep.breach_type not in ATTRIBUTED_BREACH_TYPES:
         return None
@@ -169,10 +168,75 @@ def attribution_line(ep: Episode, batch: AlertBatch) -> str | None:
         who = "Who: no audited edit by a person or a pipeline took it above the limit."
     else:
         who = _crossing_text(ep.crossing)
-    url = batch.ped_url(ep)
-    if url:
-        who += " " + link(url, f"PED: {ep.api}")
     return f"    ↳ {who}"
+
+
+def code_span(text: str) -> str:
+    """``text`` as a mrkdwn code span it cannot leave: on one line (a line break would end
+    it), a backtick replaced by its look-alike U+02CB (mrkdwn has no escape for one), and
+    ``&``, ``<``, ``>`` as entities (Slack reads them even in code, and shows and copies
+    them as the characters). Every other character is kept, so the text a person copies
+    from Slack is the text given here."""
+    body = one_line(text).replace("`", "\u02cb").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"`{body}`"
+
+
+def kubectl_hpa_back(ep: Episode) -> str | None:
+    """The shell command that puts the episode's HPA max back to the approved max, every
+    value from the data quoted for a POSIX shell (shlex); None without an HPA name or a max.
+    The cluster is the kubectl context (the ledger names a cluster as its context does)."""
+    if not ep.hpa_name or ep.approved_max_replicas is None:
+        return None
+    patch = json.dumps({"spec": {"maxReplicas": int(ep.approved_max_replicas)}}, separators=(",", ":"))
+    return shlex.join(
+        [
+            "kubectl",
+            "--context",
+            ep.cluster,
+            "--namespace",
+            ep.namespace,
+            "patch",
+            "hpa",
+            ep.hpa_name,
+            "--type=merge",
+            "--patch",
+            patch,
+        ]
+    )
+
+
+def _ped(ep: Episode, batch: AlertBatch) -> str:
+    """The API's PED page as a link, or its name when no URL template is set."""
+    url = batch.ped_url(ep)
+    return link(url, f"PED: {ep.api}") if url else f"PED ({for_slack(ep.api)})"
+
+
+def action_line(ep: Episode, batch: AlertBatch) -> str | None:
+    """What the owning team does about the episode, in one line; None once it is resolved.
+
+    PED fixes a limit that is too low (raise it) and an API it does not know (register
+    it); an HPA max raised outside PED is put back with the exact kubectl command (or the
+    limit raised through PED); a peak between snapshots is kept within what fits."""
+    if ep.status == "resolved":
+        return None
+    approved = ep.approved_max_replicas
+    if ep.breach_type == UNREGISTERED_DEPLOYMENT:
+        todo = f"register the API in {_ped(ep, batch)} (or remove the Deployment)."
+    elif ep.breach_type == REPLICAS_OVER_LIMIT:
+        todo = f"raise the approved max above {approved} through {_ped(ep, batch)}, or scale back to {approved}."
+    elif ep.breach_type == HPA_MAX_OVER_LIMIT:
+        command = kubectl_hpa_back(ep)
+        if command is None:
+            back = f"put the HPA of `{for_slack(ep.deployment)}` back to max {approved} (no HPA name in the snapshot)"
+        else:
+            back = f"put the HPA back to max {approved}: {code_span(command)}"
+        todo = f"{back}; or raise the limit through {_ped(ep, batch)}."
+    else:  # INTRADAY_OVER_LIMIT
+        todo = (
+            f"keep the HPA max and the replicas at or below {approved} (what fits the approved max);"
+            f" to go above it, raise the limit through {_ped(ep, batch)} first."
+        )
+    return f"    → *What to do:* {todo}"
 
 
 def _crossing_text(crossing: Crossing) -> str:
@@ -216,10 +280,10 @@ def api_section_text(api: str, episodes: list[Episode], batch: AlertBatch | None
     eps = sorted(episodes, key=lambda e: (order[e.breach_type], e.cluster))
     lines = [f"*{for_slack(api)}*"]
     for e in eps:
-        lines.append(episode_line(e))
-        who = attribution_line(e, batch) if batch is not None else None
-        if who:
-            lines.append(who)
+        lines.append(episode_line(e, batch.currency if batch is not None else AlertBatch.currency))
+        if batch is None:
+            continue
+        lines += [line for line in (attribution_line(e, batch), action_line(e, batch)) if line]
     return fit_lines(lines)
 
 
@@ -263,9 +327,12 @@ class _TeamBlocks:
     in_overflow: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batch: AlertBatch) -> _TeamBlocks:
+def _team_blocks(
+    by_team: dict[str, dict[str, list[Episode]]], budget: int, batch: AlertBatch, mentions: dict[str, str]
+) -> _TeamBlocks:
     """Every team's APIs in at most ``budget`` blocks: sections for those that fit, named
-    (or counted) in an overflow section for the others."""
+    (or counted) in an overflow section for the others. A team with a user group in
+    ``mentions`` is mentioned on its header line."""
     teams = sorted(by_team)
     team_apis = {t: sorted(by_team[t]) for t in teams}
     shown, alloc = allocate_sections([len(team_apis[t]) for t in teams], budget)
@@ -273,7 +340,8 @@ def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batc
     for team, n_sections in zip(teams[:shown], alloc, strict=True):
         apis = team_apis[team]
         n_eps = sum(len(by_team[team][a]) for a in apis)
-        team_line = f"*Team {for_slack(team)}*: {_plural(n_eps, 'new episode')}"
+        mention = f" {mentions[team]}" if team in mentions else ""
+        team_line = f"*Team {for_slack(team)}*{mention}: {_plural(n_eps, 'new episode')}"
         out.blocks.append(section_block(f"{team_line} on {_plural(len(apis), 'API')}"))
         out.blocks += [section_block(api_section_text(api, by_team[team][api], batch)) for api in apis[:n_sections]]
         out.in_sections[team] = list(apis[:n_sections])
@@ -296,7 +364,11 @@ def _team_blocks(by_team: dict[str, dict[str, list[Episode]]], budget: int, batc
 
 
 def _render_route(
-    batch: AlertBatch, route: Route, episodes: list[Episode], announced: list[Episode]
+    batch: AlertBatch,
+    route: Route,
+    episodes: list[Episode],
+    announced: list[Episode],
+    mentions: dict[str, str] | None = None,
 ) -> RoutedMessage | None:
     """The route's message announcing ``announced``; the rest of ``episodes`` feed the counts."""
     new = list(announced)
@@ -313,7 +385,8 @@ def _render_route(
     n_apis = sum(len(apis) for apis in by_team.values())
 
     day = batch.snapshot_date.isoformat()
-    body = _team_blocks(by_team, MAX_BLOCKS - _FIXED_BLOCKS, batch)
+    mentions = mentions or {}
+    body = _team_blocks(by_team, MAX_BLOCKS - _FIXED_BLOCKS, batch, mentions)
     blocks = [
         header_block(_header_text(day, len(new), n_apis)),
         context_block([_summary_text(len(new), open_count, resolved_count, teams)]),
@@ -335,6 +408,7 @@ def _render_route(
         announced=new,
         batch=batch,
         episodes=list(episodes),
+        mentions=mentions,
     )
 
 
@@ -354,7 +428,8 @@ def render_messages(batch: AlertBatch, routes: Routes, announce: list[Episode] |
     out = []
     for route in sorted(by_route, key=lambda r: r.key):
         episodes = by_route[route]
-        msg = _render_route(batch, route, episodes, [ep for ep in episodes if ep.key in announce_keys])
+        mentions = {ep.team: m for ep in episodes if (m := routes.mention_for(ep.team))}
+        msg = _render_route(batch, route, episodes, [ep for ep in episodes if ep.key in announce_keys], mentions)
         if msg is not None:
             out.append(msg)
     return out

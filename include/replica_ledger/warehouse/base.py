@@ -2,8 +2,8 @@
 
 The interface is small on purpose: a query with parameters (`?`, rows as dicts), a load
 session (the load record, and a sink that replaces one day of the raw tables), the alert
-log, the environment dbt's profile reads, and one exception for "that table is not built
-yet". Which implementation a run gets is decided once, by `warehouse.open_warehouse`.
+log and the raise notices' log, the environment dbt's profile reads, and one exception for
+"that table is not built yet". Which implementation a run gets is decided once, by `warehouse.open_warehouse`.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class Warehouse(Protocol):
 
     def alert_log(self) -> Any:
         """The `alerts.ledger.AlertLog` of this warehouse."""
+        ...
+
+    def raise_log(self) -> Any:
+        """The `alerts.raise_log.RaiseLog` of this warehouse (the PED raise notices' record)."""
         ...
 
     def dbt_environment(self) -> dict[str, str]:

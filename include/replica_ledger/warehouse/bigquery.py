@@ -34,6 +34,14 @@ from replica_ledger.alerts.ledger import (
     utcnow,
 )
 from replica_ledger.alerts.model import Episode
+from replica_ledger.alerts.raise_log import (
+    RAISE_COLUMN_LIST,
+    RAISE_COLUMNS,
+    RAISE_TABLE,
+    RaiseClaim,
+    RaiseLogRecord,
+    claim_rows,
+)
 from replica_ledger.raw.ndjson import NdjsonDayFiles
 from replica_ledger.raw.schema import DAY_TABLES, RAW_TABLES
 from replica_ledger.settings import DEFAULT_BQ_LOCATION, AuditTable, Settings
@@ -264,6 +272,10 @@ class BigQueryWarehouse:
     def alert_log(self) -> BigQueryAlertLog:
         return BigQueryAlertLog(self._client or client(self.settings, "the BigQuery alert_log"), self.settings.dataset)
 
+    def raise_log(self) -> BigQueryRaiseLog:
+        bq_client = self._client or client(self.settings, "the BigQuery limit_raise_log")
+        return BigQueryRaiseLog(bq_client, self.settings.dataset)
+
     def dbt_environment(self) -> dict[str, str]:
         settings = self.settings
         env = {
@@ -451,3 +463,124 @@ class BigQueryAlertLog:
         if route is None:
             return self._select("TRUE", {})
         return self._select("route = @route", {"route": route})
+
+
+# --------------------------------------------------------------------------- limit_raise_log
+
+RAISE_DDL = """
+CREATE TABLE IF NOT EXISTS `{table}` (
+    change_id     STRING NOT NULL,
+    namespace     STRING NOT NULL,
+    deployment    STRING NOT NULL,
+    route         STRING NOT NULL,
+    status        STRING NOT NULL,
+    sent_at       TIMESTAMP,
+    message_hash  STRING,
+    snapshot_date DATE NOT NULL,
+    run_id        STRING NOT NULL,
+    claim_token   STRING NOT NULL,
+    claimed_at    TIMESTAMP NOT NULL
+)
+CLUSTER BY route, change_id
+OPTIONS (description = 'One row per PED raise of a limit announced per Slack route; written by the alert task only')
+"""
+
+
+class BigQueryRaiseLog:
+    """:class:`alerts.raise_log.RaiseLog` in BigQuery (``<project>.<dataset>.limit_raise_log``,
+    created if missing). The claim is alert_log's (``BigQueryAlertLog``; ``alerts/ledger.py``
+    says why): a MERGE that only inserts, then a read-back that wins a change id only when
+    its own row is the only one, and deletes its own row on a tie."""
+
+    def __init__(self, bq_client: Any, dataset: str, project: str | None = None) -> None:
+        table = f"{project or bq_client.project}.{dataset}.{RAISE_TABLE}"
+        if not _BQ_IDENTIFIER.match(table):
+            raise ValueError(f"not a BigQuery table id: {table!r}")
+        self._client = bq_client
+        self.table = table
+        self._run(RAISE_DDL.format(table=table), {})
+
+    _run = BigQueryAlertLog._run
+
+    def _select(self, where: str, params: dict[str, Any]) -> list[RaiseLogRecord]:
+        rows = self._run(
+            f"SELECT {RAISE_COLUMN_LIST} FROM `{self.table}` WHERE {where} ORDER BY route, change_id, claimed_at",
+            params,
+        )
+        return [RaiseLogRecord(**{name: naive_utc(row[name]) for name in RAISE_COLUMNS}) for row in rows]
+
+    def claim(self, *, route, run_id, snapshot_date, raises, message_hash) -> RaiseClaim:
+        token, rows = claim_rows(route, run_id, snapshot_date, raises, message_hash)
+        if not rows:
+            return RaiseClaim(token)
+        self._run(
+            f"""
+            MERGE `{self.table}` AS t
+            USING (
+                SELECT
+                    c AS change_id,
+                    @namespaces[OFFSET(i)] AS namespace,
+                    @deployments[OFFSET(i)] AS deployment
+                FROM UNNEST(@change_ids) AS c WITH OFFSET AS i
+            ) AS s
+            ON t.route = @route AND t.change_id = s.change_id
+            WHEN NOT MATCHED THEN INSERT ({RAISE_COLUMN_LIST}) VALUES (
+                s.change_id, s.namespace, s.deployment, @route, 'failed', NULL, @message_hash,
+                @snapshot_date, @run_id, @token, CURRENT_TIMESTAMP()
+            )
+            """,
+            {
+                "change_ids": [row["change_id"] for row in rows],
+                "namespaces": [row["namespace"] for row in rows],
+                "deployments": [row["deployment"] for row in rows],
+                "route": route,
+                "message_hash": message_hash,
+                "snapshot_date": snapshot_date,
+                "run_id": run_id,
+                "token": token,
+            },
+        )
+        by_id: dict[str, list[RaiseLogRecord]] = {}
+        for rec in self._select(
+            "route = @route AND change_id IN UNNEST(@ids)", {"route": route, "ids": [r["change_id"] for r in rows]}
+        ):
+            by_id.setdefault(rec.change_id, []).append(rec)
+        won, held, tied = set(), {}, []
+        for row in rows:
+            recs = by_id.get(row["change_id"], [])
+            mine = [rec for rec in recs if rec.claim_token == token]
+            others = [rec for rec in recs if rec.claim_token != token]
+            if mine and not others:
+                won.add(row["change_id"])
+                continue
+            if mine:
+                tied.append(row["change_id"])
+            if others:
+                held[row["change_id"]] = others[0]
+        if tied:
+            self._run(
+                f"DELETE FROM `{self.table}` WHERE claim_token = @token AND change_id IN UNNEST(@ids)",
+                {"token": token, "ids": tied},
+            )
+        return RaiseClaim(token, won, held)
+
+    def find(self, route: str, change_ids) -> dict[str, RaiseLogRecord]:
+        ids = list(change_ids)
+        if not ids:
+            return {}
+        found = self._select("route = @route AND change_id IN UNNEST(@ids)", {"route": route, "ids": ids})
+        return {rec.change_id: rec for rec in found}
+
+    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
+        check_confirm_status(status)
+        self._run(
+            f"UPDATE `{self.table}` SET status = @status, sent_at = @sent_at, message_hash = @message_hash "
+            "WHERE claim_token = @token",
+            {"status": status, "sent_at": sent_at or utcnow(), "message_hash": message_hash, "token": token},
+        )
+
+    def release(self, token: str) -> None:
+        self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
+
+    def records(self) -> list[RaiseLogRecord]:
+        return self._select("TRUE", {})

@@ -1,4 +1,5 @@
-"""The embedded DuckDB warehouse (the local path): raw tables, the per-day load, queries, alert_log.
+"""The embedded DuckDB warehouse (the local path): raw tables, the per-day load, queries, alert_log
+and limit_raise_log.
 
 A day's load deletes that day's rows and inserts the new ones in one transaction, so a
 re-run replaces the day and never appends a second copy. The rows arrive streamed into
@@ -30,6 +31,14 @@ from replica_ledger.alerts.ledger import (
     utcnow,
 )
 from replica_ledger.alerts.model import Episode
+from replica_ledger.alerts.raise_log import (
+    RAISE_COLUMN_LIST,
+    RAISE_COLUMNS,
+    RAISE_TABLE,
+    RaiseClaim,
+    RaiseLogRecord,
+    claim_rows,
+)
 from replica_ledger.raw.ndjson import NdjsonDayFiles, ndjson_line
 from replica_ledger.raw.schema import DAY_TABLES, NDJSON_TIMESTAMP_FORMAT, RAW_TABLES
 from replica_ledger.warehouse.base import MissingTable
@@ -299,6 +308,9 @@ class DuckDBWarehouse:
     def alert_log(self) -> DuckDBAlertLog:
         return DuckDBAlertLog(self.path)
 
+    def raise_log(self) -> DuckDBRaiseLog:
+        return DuckDBRaiseLog(self.path)
+
     def dbt_environment(self) -> dict[str, str]:
         # The DuckDB target keeps its own raw schema name (`raw`); the file is the settings'.
         return {}
@@ -330,13 +342,12 @@ CREATE TABLE IF NOT EXISTS {DUCKDB_SCHEMA}.{TABLE} (
 """
 
 
-class DuckDBAlertLog:
-    """:class:`AlertLog` in DuckDB (``main.alert_log``, created if missing).
+class _DuckDBLedger:
+    """A ledger table in DuckDB (created by ``_DDL`` if missing) on an open ``duckdb``
+    connection (used as is, never closed here) or a database path (a short-lived connection
+    per operation, so the file is not held locked between calls)."""
 
-    Give it an open ``duckdb`` connection (used as is, never closed here) or a database path
-    (a short-lived connection per operation, so the file is not held locked between calls).
-    A claim commits before anything is posted.
-    """
+    _DDL = ""
 
     def __init__(self, conn_or_path: Any) -> None:
         if isinstance(conn_or_path, str | Path):
@@ -348,7 +359,7 @@ class DuckDBAlertLog:
             self._conn = conn_or_path
         self._lock = threading.Lock()
         with self._connect() as con:
-            con.execute(DUCKDB_DDL)
+            con.execute(self._DDL)
 
     @contextmanager
     def _connect(self) -> Iterator[Any]:
@@ -363,6 +374,16 @@ class DuckDBAlertLog:
                 yield con
             finally:
                 con.close()
+
+
+class DuckDBAlertLog(_DuckDBLedger):
+    """:class:`AlertLog` in DuckDB (``main.alert_log``, created if missing).
+
+    Give it an open ``duckdb`` connection or a database path (``_DuckDBLedger``). A claim
+    commits before anything is posted.
+    """
+
+    _DDL = DUCKDB_DDL
 
     def _select(self, con, where: str, params: list) -> list[AlertLogRecord]:
         rows = con.execute(
@@ -433,3 +454,95 @@ class DuckDBAlertLog:
             if route is None:
                 return self._select(con, "true", [])
             return self._select(con, "route = ?", [route])
+
+
+# --------------------------------------------------------------------------- limit_raise_log
+
+RAISE_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {DUCKDB_SCHEMA};
+CREATE TABLE IF NOT EXISTS {DUCKDB_SCHEMA}.{RAISE_TABLE} (
+    change_id     VARCHAR NOT NULL,
+    namespace     VARCHAR NOT NULL,
+    deployment    VARCHAR NOT NULL,
+    route         VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL CHECK (status IN ('failed', 'sent', 'outbox')),
+    sent_at       TIMESTAMP,
+    message_hash  VARCHAR,
+    snapshot_date DATE NOT NULL,
+    run_id        VARCHAR NOT NULL,
+    claim_token   VARCHAR NOT NULL,
+    claimed_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (route, change_id)
+);
+"""
+
+
+class DuckDBRaiseLog(_DuckDBLedger):
+    """:class:`alerts.raise_log.RaiseLog` in DuckDB (``main.limit_raise_log``, created if
+    missing): the claim is alert_log's (``INSERT ... ON CONFLICT DO NOTHING`` on the primary
+    key, in one transaction, retried when a concurrent one committed first)."""
+
+    _DDL = RAISE_DDL
+
+    def _select_raises(self, con, where: str, params: list) -> list[RaiseLogRecord]:
+        rows = con.execute(
+            f"SELECT {RAISE_COLUMN_LIST} FROM {DUCKDB_SCHEMA}.{RAISE_TABLE} WHERE {where} ORDER BY route, change_id",
+            params,
+        ).fetchall()
+        return [RaiseLogRecord(*row) for row in rows]
+
+    def claim(self, *, route, run_id, snapshot_date, raises, message_hash) -> RaiseClaim:
+        import duckdb
+
+        token, rows = claim_rows(route, run_id, snapshot_date, raises, message_hash)
+        placeholders = ", ".join("?" for _ in RAISE_COLUMNS)
+        with self._connect() as con:
+            for attempt in range(3):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    for row in rows:
+                        con.execute(
+                            f"INSERT INTO {DUCKDB_SCHEMA}.{RAISE_TABLE} ({RAISE_COLUMN_LIST}) VALUES ({placeholders})"
+                            " ON CONFLICT DO NOTHING",
+                            [row[name] for name in RAISE_COLUMNS],
+                        )
+                    con.execute("COMMIT")
+                    break
+                except Exception as error:
+                    con.execute("ROLLBACK")
+                    # A concurrent claim committed the same key first: retry, and ON
+                    # CONFLICT DO NOTHING then skips its rows.
+                    retry = isinstance(error, duckdb.TransactionException | duckdb.ConstraintException)
+                    if not retry or attempt == 2:
+                        raise
+            ours = {rec.change_id for rec in self._select_raises(con, "claim_token = ?", [token])}
+            others = [r.change_id for r in raises if r.change_id not in ours]
+            held = self._find_raises(con, route, others)
+        return RaiseClaim(token, ours, held)
+
+    def _find_raises(self, con, route: str, change_ids: list[str]) -> dict[str, RaiseLogRecord]:
+        if not change_ids:
+            return {}
+        found = self._select_raises(con, "route = ? AND list_contains(?, change_id)", [route, change_ids])
+        return {rec.change_id: rec for rec in found}
+
+    def find(self, route: str, change_ids) -> dict[str, RaiseLogRecord]:
+        with self._connect() as con:
+            return self._find_raises(con, route, list(change_ids))
+
+    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
+        check_confirm_status(status)
+        with self._connect() as con:
+            con.execute(
+                f"UPDATE {DUCKDB_SCHEMA}.{RAISE_TABLE} SET status = ?, sent_at = ?, message_hash = ?"
+                " WHERE claim_token = ?",
+                [status, sent_at or utcnow(), message_hash, token],
+            )
+
+    def release(self, token: str) -> None:
+        with self._connect() as con:
+            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{RAISE_TABLE} WHERE claim_token = ?", [token])
+
+    def records(self) -> list[RaiseLogRecord]:
+        with self._connect() as con:
+            return self._select_raises(con, "true", [])

@@ -82,7 +82,7 @@ ALERT_COLUMNS = """
     episode_started_on as started_on, episode_status as status, cpu, memory_gb,
     excess_replicas, excess_monthly_cost,
     crossed_by, crossed_with, crossed_at, crossed_field, crossed_from_value, crossed_to_value,
-    ped_approved_at, ped_approved_max_replicas, snapshot_date
+    ped_approved_at, ped_approved_max_replicas, hpa_name, snapshot_date
 """
 
 
@@ -92,6 +92,16 @@ def alert_rows(warehouse: Warehouse, since: date, day: date) -> list[dict]:
     return warehouse.query(
         f"select {ALERT_COLUMNS} from fct_breach_alerts where snapshot_date between ? and ?"
         " order by snapshot_date, status, namespace, deployment, breach_type, cluster",
+        [since, day],
+    )
+
+
+def limit_raise_rows(warehouse: Warehouse, since: date, day: date) -> list[dict]:
+    """mart_limit_raises: the PED raises of a max approved on the days since..day, oldest first."""
+    return warehouse.query(
+        "select change_id, namespace, deployment, team, approved_at, old_max_replicas, new_max_replicas,"
+        " old_monthly_charge, new_monthly_charge, added_monthly_charge from mart_limit_raises"
+        " where approved_on between ? and ? order by approved_at, namespace, deployment, change_id",
         [since, day],
     )
 

@@ -151,10 +151,10 @@ def test_read_model_query_on_bigquery(client):
                'ana@example.com' AS crossed_by, 'kubectl' AS crossed_with,
                TIMESTAMP '2024-05-02 15:20:00+00' AS crossed_at, 'max_replicas' AS crossed_field,
                3 AS crossed_from_value, 6 AS crossed_to_value, CAST(NULL AS TIMESTAMP) AS ped_approved_at,
-               CAST(NULL AS INT64) AS ped_approved_max_replicas
+               CAST(NULL AS INT64) AS ped_approved_max_replicas, 'api-hpa' AS hpa_name
         UNION ALL
         SELECT DATE '2024-05-02', 'eu', 'shop', 'api', 'shop', 'replicas_over_limit', 6, 4, DATE '2024-05-02',
-               'new', 2.0, 4.0, 2, NUMERIC '57.00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+               'new', 2.0, 4.0, 2, NUMERIC '57.00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         """
     ).result()
     settings = replace(Settings(), dbt_target="bigquery", dataset=client.dataset_name)
@@ -169,6 +169,7 @@ def test_read_model_query_on_bigquery(client):
         "ana@example.com",
         datetime(2024, 5, 2, 15, 20),
     )
+    assert episode.hpa_name == "api-hpa"
 
 
 def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monkeypatch, tmp_path, clock):
@@ -189,7 +190,19 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
                CAST(NULL AS STRING) AS crossed_by, CAST(NULL AS STRING) AS crossed_with,
                CAST(NULL AS TIMESTAMP) AS crossed_at, CAST(NULL AS STRING) AS crossed_field,
                CAST(NULL AS INT64) AS crossed_from_value, CAST(NULL AS INT64) AS crossed_to_value,
-               CAST(NULL AS TIMESTAMP) AS ped_approved_at, CAST(NULL AS INT64) AS ped_approved_max_replicas
+               CAST(NULL AS TIMESTAMP) AS ped_approved_at, CAST(NULL AS INT64) AS ped_approved_max_replicas,
+               'checkout-api-hpa' AS hpa_name
+        """
+    ).result()
+    # PED raised the API's max the same day: NUMERIC amounts come back as Decimal('294'), etc.
+    client.query(
+        f"""
+        CREATE TABLE `{client.project}.{client.dataset_name}.mart_limit_raises` AS
+        SELECT 'ped-2' AS change_id, 'payments' AS namespace, 'checkout-api' AS deployment, 'payments' AS team,
+               TIMESTAMP '{day} 10:00:00+00' AS approved_at, DATE '{day}' AS approved_on,
+               'ped-1' AS previous_change_id, 4 AS old_max_replicas, 6 AS new_max_replicas,
+               NUMERIC '294.00' AS old_monthly_charge, NUMERIC '351.00' AS new_monthly_charge,
+               NUMERIC '57.00' AS added_monthly_charge
         """
     ).result()
     for name, value in {
@@ -209,7 +222,37 @@ def test_the_dag_alert_tasks_on_a_bigquery_target(client, emulator, slack, monke
     report = tasks.post_alerts(context)
     assert report["messages"] == 1 and "posted" in report["results"][0]
     (post,) = slack.posts("slack_payments_webhook")
-    assert "Excess ≈ 57.00 a month (2 x 28.50)" in str(post.body)
+    assert "Excess ≈ 57.00 EUR a month." in str(post.body)
+    assert "kubectl --context eu --namespace payments patch hpa checkout-api-hpa" in str(post.body)
+    (notice,) = slack.posts("slack_default_webhook")
+    assert "Adds *57.00 EUR* a month to the bill: 294.00 EUR at max 4 → 351.00 EUR at max 6." in str(notice.body)
     assert tasks.choose_alert_branch(context, "post", "skip") == "skip"
     rows = list(client.query(f"SELECT route, status FROM `{client.project}.{client.dataset_name}.alert_log`"))
     assert [(r["route"], r["status"]) for r in rows] == [("slack_payments_webhook#payments-alerts", "sent")]
+    rows = list(client.query(f"SELECT change_id, status FROM `{client.project}.{client.dataset_name}.limit_raise_log`"))
+    assert [(r["change_id"], r["status"]) for r in rows] == [("ped-2", "sent")]
+
+
+def test_the_raise_log_on_bigquery_gives_a_change_id_to_one_claimer(client):
+    from replica_ledger.alerts.raises import LimitRaise
+    from replica_ledger.warehouse.bigquery import BigQueryRaiseLog
+
+    ledger = BigQueryRaiseLog(client, client.dataset_name)
+    approved_at = datetime(2024, 5, 3, 10)
+    raise_ = LimitRaise("ped-2", "payments", "checkout-api", "payments", approved_at, 4, 6, None, None, None)
+    first = ledger.claim(route=ROUTE, run_id="r1", snapshot_date=DAY, raises=[raise_], message_hash="h1")
+    second = ledger.claim(route=ROUTE, run_id="r2", snapshot_date=DAY, raises=[raise_], message_hash="h1")
+    assert first.won == {"ped-2"} and second.won == set() and second.held["ped-2"].run_id == "r1"
+    ledger.confirm(first.token, status="sent", message_hash="h1")
+    assert ledger.find(ROUTE, ["ped-2", "ped-3"])["ped-2"].status == "sent"
+    # A tie (two MERGEs that both inserted): the claimer that sees another's row gives up its own.
+    other = replace(raise_, change_id="ped-3")
+    client.query(
+        f"INSERT INTO `{ledger.table}` VALUES ('ped-3', 'payments', 'checkout-api', '{ROUTE}', 'failed', NULL, 'h',"
+        " DATE '2024-05-03', 'r0', 'someone-else', CURRENT_TIMESTAMP())"
+    ).result()
+    tie = ledger.claim(route=ROUTE, run_id="r3", snapshot_date=DAY, raises=[other], message_hash="h1")
+    assert tie.won == set() and tie.held["ped-3"].claim_token == "someone-else"
+    assert [(r.change_id, r.claim_token) for r in ledger.records() if r.change_id == "ped-3"] == [
+        ("ped-3", "someone-else")
+    ]

@@ -1,6 +1,6 @@
 """Who crossed the limit, in the alert: each hpa_max_over_limit and intraday_over_limit line
-names the edit (principal, tool, time), says whether PED approved a change that day, links
-the API's PED page when a URL template is set, and says when the audit log is off. No network."""
+names the edit (principal, tool, time), says whether PED approved a change that day, and
+says when the audit log is off; the API's PED page is on the episode's action line. No network."""
 
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ def test_an_hpa_max_line_names_the_edit_the_day_and_the_ped_page():
     text = section(ep(breach_type="hpa_max_over_limit", observed=6, approved=3, crossing=ANA), ped_url_template=PED_URL)
     assert (
         "↳ Crossed by *ana.lopez@demo.example* (kubectl) at 2024-05-02 15:20 UTC: HPA max 3 → 6."
-        " No PED change approved that day."
-        " <https://git.example/ped/-/tree/main/limits/payments/checkout-api|PED: payments/checkout-api>"
+        " No PED change approved that day.\n"
     ) in text
+    # The PED page is on the action line, once per episode.
+    ped_link = "<https://git.example/ped/-/tree/main/limits/payments/checkout-api|PED: payments/checkout-api>"
+    assert text.count(ped_link) == 1
 
 
 @pytest.mark.parametrize(

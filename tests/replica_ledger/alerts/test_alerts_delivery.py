@@ -216,7 +216,7 @@ def test_outbox_mode_without_connection(no_slack_connections, routes, duckdb_led
         txt = r.outbox_path.with_suffix(".txt").read_text()
         assert "Replica limit breaches 2024-05-03" in txt and m.route.key in txt
     pay_txt = next(p for p in outbox.glob("*payments*.txt")).read_text()
-    assert "payments/checkout-api" in pay_txt and "Excess ≈ 57.00 a month" in pay_txt
+    assert "payments/checkout-api" in pay_txt and "Excess ≈ 57.00 EUR a month" in pay_txt
     # Retried: nothing rewritten, nothing new.
     again = deliver(render_messages(mixed_batch(), routes), ledger=duckdb_ledger, transport=SLACK, outbox_dir=outbox)
     assert [r.status for r in again] == ["already_sent"] * 3

@@ -157,7 +157,7 @@ def test_alerts_once_per_episode_across_reruns_days_and_a_late_file(fleet, days)
     branch, report = run_alert(day1)
     assert branch == POST and report["messages"] == 1
     (text,) = posted_texts(fleet.slack)
-    assert "payments/checkout-api" in text and "Excess ≈ 57.00 a month (2 x 28.50)" in text
+    assert "payments/checkout-api" in text and "Excess ≈ 57.00 EUR a month." in text
     assert alert_log(fleet.warehouse) == [("gke-eu", "checkout-api", "hpa_max_over_limit", day1, route, "sent", day1)]
 
     # The task retried, and a manual re-run of day 1 under a new run id: nothing new to say.
@@ -292,3 +292,61 @@ def test_production_has_no_outbox_a_missing_connection_fails_and_the_next_run_po
         assert len(receiver.received_files()) == 1
     assert fleet.slack.posts() == []  # the other receiver (the suite's) heard nothing
     assert not (tmp_path / "outbox").exists()
+
+
+def raise_log(path) -> list[tuple]:
+    """limit_raise_log's rows; none while no run allowed to post has opened it."""
+    con = duckdb.connect(str(path))
+    try:
+        if not con.execute("select 1 from information_schema.tables where table_name = 'limit_raise_log'").fetchall():
+            return []
+        return con.execute(
+            "select change_id, namespace, deployment, route, status, snapshot_date from main.limit_raise_log"
+            " order by change_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_ped_raise_is_announced_to_the_platform_once_and_never_by_a_backfill(fleet, days, monkeypatch):
+    """PED raises checkout-api from max 4 to 6 on day 2. The backfill of day 2 builds it and
+    posts nothing; the regular run of day 2 tells the platform route once (the old and new
+    max, and what it adds to the bill, priced by dbt: 351.00 - 294.00); a re-run and the
+    next day's run do not tell it again."""
+    _day1, day2, day3, _day4 = days
+    monkeypatch.setenv("REPLICA_LEDGER_CURRENCY", "USD")
+    changes = load_settings().ped_changes
+    raised = {
+        "change_id": "ped-2",
+        "namespace": "payments",
+        "deployment": "checkout-api",
+        "team": "payments",
+        "min_replicas": 2,
+        "max_replicas": 6,
+        "cpu": 2,
+        "memory_gb": 4,
+        "changed_at": f"{day2}T10:00:00Z",
+        "action": "upsert",
+    }
+    changes.write_text(changes.read_text() + json.dumps(raised) + "\n")
+    platform = "slack_default_webhook"
+
+    build(day2)  # its window loads day 1 too
+    assert run_alert(day2, run_type="backfill")[0] == SKIP
+    assert tasks.post_alerts(context(day2, run_type="backfill"))["allowed"] is False
+    assert fleet.slack.posts(platform) == [] and raise_log(fleet.warehouse) == []
+
+    branch, report = run_alert(day2)
+    assert branch == POST and report["raises_announced"] == ["ped-2"]
+    (notice,) = fleet.slack.posts(platform)
+    text = json.dumps(notice.body, ensure_ascii=False)
+    assert "*payments/checkout-api* (team payments): approved max *4 → 6*" in text
+    assert "Adds *57.00 USD* a month to the bill: 294.00 USD at max 4 → 351.00 USD at max 6." in text
+    assert raise_log(fleet.warehouse) == [
+        ("ped-2", "payments", "checkout-api", "slack_default_webhook#platform-replica-ledger", "sent", day2)
+    ]
+
+    assert run_alert(day2, run_id="manual__rerun-day-2", run_type="manual")[0] == SKIP
+    assert run_alert(day3)[0] == SKIP  # the next day still reads the raise, and knows it was told
+    assert len(fleet.slack.posts(platform)) == 1
+    assert len(raise_log(fleet.warehouse)) == 1

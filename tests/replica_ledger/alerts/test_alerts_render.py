@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -128,9 +129,9 @@ def test_section_content_new_episode(routes):
     assert "HPA maxReplicas 8 vs approved max 4 (+4)" in s
     assert "since 2024-05-03" in s
     assert "`prod-eu-1`" in s
-    # per replica = (19*2 + 19*4)/4 = 28.50; excess 2 -> 57.00; excess 4 -> 114.00
-    assert "Excess ≈ 57.00 a month (2 x 28.50)" in s
-    assert "Excess ≈ 114.00 a month (4 x 28.50)" in s
+    # per replica = (19*2 + 19*4)/4 = 28.50; excess 2 -> 57.00; excess 4 -> 114.00, with the currency
+    assert "Excess ≈ 57.00 EUR a month." in s
+    assert "Excess ≈ 114.00 EUR a month." in s
     # Counts of open and resolved, links to dbt docs and the run.
     assert "*2* new · *1* still open · *1* resolved since the last run" in text
     assert (
@@ -156,13 +157,15 @@ def test_unregistered_has_no_cost(routes):
         b["text"]["text"] for b in orders.payload["blocks"] if "orders/cart-api" in b.get("text", {}).get("text", "")
     )
     # (19*1 + 19*2)/4 = 14.25 per replica, excess 2 -> 28.50
-    assert "Excess ≈ 28.50 a month (2 x 14.25)" in cart
+    assert "Excess ≈ 28.50 EUR a month." in cart
 
 
 def test_cost_is_the_models_figure_and_unknown_resources_say_so():
     # The message shows the cost dbt computed (fct_breach_alerts.excess_monthly_cost), whatever it is.
     (m,) = render_messages(batch([ep(observed=7, approved=4, excess_monthly_cost=Decimal("30.00"))]), Routes())
-    assert "Excess ≈ 30.00 a month (3 x 10.00)" in block_texts(m.payload)
+    assert "Excess ≈ 30.00 EUR a month." in block_texts(m.payload)
+    (m,) = render_messages(replace(batch([ep(excess_monthly_cost=Decimal("1351"))]), currency="USD"), Routes())
+    assert "Excess ≈ 1,351.00 USD a month." in block_texts(m.payload)
     (m,) = render_messages(batch([ep(cpu=None, memory_gb=None)]), Routes())
     assert "Excess cost unknown" in block_texts(m.payload)
 
@@ -264,7 +267,7 @@ def test_escaping_and_text_rendering(routes):
     assert "route: slack_default_webhook#platform-replica-ledger" in txt
     assert "Team R&D <core>: 1 new episode on 1 API" in txt
     assert "dbt docs (http://localhost:8080/dbt-docs/" in txt
-    assert "Excess ≈ 57.00 a month" in txt
+    assert "Excess ≈ 57.00 EUR a month" in txt
     assert "*Team" not in txt and "`" not in txt
     assert render_text({"text": "just text"}) == "just text\n"
 
