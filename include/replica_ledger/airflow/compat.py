@@ -54,6 +54,15 @@ def skip_exception() -> type[Exception]:
     return AirflowSkipException
 
 
+def fail_exception() -> type[Exception]:
+    """AirflowFailException: fails the task at once, without its retries (Task SDK on 3.x)."""
+    if IS_AIRFLOW_3:
+        from airflow.sdk.exceptions import AirflowFailException
+    else:
+        from airflow.exceptions import AirflowFailException
+    return AirflowFailException
+
+
 def parsing_module():
     """The module the DAG processor's parsing child imports first (the Task SDK on 3.x, models on 2.11)."""
     if IS_AIRFLOW_3:
@@ -73,6 +82,7 @@ __all__ = [
     "TaskGroup",
     "dag_run_logical_date_column",
     "dagbag_class",
+    "fail_exception",
     "parsing_module",
     "skip_exception",
     "task",

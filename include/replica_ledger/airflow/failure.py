@@ -97,6 +97,11 @@ class FailureNotifier:
             log.warning("Failure notification not sent: %s: %s", type(err).__name__, redact(err))
 
     def _notify(self, context: Mapping[str, Any]) -> None:
+        from replica_ledger.airflow.preflight import NOTIFIED_BY_PREFLIGHT
+
+        if getattr(context.get("exception"), NOTIFIED_BY_PREFLIGHT, False):
+            log.info("Failure after a failed preflight: the preflight's notice is the message")
+            return
         fields = failure_fields(context)
         payload = failure_payload(fields)
         if self._connection_exists():

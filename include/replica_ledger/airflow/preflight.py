@@ -18,19 +18,28 @@ from replica_ledger.settings import Settings
 TASK_ID = "preflight"
 
 
+#: Set on the load's failure when the preflight did not pass: the failure notifier stays
+#: silent for it (airflow/failure.py), the preflight's own notice being the one message.
+NOTIFIED_BY_PREFLIGHT = "replica_ledger_notified_by_preflight"
+
+
 def require_passed(context: dict[str, Any]) -> None:
-    """Skip the calling task unless the run's preflight passed (its return value is in XCom).
+    """Fail the calling task unless the run's preflight passed (its return value is in XCom).
 
     The load runs after the collector pods whatever they did (trigger rule all_done), so it
-    is the task that must not go on when the preflight failed: skipped, the run stops there
-    and the preflight's failure notice is the one message.
+    is the task that must not go on when the preflight failed. It fails, without retries, so
+    that the run fails too: skipped, every task after it would be skipped and the run marked
+    a success. Its failure is marked as already told: the preflight's failure notice is the
+    one message to the platform route.
     """
     ti = context.get("ti") or context.get("task_instance")
     if ti is not None and ti.xcom_pull(task_ids=TASK_ID) is not None:
         return
-    from replica_ledger.airflow.compat import skip_exception
+    from replica_ledger.airflow.compat import fail_exception
 
-    raise skip_exception()("the preflight did not pass: nothing is loaded (see the preflight task)")
+    error = fail_exception()("the preflight did not pass: nothing is loaded (see the preflight task)")
+    setattr(error, NOTIFIED_BY_PREFLIGHT, True)
+    raise error
 
 
 def pool_exists(name: str) -> bool | None:

@@ -52,9 +52,10 @@ def test_alert_branch_is_silent_for_backfills_and_old_days_on_either_warehouse(m
 
 def test_in_production_the_load_does_not_go_on_when_the_preflight_did_not_pass(monkeypatch):
     """The load follows the collector pods with trigger rule all_done, so it checks the
-    preflight's return value itself: without it, it is skipped before touching anything."""
-    from replica_ledger.airflow.compat import skip_exception
-    from replica_ledger.airflow.preflight import TASK_ID, require_passed
+    preflight's return value itself: without it, it fails before touching anything (and the
+    run with it), marked as told by the preflight's own notice."""
+    from replica_ledger.airflow.compat import fail_exception
+    from replica_ledger.airflow.preflight import NOTIFIED_BY_PREFLIGHT, TASK_ID, require_passed
     from tests.replica_ledger.gcp.rendering import GCP_ENV
 
     for name, value in GCP_ENV.items():
@@ -66,7 +67,8 @@ def test_in_production_the_load_does_not_go_on_when_the_preflight_did_not_pass(m
         return None
 
     failed = {**context(datetime(2026, 10, 14, tzinfo=UTC)), "ti": SimpleNamespace(xcom_pull=xcom_pull)}
-    with pytest.raises(skip_exception(), match="preflight did not pass"):
+    with pytest.raises(fail_exception(), match="preflight did not pass") as raised:
         tasks.load(failed)
     assert pulled == [TASK_ID]
+    assert getattr(raised.value, NOTIFIED_BY_PREFLIGHT) is True
     require_passed({"ti": SimpleNamespace(xcom_pull=lambda task_ids: {"problems": 0})})  # passed: no skip
