@@ -8,7 +8,7 @@ into the SQL.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from replica_ledger.warehouse.base import MissingTable, Warehouse
 
@@ -190,3 +190,26 @@ def report_restatements(warehouse: Warehouse, month: date | None) -> list[dict]:
         " order by billing_month, namespace, deployment, statement_version",
         [month] if month else [],
     )
+
+
+# --------------------------------------------------------------------------- generated policies
+
+
+def limits_in_force(warehouse: Warehouse, at: datetime | None) -> list[dict]:
+    """Each API's approved max in force at `at` (`[valid_from, valid_to)`), or its current
+    version when `at` is None; by namespace and deployment."""
+    columns = "select namespace, deployment, max_replicas from dim_replica_limits"
+    order = " order by namespace, deployment"
+    if at is None:
+        return warehouse.query(f"{columns} where is_current{order}")
+    return warehouse.query(f"{columns} where valid_from <= ? and (valid_to is null or valid_to > ?){order}", [at, at])
+
+
+def limit_namespaces(warehouse: Warehouse) -> list[str]:
+    """Every namespace that ever had an approved limit (its ConfigMap stays, emptied, when the last goes)."""
+    return [row["namespace"] for row in warehouse.query("select distinct namespace from dim_replica_limits")]
+
+
+def policy_clusters(warehouse: Warehouse) -> list[str]:
+    """The clusters a snapshot is expected from (configured or seen): one ClusterRules each."""
+    return [row["cluster"] for row in warehouse.query("select distinct cluster from int_snapshot_expectations")]
