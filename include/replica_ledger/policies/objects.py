@@ -30,8 +30,9 @@ ALERT_NAME = "ReplicaLimitExceeded"
 ALERT_FOR = "5m"
 RULES_INTERVAL = "1m"
 
-# Where the message sends a team: PED is the only way a max is raised.
-RAISE_HINT = "raise the approved max through PED (the API's limits file), then retry"
+# Where the message sends a team: PED is the only way a max is raised. It goes into a CEL
+# string literal too: no quote, no backslash (held by a test).
+RAISE_HINT = "raise the approved max through PED (the limits file of the API), then retry"
 
 
 @dataclass(frozen=True, order=True)
