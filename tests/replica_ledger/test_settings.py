@@ -339,7 +339,7 @@ def test_the_policy_folder_is_local_by_default_and_in_the_bucket_in_production(t
 
 
 def test_production_refuses_a_local_policy_folder_and_apply_refuses_a_local_run(tmp_path):
-    with pytest.raises(GcpSettingsError, match="REPLICA_LEDGER_POLICY_DIR=.*writes the policy folders to gs://"):
+    with pytest.raises(GcpSettingsError, match=r"REPLICA_LEDGER_POLICY_DIR=.*writes the policy folders to gs://"):
         load_settings({**GCP_ENV, names.POLICY_DIR_VAR: str(tmp_path)})
     with pytest.raises(SettingsError, match="REPLICA_LEDGER_POLICY_APPLY=true needs REPLICA_LEDGER_ENV=gcp"):
         load_settings({names.POLICY_APPLY_VAR: "true"})

@@ -81,7 +81,12 @@ def build_files(
 
 
 def day_folder(day: date) -> str:
-    return f"dt={day.isoformat()}"
+    return day_folder_template(day.isoformat())
+
+
+def day_folder_template(day_text: str) -> str:
+    """`dt=<day>`; the DAG passes Airflow's `{{ ds }}` (the snapshot day) as the text."""
+    return f"dt={day_text}"
 
 
 # --------------------------------------------------------------------------- where

@@ -212,7 +212,8 @@ _HPA_MAX = (
     "max by (cluster, namespace, deployment) (label_replace("
     "kube_horizontalpodautoscaler_spec_max_replicas"
     " * on (cluster, namespace, horizontalpodautoscaler) group_left (scaletargetref_name)"
-    ' max by (cluster, namespace, horizontalpodautoscaler, scaletargetref_name) (kube_horizontalpodautoscaler_info{scaletargetref_kind="Deployment"}),'
+    " max by (cluster, namespace, horizontalpodautoscaler, scaletargetref_name)"
+    ' (kube_horizontalpodautoscaler_info{scaletargetref_kind="Deployment"}),'
     ' "deployment", "$1", "scaletargetref_name", "(.+)"))'
 )
 _REPLICAS = "max by (cluster, namespace, deployment) (kube_deployment_spec_replicas)"

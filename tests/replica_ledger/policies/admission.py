@@ -107,9 +107,11 @@ def _rule_matches(rule: dict, request: Request) -> bool:
 
 def policy_matches(policy: dict, request: Request) -> bool:
     spec = policy["spec"]
-    unsupported = {"matchConditions"} & set(spec) | {"namespaceSelector", "objectSelector", "excludeResourceRules"} & set(
-        spec["matchConstraints"]
-    )
+    unsupported = {"matchConditions"} & set(spec) | {
+        "namespaceSelector",
+        "objectSelector",
+        "excludeResourceRules",
+    } & set(spec["matchConstraints"])
     if unsupported:
         raise NotImplementedError(f"the harness does not evaluate {sorted(unsupported)}")
     return any(_rule_matches(rule, request) for rule in spec["matchConstraints"]["resourceRules"])
@@ -164,8 +166,10 @@ def admit(documents: list[dict], params: list[dict], request: Request) -> Decisi
             if "Deny" in actions:
                 decision.allowed = False
             if "Warn" in actions:
-                decision.warnings.append(f"Validation failed for ValidatingAdmissionPolicy '{failure['policy']}'"
-                                         f" with binding '{failure['binding']}': {message}")
+                decision.warnings.append(
+                    f"Validation failed for ValidatingAdmissionPolicy '{failure['policy']}'"
+                    f" with binding '{failure['binding']}': {message}"
+                )
             if "Audit" in actions:
                 audit_values.append(failure)
     if audit_values:
@@ -231,7 +235,12 @@ def deployment_request(namespace: str, name: str, replicas: int, *, operation: s
 def scale_request(namespace: str, name: str, replicas: int) -> Request:
     """What `kubectl scale deployment/NAME --replicas=N` sends: an autoscaling/v1 Scale to /scale."""
     spec = {"replicas": replicas} if replicas else {}  # omitempty: a Scale to 0 has no spec.replicas
-    obj = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    obj = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
     return Request("apps", "v1", "deployments", "UPDATE", namespace, obj, subresource="scale")
 
 

@@ -113,8 +113,10 @@ def test_an_unregistered_api_and_a_namespace_without_limits_are_allowed():
 
 def test_a_hand_edited_value_that_is_not_a_count_lets_writes_through():
     policies, params = generated(DENY)
-    edited = [{**param, "data": {"orders-api": "four"}} if param["metadata"]["namespace"] == "orders" else param
-              for param in params]
+    edited = [
+        {**param, "data": {"orders-api": "four"}} if param["metadata"]["namespace"] == "orders" else param
+        for param in params
+    ]
     assert admit(policies, edited, deployment_request("orders", "orders-api", 9)).allowed
 
 

@@ -63,7 +63,9 @@ def test_the_folder_holds_the_objects_of_contract_section_8(files):
     config_maps = {doc["metadata"]["namespace"]: doc for doc in documents(files) if doc["kind"] == "ConfigMap"}
     assert config_maps["orders"]["data"] == {"orders-api": "4", "orders-worker": "2"}
     assert config_maps["legacy"]["data"] == {}  # its last limit was removed: applying it removes the key
-    assert all(doc["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "replica-ledger"} for doc in documents(files))
+    assert all(
+        doc["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "replica-ledger"} for doc in documents(files)
+    )
 
 
 def test_the_manifest_names_every_file_with_its_sha256(files):
@@ -143,16 +145,25 @@ def test_two_days_with_the_same_limits_are_byte_identical(tmp_path):
 
 def test_a_ped_raise_changes_exactly_one_key():
     before = folder.build_files(LIMITS, CLUSTERS, ("Warn", "Audit")).files
-    raised = [objects.Limit("orders", "orders-api", 5) if limit.deployment == "orders-api" else limit for limit in LIMITS]
+    raised = [
+        objects.Limit("orders", "orders-api", 5) if limit.deployment == "orders-api" else limit for limit in LIMITS
+    ]
     after = folder.build_files(raised, CLUSTERS, ("Warn", "Audit")).files
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["clusterrules-gke-demo-eu.yaml", "clusterrules-gke-demo-us.yaml", "configmaps.yaml", "manifest.json"]
+    assert changed == [
+        "clusterrules-gke-demo-eu.yaml",
+        "clusterrules-gke-demo-us.yaml",
+        "configmaps.yaml",
+        "manifest.json",
+    ]
     old = {d["metadata"]["namespace"]: d["data"] for d in yaml.safe_load_all(before["configmaps.yaml"])}
     new = {d["metadata"]["namespace"]: d["data"] for d in yaml.safe_load_all(after["configmaps.yaml"])}
     diffs = [(ns, key) for ns in old for key in old[ns] | new[ns] if old[ns].get(key) != new[ns].get(key)]
     assert diffs == [("orders", "orders-api")]
     assert new["orders"]["orders-api"] == "5"
-    diff_lines = [line for line in before["configmaps.yaml"].splitlines() if line not in after["configmaps.yaml"].splitlines()]
+    diff_lines = [
+        line for line in before["configmaps.yaml"].splitlines() if line not in after["configmaps.yaml"].splitlines()
+    ]
     assert diff_lines == [b"  orders-api: '4'"]
 
 

@@ -54,7 +54,9 @@ def _series(metric: str, values: str, **labels: str) -> dict:
 
 def _hpa(namespace: str, name: str, values: str, target: str | None = None) -> list[dict]:
     return [
-        _series("kube_horizontalpodautoscaler_spec_max_replicas", values, namespace=namespace, horizontalpodautoscaler=name),
+        _series(
+            "kube_horizontalpodautoscaler_spec_max_replicas", values, namespace=namespace, horizontalpodautoscaler=name
+        ),
         _series(
             "kube_horizontalpodautoscaler_info",
             "1x60",
@@ -69,7 +71,12 @@ def _hpa(namespace: str, name: str, values: str, target: str | None = None) -> l
 
 def _alert(namespace: str, deployment: str, breach_type: str, value: int, what: str) -> dict:
     return {
-        "exp_labels": {"cluster": CLUSTER, "namespace": namespace, "deployment": deployment, "breach_type": breach_type},
+        "exp_labels": {
+            "cluster": CLUSTER,
+            "namespace": namespace,
+            "deployment": deployment,
+            "breach_type": breach_type,
+        },
         "exp_annotations": {
             "summary": f"{what} {value} of {namespace}/{deployment} on {CLUSTER} is above its approved max: "
             + objects.RAISE_HINT
@@ -99,7 +106,9 @@ def test_promtool_rule_tests(promtool, rule_file):
                     *_hpa("orders", "orders-api", "4x60"),
                     _series("kube_deployment_spec_replicas", "4x60", namespace="orders", deployment="orders-api"),
                     *_hpa("catalog", "catalog-hpa", "4x60", target="catalog-api"),
-                    _series("kube_deployment_spec_replicas", "4x19 5x40", namespace="catalog", deployment="catalog-api"),
+                    _series(
+                        "kube_deployment_spec_replicas", "4x19 5x40", namespace="catalog", deployment="catalog-api"
+                    ),
                 ],
                 "promql_expr_test": [
                     {
