@@ -169,6 +169,18 @@ def report_audit_rejects(warehouse: Warehouse, month: date | None) -> list[dict]
     )
 
 
+def report_admission_warnings(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """The period's limit edits an admission policy flagged (fct_limit_edits.admission_failure)."""
+    where, params = _period(month)
+    where = f"{where} and" if where else " where snapshot_date >= cast('1970-01-01' as date) and"
+    return warehouse.query(
+        "select changed_at, cluster, namespace || '/' || deployment as api, principal, field, from_value, to_value,"
+        f" approved_max_replicas, admission_failure from fct_limit_edits{where} admission_failure is not null"
+        " order by changed_at, cluster, namespace, deployment",
+        params,
+    )
+
+
 def report_bills(warehouse: Warehouse, month: date | None) -> list[dict]:
     """Every month's bill (or `month`'s); `MissingTable` before the first month close."""
     return warehouse.query(
