@@ -40,7 +40,7 @@ FAST_SKIP := tests/dags tests/plugins tests/replica_ledger/airflow tests/dbt/tes
   tests/replica_ledger/ped/test_ped_firestore.py tests/replica_ledger/collector/test_collector_cli.py \
   tests/replica_ledger/collector/test_collector_packaging.py tests/test_composer_requirements.py \
   tests/test_deploy_composer.py tests/test_docker_compose.py tests/tooling/test_gcs_firestore_emulators.py \
-  tests/tooling/test_synthetic_fleet.py
+  tests/tooling/test_synthetic_fleet.py tests/replica_ledger/policies/test_generate.py
 .PHONY: test-fast
 test-fast: venv
 	.venv/af$(AIRFLOW)/bin/python -m pytest tests -q -p no:cacheprovider -m "not airflow" $(addprefix --ignore=,$(FAST_SKIP))
