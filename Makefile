@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report bench clean deploy-composer
+.PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report policies bench clean deploy-composer
 
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
@@ -22,6 +22,7 @@ help:
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
 	@echo "make rebuild                   rebuild every dbt model from the loaded raw tables (keeps raw tables and ledgers)"
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
+	@echo "make policies                  write the admission policies, ConfigMaps and alert rules of the current limits"
 	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
 	@echo "make bench [BACKFILL_DAYS=30]  benchmarks: one table of figures vs targets (docs/benchmarks.md)"
 	@echo "make test-fast                 the edit-test loop: unit tests, dbt unit tests, Python/SQL parity tables"
@@ -39,7 +40,7 @@ FAST_SKIP := tests/dags tests/plugins tests/replica_ledger/airflow tests/dbt/tes
   tests/replica_ledger/ped/test_ped_firestore.py tests/replica_ledger/collector/test_collector_cli.py \
   tests/replica_ledger/collector/test_collector_packaging.py tests/test_composer_requirements.py \
   tests/test_deploy_composer.py tests/test_docker_compose.py tests/tooling/test_gcs_firestore_emulators.py \
-  tests/tooling/test_synthetic_fleet.py
+  tests/tooling/test_synthetic_fleet.py tests/replica_ledger/policies/test_generate.py
 .PHONY: test-fast
 test-fast: venv
 	.venv/af$(AIRFLOW)/bin/python -m pytest tests -q -p no:cacheprovider -m "not airflow" $(addprefix --ignore=,$(FAST_SKIP))
@@ -95,6 +96,10 @@ rebuild: venv
 
 report: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.report
+
+# The objects of contract section 8 from the local warehouse's current limits (docs/policies.md).
+policies: venv
+	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.policies
 
 docs: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.docs

@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
-PARTS = ("fleet", "collector", "load", "dbt", "audit", "parse", "backfill", "bigquery", "demo")
+PARTS = ("fleet", "collector", "load", "dbt", "audit", "policies", "parse", "backfill", "bigquery", "demo")
 DEMO_TARGET_RATIO = 0.5
 FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
 
@@ -199,6 +199,26 @@ def audit_rows() -> list[Row]:
     ]
 
 
+def policies_rows() -> list[Row]:
+    """A day's policy folder for 5,000 APIs in 400 namespaces (bench/bench_policies.py)."""
+    run([python("af3"), "-m", "bench.bench_policies"], timeout=600)
+    report = read("bench_policies.json")
+    size_kb, limit_kb = report["max_config_map_bytes"] / 1024, report["config_map_limit_bytes"] / 1024
+    rules_kb, object_kb = report["max_cluster_rules_bytes"] / 1024, report["object_limit_bytes"] / 1024
+    scale = f"{report['apis']:,} APIs in {report['namespaces']} namespaces, {report['clusters']} clusters"
+    return [
+        Row(
+            "policies",
+            f"policy folder, {scale}",
+            f"{report['median_s']:.2f} s, largest ConfigMap {size_kb:.1f} KB",
+            f"<= {report['target_s']:g} s, <= {limit_kb:.0f} KB",
+            "met" if report["median_s"] <= report["target_s"] and size_kb <= limit_kb else "MISSED",
+            f"median of {len(report['runs_s'])}: objects, YAML, manifest, local write; largest ClusterRules "
+            f"{rules_kb:.0f} KB (object limit {object_kb:.0f} KB); folder {report['folder_bytes'] / 1e6:.1f} MB",
+        )
+    ]
+
+
 def parse_rows() -> list[Row]:
     run([python("af3"), "-m", "bench.bench_parse"], timeout=900)
     rows = []
@@ -355,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": load_rows,
         "dbt": dbt_rows,
         "audit": audit_rows,
+        "policies": policies_rows,
         "parse": parse_rows,
         "backfill": lambda: backfill_rows(args.backfill_days),
         "bigquery": bigquery_rows,  # after dbt: it reads the year's table sizes

@@ -69,6 +69,12 @@ if [ "$TARGET" = test ]; then
       echo "check_prereqs: Chromium is missing; scripts/install_chromium.sh installs it (apt-get install chromium)"
     fi
   fi
+  # The policy rule tests run promtool, unpacked from Debian's prometheus package by
+  # scripts/install_promtool.sh (apt-get download: no root needed, but apt-get and dpkg-deb).
+  if [ ! -x "$(dirname "$0")/../.venv/tools/bin/promtool" ] && ! { command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; }; then
+    need "promtool (.venv/tools/bin/promtool), for the policy rule tests" \
+      "a Debian system's apt-get and dpkg-deb (scripts/install_promtool.sh), or a promtool 2.42+ copied to .venv/tools/bin/"
+  fi
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

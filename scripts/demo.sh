@@ -33,11 +33,14 @@ python scripts/run_days.py "$FROM" "$TO" --dags-folder "$AIRFLOW__CORE__DAGS_FOL
 # The DAG writes the docs on a month-end day; a range ending elsewhere writes them here.
 if [ "$(date -u -d "$TO + 1 day" +%d)" != 01 ]; then python -m replica_ledger.docs --quiet; fi
 python -m replica_ledger.report
+echo "== generated admission limits of $TO (make policies; docs/policies.md):"
+python -m replica_ledger.policies --show --day "$TO" | grep -E '^(payments|orders)/'
 cat <<MSG
 
 Where things are:
   DuckDB warehouse : $DUCKDB   (try: $VENV/bin/python -c "import duckdb; print(duckdb.connect('$DUCKDB').sql('from mart_monthly_billing'))")
   Slack outbox     : $OUTBOX   ($(ls "$OUTBOX" 2>/dev/null | grep -c '\.txt$' || true) message(s); read the .txt files)
   dbt docs         : ${REPLICA_LEDGER_DBT_DOCS_DIR:-$LOCAL_DIR/dbt_docs}/index.html
+  Policies         : ${REPLICA_LEDGER_POLICY_DIR:-$LOCAL_DIR/policies}/dt=$TO/   (admission policies, ConfigMaps, ClusterRules)
   Airflow log      : $LOG
 MSG

@@ -19,6 +19,7 @@ rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 started=$(date +%s)
 
 bash scripts/install_chromium.sh
+bash scripts/install_promtool.sh
 # Lint runs beside the suites (its output is printed at the end, and it fails the run too).
 bash scripts/lint.sh .venv/af3 >"$RESULTS/lint.log" 2>&1 &
 lint_pid=$!

@@ -90,8 +90,10 @@ def log_entry(
     subresource: str | None = None,
     status: dict | None = None,
     project: str = "example-prod",
+    labels: dict | None = None,
 ) -> dict:
-    """A GKE Admin Activity LogEntry; request/response None = left out (audit level Metadata)."""
+    """A GKE Admin Activity LogEntry; request/response None = left out (audit level Metadata).
+    `labels`: the Kubernetes audit annotations GKE copies into the entry's labels."""
     method = method_name(resource, verb, subresource)
     path = resource_name(resource, namespace, name, subresource)
     payload: dict[str, Any] = {
@@ -120,6 +122,7 @@ def log_entry(
         },
         "severity": "NOTICE",
         "timestamp": _stamp(at),
+        **({"labels": labels} if labels else {}),
     }
 
 

@@ -15,6 +15,10 @@ snapshots of tooling.demo_data (the snapshot of day D is taken at D+1 00:04):
 - kube-system: the controller's writes there are out of scope.
 - search-api on gke-demo-us: one entry logged at Metadata level (no bodies): quarantined as
   a change of unknown size.
+- the generated admission policies (docs/policies.md) are applied with Warn and Audit from
+  day 9: Ana's raise (day 10), Sam's (day 14) and the HPA controller's scale of orders-api to
+  6 (day 16) carry the policy's audit annotation (GKE copies it into the LogEntry's labels),
+  so the report says "admission warned".
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from replica_ledger.policies import objects
 from tooling import audit_entries as make
 
 EU, US = "gke-demo-eu", "gke-demo-us"
@@ -97,6 +102,31 @@ def _delete(day, hour, minute, resource, namespace, name):
     }
 
 
+def _warned(write: dict, approved: int) -> dict:
+    """The write as a policy's Warn and Audit actions leave it in GKE's audit log: the
+    annotation validation.policy.admission.k8s.io/validation_failure among the entry's labels,
+    its message the policy's messageExpression (the policy tests check it word for word)."""
+    target = f"{write['namespace']}/{write['name']}"
+    if write["resource"] == "horizontalpodautoscalers":
+        policy, what, value = objects.HPA_POLICY, "HPA maxReplicas", write["response"]["spec"]["maxReplicas"]
+    else:
+        policy, what, value = objects.DEPLOYMENT_POLICY, "replicas", write["response"]["spec"]["replicas"]
+    failure = {
+        "message": f"{what} {value} of {target} exceeds the approved max"
+        f" of {approved} (replica-ledger, from PED): {objects.RAISE_HINT}",
+        "policy": policy,
+        "binding": policy,
+        "expressionIndex": 0,
+        "validationActions": ["Warn", "Audit"],
+    }
+    labels = {
+        "authorization.k8s.io/decision": "allow",
+        "authorization.k8s.io/reason": "access granted by IAM permissions.",
+        "validation.policy.admission.k8s.io/validation_failure": json.dumps([failure], separators=(",", ":")),
+    }
+    return {**write, "labels": labels}
+
+
 def writes() -> list[dict]:
     kubectl = make.KUBECTL_AGENT
     return [
@@ -105,15 +135,15 @@ def writes() -> list[dict]:
         _hpa(8, 13, 50, "catalog", "catalog-api", 4, LEE, kubectl),
         _scale(8, 14, 5, "catalog", "catalog-api", 4),
         {**_metadata_only(9, 11, 30), "cluster": US},
-        _hpa(10, 15, 20, "payments", "payments-api", 6, ANA, kubectl),
+        _warned(_hpa(10, 15, 20, "payments", "payments-api", 6, ANA, kubectl), approved=3),
         _redeploy(11, 9, 45, "payments", "payments-api", 3, "registry.demo.example/payments-api:2026.10.11"),
         _hpa(11, 9, 46, "payments", "payments-api", 6, CI, make.CI_AGENT, verb="update"),
         _scale(11, 11, 0, "payments", "payments-api", 4),
-        _hpa(14, 10, 12, "orders", "orders-api", 8, SAM, kubectl),
+        _warned(_hpa(14, 10, 12, "orders", "orders-api", 8, SAM, kubectl), approved=4),
         _scale(15, 9, 0, "payments", "payments-api", 5),
         _delete(15, 12, 10, "horizontalpodautoscalers", "legacy", "legacy-api"),
         _delete(15, 12, 10, "deployments", "legacy", "legacy-api"),
-        _scale(16, 12, 0, "orders", "orders-api", 6),
+        _warned(_scale(16, 12, 0, "orders", "orders-api", 6), approved=4),
         _scale(16, 12, 1, "kube-system", "kube-dns", 12),
         _scale(19, 3, 0, "orders", "orders-api", 3),
         _redeploy(20, 8, 20, "inventory", "inventory-api", 3, "registry.demo.example/inventory-api:2026.10.20"),

@@ -89,6 +89,34 @@ def _object_name(item_json: str | None) -> str:
     return "/".join(part[:80] if isinstance(part, str) else "?" for part in parts) if any(parts) else ""
 
 
+_ADMISSION_HEADERS = ["when", "cluster", "api", "admission", "change", "approved", "policy"]
+_FIELD_NAMES = {"max_replicas": "HPA max", "replicas": "replicas"}
+
+
+def _admission_warnings(warehouse: Warehouse, month: date | None) -> list[tuple]:
+    """ "admission warned ana.lopez at 15:20": the edits a policy flagged (with the Audit action)."""
+    try:
+        rows = queries.report_admission_warnings(warehouse, month)
+    except MissingTable:  # no audit log loaded yet
+        return []
+    return [
+        (
+            row["changed_at"],
+            row["cluster"],
+            row["api"],
+            f"admission warned {(row['principal'] or 'someone').split('@')[0]} at {row['changed_at']:%H:%M}",
+            f"{_FIELD_NAMES.get(row['field'], row['field'])} {_value(row['from_value'])} -> {row['to_value']}",
+            row["approved_max_replicas"],
+            row["admission_failure"],
+        )
+        for row in rows
+    ]
+
+
+def _value(value) -> str:
+    return "?" if value is None else str(value)
+
+
 def render_report(settings: Settings, month: date | None = None, *, bigquery_client=None) -> str:
     """The report of the warehouse of ``settings`` (``bigquery_client`` injects a client, an
     emulator's, when the target is BigQuery)."""
@@ -131,6 +159,15 @@ def render_report(settings: Settings, month: date | None = None, *, bigquery_cli
     who = who_crossed_rows(warehouse, settings.audit_log is not None)
     if who is not None:  # the warehouse has the attribution columns (fct_breach_alerts)
         sections.insert(1, _table("Who crossed the limit (every episode, from the audit log)", HEADERS, who))
+    if settings.audit_log is not None:
+        sections.insert(
+            2 if who is not None else 1,
+            _table(
+                "Edits the admission policies flagged (audit log)",
+                _ADMISSION_HEADERS,
+                _admission_warnings(warehouse, month),
+            ),
+        )
     return "\n".join(sections)
 
 

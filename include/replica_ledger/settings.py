@@ -65,6 +65,12 @@ CAPTURE_DEADLINE_HOURS_VAR = "REPLICA_LEDGER_CAPTURE_DEADLINE_HOURS"
 ALLOW_EMPTY_REGISTRY_VAR = "REPLICA_LEDGER_ALLOW_EMPTY_REGISTRY"
 # The currency every amount is shown in (an ISO 4217 code; the marts hold plain amounts).
 CURRENCY_VAR = "REPLICA_LEDGER_CURRENCY"
+# The generated admission policies, ConfigMaps and alert rules (docs/policies.md).
+POLICY_DIR_VAR = "REPLICA_LEDGER_POLICY_DIR"
+POLICY_ACTIONS_VAR = "REPLICA_LEDGER_POLICY_ACTIONS"
+POLICY_APPLY_VAR = "REPLICA_LEDGER_POLICY_APPLY"
+POLICY_APPLY_IMAGE_VAR = "REPLICA_LEDGER_POLICY_APPLY_IMAGE"
+POLICY_APPLY_SERVICE_ACCOUNT_VAR = "REPLICA_LEDGER_POLICY_APPLY_SERVICE_ACCOUNT"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -258,6 +264,14 @@ class Settings:
     # unless this says an empty registry is intended (changelog.check_registry).
     allow_empty_registry: bool = False
     currency: str = "EUR"
+    # Where each day's policy folder is written: a local folder, or gs://BUCKET/PREFIX (the
+    # only choice in production). The bindings' actions: ("Warn", "Audit") or ("Deny", "Audit").
+    policy_dir: str = str(REPO_ROOT / ".local" / "policies")
+    policy_actions: tuple[str, ...] = ("Warn", "Audit")
+    # The apply pod (production only): off unless asked for.
+    policy_apply: bool = False
+    policy_apply_image: str = "gcr.io/google.com/cloudsdktool/google-cloud-cli:stable"
+    policy_apply_service_account: str = "replica-ledger-policy-apply"
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -382,6 +396,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         allow_empty_registry=env.boolean(ALLOW_EMPTY_REGISTRY_VAR, defaults.allow_empty_registry),
         currency=_currency(env, defaults.currency),
+        policy_dir=_policy_dir(env, local_dir),
+        policy_actions=_policy_actions(env, defaults.policy_actions),
+        policy_apply=env.boolean(POLICY_APPLY_VAR, defaults.policy_apply),
+        policy_apply_image=env.text(POLICY_APPLY_IMAGE_VAR, defaults.policy_apply_image),
+        policy_apply_service_account=env.text(POLICY_APPLY_SERVICE_ACCOUNT_VAR, defaults.policy_apply_service_account),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
@@ -397,6 +416,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ped_table_name=env.text(PED_TABLE_NAME_VAR, defaults.ped_table_name),
     )
     if settings.env != "gcp":
+        if settings.policy_apply:
+            raise SettingsError(
+                f"{POLICY_APPLY_VAR}=true needs {ENV_VAR}=gcp: the day's objects are applied by a pod in production;"
+                " locally `make policies` writes them and kubectl applies them (docs/policies.md)"
+            )
         return settings
     from replica_ledger.clock import ClockError, env_override
 
@@ -467,6 +491,40 @@ def _currency(env: _Env, default: str) -> str:
     return code
 
 
+GCS_SCHEME = "gs://"
+#: REPLICA_LEDGER_POLICY_ACTIONS -> the bindings' validationActions. Audit is always there: the
+#: audit log's annotation of a failed write is how the ledger learns of it (docs/policies.md).
+POLICY_ACTIONS = {"warn": ("Warn", "Audit"), "deny": ("Deny", "Audit")}
+
+
+def _policy_dir(env: _Env, local_dir: Path) -> str:
+    """REPLICA_LEDGER_POLICY_DIR: a local folder (made absolute) or gs://BUCKET[/PREFIX].
+    Production's default is the archive bucket's `policies/` (set in `_with_gcp`)."""
+    raw = env.text(POLICY_DIR_VAR)
+    if raw.startswith(GCS_SCHEME):
+        bucket = raw.removeprefix(GCS_SCHEME).split("/", 1)[0]
+        if not bucket:
+            raise env.error(f"{POLICY_DIR_VAR}={raw!r} names no bucket")
+        return raw.rstrip("/")
+    if "://" in raw:
+        raise env.error(f"{POLICY_DIR_VAR}={raw!r}: expected a local folder or gs://BUCKET/PREFIX")
+    if not raw and env.text(ENV_VAR) == "gcp":
+        return ""
+    return str(env.path(POLICY_DIR_VAR, local_dir / "policies"))
+
+
+def _policy_actions(env: _Env, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.text(POLICY_ACTIONS_VAR)
+    if not raw:
+        return default
+    actions = POLICY_ACTIONS.get(raw.lower())
+    if actions is None:
+        raise env.error(
+            f"{POLICY_ACTIONS_VAR}={raw!r}: expected Warn (validationActions Warn, Audit) or Deny (Deny, Audit)"
+        )
+    return actions
+
+
 def _deploy_grace_hours(env: _Env, default: int) -> int:
     return env.integer(DEPLOY_GRACE_HOURS_VAR, default, 0, 24 * 31, "hours; 0 turns the grace off")
 
@@ -534,7 +592,13 @@ def _with_gcp(settings: Settings, env: _Env) -> Settings:
         )
     if gke and not gcp.gke_location:
         raise GcpSettingsError(f"{POD_MODE_VAR}=gke needs {GKE_LOCATION_VAR} (region or zone)")
-    return replace(settings, gcp=gcp)
+    # Production writes the policy folders to GCS, never to the worker's disk.
+    policy_dir = settings.policy_dir or f"{GCS_SCHEME}{gcp.bucket}/policies"
+    if not policy_dir.startswith(GCS_SCHEME):
+        raise GcpSettingsError(
+            f"{POLICY_DIR_VAR}={policy_dir!r}: {ENV_VAR}=gcp writes the policy folders to gs://BUCKET/PREFIX"
+        )
+    return replace(settings, gcp=gcp, policy_dir=policy_dir)
 
 
 # --------------------------------------------------------------------------- names and commands

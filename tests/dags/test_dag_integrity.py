@@ -138,6 +138,7 @@ def test_local_warehouse_writers_share_the_one_slot_pool(dagbag):
         "billing.route_billing",
         "billing.close_month",
         "docs.generate_docs",
+        "policies.write_policies",
     )
     for task_id in readers_and_writers:
         assert tasks[task_id]["pool"] == "duckdb_writer", task_id

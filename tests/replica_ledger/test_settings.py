@@ -98,6 +98,11 @@ CASES = {
     names.POD_EPHEMERAL_STORAGE_VAR: ("2Gi", lambda s: s.gcp.pod_ephemeral_storage, "2Gi"),
     names.POD_STARTUP_TIMEOUT_SECONDS_VAR: ("30", lambda s: s.gcp.pod_startup_timeout_seconds, 30),
     names.POD_TIMEOUT_SECONDS_VAR: ("90", lambda s: s.gcp.pod_timeout_seconds, 90),
+    names.POLICY_DIR_VAR: ("gs://b/policies/", lambda s: s.policy_dir, "gs://b/policies"),
+    names.POLICY_ACTIONS_VAR: ("deny", lambda s: s.policy_actions, ("Deny", "Audit")),
+    names.POLICY_APPLY_VAR: ("true", lambda s: s.policy_apply, True),
+    names.POLICY_APPLY_IMAGE_VAR: ("kubectl:1", lambda s: s.policy_apply_image, "kubectl:1"),
+    names.POLICY_APPLY_SERVICE_ACCOUNT_VAR: ("sa-apply", lambda s: s.policy_apply_service_account, "sa-apply"),
 }
 
 
@@ -326,3 +331,21 @@ def test_a_malformed_audit_table_names_its_variable(raw):
 def test_an_audit_table_cannot_be_built_around_the_pattern():
     with pytest.raises(ValueError, match="not a BigQuery table name"):
         names.AuditTable("prod-logs", "k8s_audit", "activity`; drop table x; --")
+
+
+def test_the_policy_folder_is_local_by_default_and_in_the_bucket_in_production(tmp_path):
+    assert load_settings({names.LOCAL_DIR_VAR: str(tmp_path)}).policy_dir == str(tmp_path / "policies")
+    assert load_settings(GCP_ENV).policy_dir == "gs://prod-bucket/policies"
+
+
+def test_production_refuses_a_local_policy_folder_and_apply_refuses_a_local_run(tmp_path):
+    with pytest.raises(GcpSettingsError, match=r"REPLICA_LEDGER_POLICY_DIR=.*writes the policy folders to gs://"):
+        load_settings({**GCP_ENV, names.POLICY_DIR_VAR: str(tmp_path)})
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_POLICY_APPLY=true needs REPLICA_LEDGER_ENV=gcp"):
+        load_settings({names.POLICY_APPLY_VAR: "true"})
+
+
+@pytest.mark.parametrize("raw", ["Deny,Warn", "audit", "block"])
+def test_policy_actions_are_warn_or_deny(raw):
+    with pytest.raises(SettingsError, match="REPLICA_LEDGER_POLICY_ACTIONS"):
+        load_settings({names.POLICY_ACTIONS_VAR: raw})

@@ -137,7 +137,8 @@ edits as (
         writes.new_value as to_value,
         writes.principal,
         writes.user_agent,
-        writes.tool
+        writes.tool,
+        writes.admission_failure
     from writes
     inner join remembered on writes.audit_id = remembered.audit_id
     where
@@ -162,6 +163,7 @@ select
     edits.principal,
     edits.user_agent,
     edits.tool,
+    edits.admission_failure,
     limits.max_replicas as approved_max_replicas,
     limits.change_id as limit_change_id
 from edits

@@ -161,3 +161,66 @@ def build_gcp_snapshot(settings: Settings) -> list:
         live_capture >> capture
         checked >> route_snapshot() >> [live_capture, archive_only]
     return [capture, archive_only]
+
+
+# --------------------------------------------------------------------------- policy apply
+
+POLICY_POD_LABELS = {
+    "app.kubernetes.io/name": "replica-ledger-policy-apply",
+    "app.kubernetes.io/part-of": "replica-ledger",
+}
+
+
+def policy_pod_name(cluster: str) -> str:
+    return pod_name(cluster).replace("replica-ledger-snapshot-", "replica-ledger-policies-", 1)
+
+
+def _policy_pod_kwargs(settings: Settings) -> dict:
+    """The collector pod's shape (resources, security, timeouts, kubeconfig Secret in composer
+    mode), with the apply image and its own service account (deploy/policy-apply-rbac.yaml)."""
+    return {
+        **_pod_kwargs(_gcp_part(settings)),
+        "image": settings.policy_apply_image,
+        "service_account_name": settings.policy_apply_service_account,
+        "labels": dict(POLICY_POD_LABELS),
+        "cmds": ["bash", "-c"],
+        "retries": 1,
+    }
+
+
+def build_policy_apply(settings: Settings):
+    """One pod per cluster applying the run's day folder (REPLICA_LEDGER_POLICY_APPLY=true)."""
+    from replica_ledger.policies.apply import apply_script
+    from replica_ledger.policies.folder import day_folder_template
+
+    gcp = _gcp_part(settings)
+    folder_url = f"{settings.policy_dir}/{day_folder_template(DS)}"
+    kubeconfig = f"{KUBECONFIG_DIR}/{gcp.kubeconfig_secret_key}" if gcp.uses_kubeconfig() else None
+    per_cluster = [
+        {"name": policy_pod_name(cluster), "arguments": [apply_script(folder_url, cluster, kubeconfig)]}
+        for cluster in settings.clusters
+    ]
+    if gcp.pod_mode == "gke":
+        from airflow.providers.google.cloud.operators.kubernetes_engine import GKEStartPodOperator
+
+        return GKEStartPodOperator.partial(
+            task_id="apply",
+            project_id=gcp.gke_project,
+            location=gcp.gke_location,
+            gcp_conn_id=gcp.gcp_conn_id,
+            **_policy_pod_kwargs(settings),
+        ).expand_kwargs(
+            [
+                {**kwargs, "cluster_name": cluster}
+                for kwargs, cluster in zip(per_cluster, settings.clusters, strict=True)
+            ]
+        )
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator.partial(
+        task_id="apply",
+        config_file=gcp.kube_config_file,
+        in_cluster=False,
+        kubernetes_conn_id=None,
+        **_policy_pod_kwargs(settings),
+    ).expand_kwargs(per_cluster)

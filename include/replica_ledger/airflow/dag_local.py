@@ -6,6 +6,7 @@
     alert      route_alerts -> post_slack | no_alert
     billing    route_billing -> close_month | nothing_to_close
     docs       docs_due -> generate_docs
+    policies   write_policies [-> apply_due -> apply[cluster]: REPLICA_LEDGER_POLICY_APPLY=true, production]
 
 `build_daily` wires them; only the snapshot group differs between the local wiring (here)
 and the production one (`dag_gcp`). Each task body is one call into `airflow.tasks`,
@@ -120,4 +121,24 @@ def build_daily(settings: Settings) -> None:
         docs_gate = docs_due()
         docs_gate >> generate_docs()
 
-    loaded >> built >> [alert_branch, billing_branch, docs_gate]
+    with TaskGroup("policies", tooltip="The approved limits as admission policies and alert rules (docs/policies.md)"):
+        # Reads dim_replica_limits: the DuckDB slot too.
+        @task(task_id="write_policies", pool=pool)
+        def write_policies(**context) -> dict:
+            from replica_ledger.airflow import tasks
+
+            return tasks.write_policies(context)
+
+        written = write_policies()
+        if settings.policy_apply and settings.gcp is not None:
+            from replica_ledger.airflow.dag_gcp import build_policy_apply
+
+            @task.short_circuit(task_id="apply_due")
+            def apply_due(**context) -> bool:
+                from replica_ledger.airflow import tasks
+
+                return tasks.policy_apply_due(context)
+
+            written >> apply_due() >> build_policy_apply(settings)
+
+    loaded >> built >> [alert_branch, billing_branch, docs_gate, written]

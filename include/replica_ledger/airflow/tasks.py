@@ -89,6 +89,29 @@ def docs_due(context: dict[str, Any]) -> bool:
     return run.is_current_day(load_settings().live_snapshot_tolerance_days) or pipeline.is_month_end(run.snapshot_day)
 
 
+# --------------------------------------------------------------------------- policies
+
+
+def write_policies(context: dict[str, Any]) -> dict:
+    """The day's policy folder: the limits in force at the end of the snapshot day, so a
+    re-run or a backfill of the day writes the same bytes (policies.generate)."""
+    from replica_ledger.policies.generate import write_policies as write
+
+    run = RunInfo.from_context(context)
+    summary = write(load_settings(), run.snapshot_day)
+    log.info("policies of %s: %d limits in %s", run.snapshot_day, summary["limits"], summary["folder"])
+    return summary
+
+
+def policy_apply_due(context: dict[str, Any]) -> bool:
+    """Only the current day's regular run applies: a backfill or a past day never puts an old
+    registry back into the clusters. Whether live capture is on does not matter here."""
+    run = RunInfo.from_context(context)
+    due = run.is_current_day(tolerance_days=1)
+    log.info("policy apply for %s: %s", run.snapshot_day, "due" if due else "not for a past day or a backfill")
+    return due
+
+
 # --------------------------------------------------------------------------- alerts
 
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from replica_ledger.audit.admission import annotation_of, failure_text
+from replica_ledger.policies.objects import POLICY_NAMES
+
 CLOUD_LOGGING = "cloud_logging"
 K8S_AUDIT = "k8s_audit_event"
 
@@ -57,6 +60,9 @@ class AuditEntry:
     response: Any
     failed: bool  # the API server refused the request: nothing changed
     has_body: bool  # False at audit level Metadata: who and when, not what
+    # `<policy>: <message>` when the write failed an admission policy with the Audit action
+    # (audit.admission): the LogEntry's labels or the Event's annotations carry it.
+    admission_failure: str | None = None
 
 
 def parse_timestamp(text: Any) -> datetime:
@@ -116,6 +122,7 @@ def _from_log_entry(line: dict) -> AuditEntry:
         response=response,
         failed=bool(isinstance(status, dict) and status.get("code")),
         has_body=request is not None or response is not None,
+        admission_failure=failure_text(annotation_of(line.get("labels")), POLICY_NAMES),
     )
 
 
@@ -170,6 +177,7 @@ def _from_k8s_event(line: dict, file_cluster: str | None) -> AuditEntry:
         response=response,
         failed=isinstance(code, int) and code >= 400,
         has_body=line.get("level") != "Metadata" and (request is not None or response is not None),
+        admission_failure=failure_text(annotation_of(annotations), POLICY_NAMES),
     )
 
 

@@ -151,6 +151,7 @@ def _row(entry: AuditEntry, kind: str) -> dict | Quarantine:
         "field": field,
         "new_value": value,
         "source_format": entry.source_format,
+        "admission_failure": entry.admission_failure,
     }
 
 

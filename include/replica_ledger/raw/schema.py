@@ -86,6 +86,8 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "field": "VARCHAR",
         "new_value": "BIGINT",
         "source_format": "VARCHAR",
+        # The admission policy the write failed, with its message (audit.admission), or null.
+        "admission_failure": "VARCHAR",
     },
     "k8s_audit_rejects": {
         "snapshot_date": "DATE",

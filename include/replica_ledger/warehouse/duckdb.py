@@ -79,6 +79,9 @@ def ensure_raw_schema(con) -> None:
     for table, columns in RAW_TABLES.items():
         column_sql = ", ".join(f"{name} {sql_type}" for name, sql_type in columns.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{table} ({column_sql})")
+        # A column added since the file was made (a warehouse built before it) is added, null.
+        for name, sql_type in columns.items():
+            con.execute(f"ALTER TABLE {RAW_SCHEMA}.{table} ADD COLUMN IF NOT EXISTS {name} {sql_type}")
 
 
 def insert_rows(con, table: str, rows: list[dict]) -> int:

@@ -8,7 +8,7 @@ into the SQL.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from replica_ledger.warehouse.base import MissingTable, Warehouse
 
@@ -169,6 +169,18 @@ def report_audit_rejects(warehouse: Warehouse, month: date | None) -> list[dict]
     )
 
 
+def report_admission_warnings(warehouse: Warehouse, month: date | None) -> list[dict]:
+    """The period's limit edits an admission policy flagged (fct_limit_edits.admission_failure)."""
+    where, params = _period(month)
+    where = f"{where} and" if where else " where snapshot_date >= cast('1970-01-01' as date) and"
+    return warehouse.query(
+        "select changed_at, cluster, namespace || '/' || deployment as api, principal, field, from_value, to_value,"
+        f" approved_max_replicas, admission_failure from fct_limit_edits{where} admission_failure is not null"
+        " order by changed_at, cluster, namespace, deployment",
+        params,
+    )
+
+
 def report_bills(warehouse: Warehouse, month: date | None) -> list[dict]:
     """Every month's bill (or `month`'s); `MissingTable` before the first month close."""
     return warehouse.query(
@@ -190,3 +202,26 @@ def report_restatements(warehouse: Warehouse, month: date | None) -> list[dict]:
         " order by billing_month, namespace, deployment, statement_version",
         [month] if month else [],
     )
+
+
+# --------------------------------------------------------------------------- generated policies
+
+
+def limits_in_force(warehouse: Warehouse, at: datetime | None) -> list[dict]:
+    """Each API's approved max in force at `at` (`[valid_from, valid_to)`), or its current
+    version when `at` is None; by namespace and deployment."""
+    columns = "select namespace, deployment, max_replicas from dim_replica_limits"
+    order = " order by namespace, deployment"
+    if at is None:
+        return warehouse.query(f"{columns} where is_current{order}")
+    return warehouse.query(f"{columns} where valid_from <= ? and (valid_to is null or valid_to > ?){order}", [at, at])
+
+
+def limit_namespaces(warehouse: Warehouse) -> list[str]:
+    """Every namespace that ever had an approved limit (its ConfigMap stays, emptied, when the last goes)."""
+    return [row["namespace"] for row in warehouse.query("select distinct namespace from dim_replica_limits")]
+
+
+def policy_clusters(warehouse: Warehouse) -> list[str]:
+    """The clusters a snapshot is expected from (configured or seen): one ClusterRules each."""
+    return [row["cluster"] for row in warehouse.query("select distinct cluster from int_snapshot_expectations")]

@@ -122,3 +122,124 @@ def test_the_bill_shows_the_intraday_peak_as_observed_max(demo_month):
     )
     # 1 vCPU, 2 GB: (19 + 38) x (7 - 4) / 4 = 42.75 more than the approved max 4.
     assert rows == [("catalog-api", 4, 7, Decimal("42.75"))]
+
+
+# --------------------------------------------------------------------------- generated policies
+# The same warehouse, read by the policy step (policies.generate) and judged by the admission
+# harness on a real CEL runtime (tests/replica_ledger/policies/admission.py).
+
+POLICIES_APPLIED_FROM = datetime(2026, 10, 9)  # tooling/demo_audit.py: Warn and Audit from day 9
+
+
+def _judge(settings: Settings, requests_at: list[tuple[datetime | date, object]]) -> list:
+    """Each request judged by the policies and ConfigMaps generated for its moment."""
+    import yaml
+
+    from replica_ledger.policies import folder
+    from replica_ledger.policies.generate import day_files
+    from replica_ledger.warehouse import open_warehouse
+    from tests.replica_ledger.policies.admission import admit
+
+    warehouse, decisions, cache = open_warehouse(settings), [], {}
+    for moment, request in requests_at:
+        if moment not in cache:
+            if isinstance(moment, datetime):  # the limits in force at that instant
+                from replica_ledger.policies import objects
+                from replica_ledger.warehouse import queries
+
+                rows = queries.limits_in_force(warehouse, moment)
+                limits = [objects.Limit(r["namespace"], r["deployment"], int(r["max_replicas"])) for r in rows]
+                files = folder.build_files(limits, ["gke-demo-eu"], ("Warn", "Audit")).files
+            else:  # the day's folder, as the DAG writes it
+                files = day_files(settings, moment, warehouse=warehouse).files
+            cache[moment] = (
+                list(yaml.safe_load_all(files[folder.ADMISSION])),
+                list(yaml.safe_load_all(files[folder.CONFIG_MAPS])),
+            )
+        decisions.append(admit(*cache[moment], request))
+    return decisions
+
+
+def test_the_days_policies_flag_exactly_the_snapshots_the_ledger_finds_over_their_limit(demo_month):
+    """Every Deployment and HPA of every snapshot day, written again under that day's folder:
+    flagged exactly where fct_replica_breaches has replicas_over_limit / hpa_max_over_limit."""
+    from tests.replica_ledger.policies.admission import deployment_request, hpa_request
+
+    requests = [
+        ((day, cluster, namespace, name, "replicas_over_limit"), day, deployment_request(namespace, name, replicas))
+        for day, cluster, namespace, name, replicas in query(
+            demo_month, "select snapshot_date, cluster, namespace, deployment, spec_replicas from raw.k8s_deployments"
+        )
+    ] + [
+        ((day, cluster, namespace, target, "hpa_max_over_limit"), day, hpa_request(namespace, hpa, top, target=target))
+        for day, cluster, namespace, hpa, target, top in query(
+            demo_month,
+            "select snapshot_date, cluster, namespace, hpa, target_name, max_replicas from raw.k8s_hpas"
+            " where target_kind = 'Deployment'",
+        )
+    ]
+    decisions = _judge(demo_month, [(day, request) for _, day, request in requests])
+    flagged = {key for (key, _, _), decision in zip(requests, decisions, strict=True) if decision.flagged}
+    breaches = set(
+        query(
+            demo_month,
+            "select snapshot_date, cluster, namespace, deployment, breach_type from main.fct_replica_breaches"
+            " where breach_type in ('replicas_over_limit', 'hpa_max_over_limit')",
+        )
+    )
+    assert len(requests) > 300 and len(breaches) >= 5
+    assert flagged == breaches
+
+
+def test_the_writes_after_the_rollout_carry_the_annotation_exactly_where_the_policies_warn(demo_month):
+    """Each write of the demo audit log from day 9, judged under the limits in force at its
+    moment: warned exactly when its entry carries the audit annotation, with the same message."""
+    import json as json_module
+
+    from replica_ledger.audit.admission import ANNOTATION
+    from replica_ledger.audit.entries import read_entry
+    from tests.replica_ledger.policies.admission import AUDIT_KEY, Request
+
+    written = []
+    for line in (DEMO / "audit_log.jsonl").read_text().splitlines():
+        raw = json_module.loads(line)
+        entry = read_entry(raw)
+        if entry.at < POLICIES_APPLIED_FROM or entry.verb == "delete" or not isinstance(entry.response, dict):
+            continue
+        group, version = ("apps", "v1") if entry.resource == "deployments" else ("autoscaling", "v2")
+        operation = "CREATE" if entry.verb == "create" else "UPDATE"
+        request = Request(
+            group, version, entry.resource, operation, entry.namespace, entry.response, entry.subresource or ""
+        )
+        written.append((entry, (raw.get("labels") or {}).get(ANNOTATION), request))
+    decisions = _judge(demo_month, [(entry.at, request) for entry, _, request in written])
+    warned = {
+        entry.audit_id: d.audit_annotations[AUDIT_KEY]
+        for (entry, _, _), d in zip(written, decisions, strict=True)
+        if d.warnings
+    }
+    annotated = {entry.audit_id: annotation for entry, annotation, _ in written if annotation}
+    assert sorted(annotated) == ["demo-0006", "demo-0010", "demo-0014"]  # Ana, Sam, the controller into Sam's max
+    assert {key: json_module.loads(value) for key, value in warned.items()} == {
+        key: json_module.loads(value) for key, value in annotated.items()
+    }
+
+
+def test_the_edits_say_which_the_admission_policies_warned(demo_month):
+    rows = query(
+        demo_month,
+        "select split_part(principal, '@', 1), strftime(changed_at, '%d %H:%M'), admission_failure"
+        " from main.fct_limit_edits where admission_failure is not null order by changed_at",
+    )
+    assert [(who, at) for who, at, _ in rows] == [("ana.lopez", "10 15:20"), ("sam.ortiz", "14 10:12")]
+    assert rows[0][2].startswith(
+        "replica-ledger-hpa-max-replicas: HPA maxReplicas 6 of payments/payments-api exceeds the approved max of 3"
+    )
+
+
+def test_the_report_says_admission_warned_who_and_when(demo_month):
+    report = render_report(demo_month)
+    section = report.split("Edits the admission policies flagged (audit log) (2)\n", 1)[1].split("\n\n", 1)[0]
+    assert "admission warned ana.lopez at 15:20" in section
+    assert "admission warned sam.ortiz at 10:12" in section
+    assert "HPA max 3 -> 6" in section

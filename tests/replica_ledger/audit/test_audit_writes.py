@@ -98,6 +98,7 @@ def test_the_contract_example_hpa_patch_by_a_person():
         "field": "max_replicas",
         "new_value": 7,
         "source_format": CLOUD_LOGGING,
+        "admission_failure": None,
     }
 
 

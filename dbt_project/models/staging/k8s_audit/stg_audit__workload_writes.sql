@@ -20,5 +20,6 @@ select
     tool,
     is_controller,
     field,
-    new_value
+    new_value,
+    admission_failure
 from {{ source('k8s_audit', 'k8s_audit_events') }}
