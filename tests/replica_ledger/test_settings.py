@@ -68,6 +68,7 @@ CASES = {
     names.LOOKBACK_DAYS_VAR: ("3", lambda s: s.lookback_days, 3),
     names.CAPTURE_DEADLINE_HOURS_VAR: ("4", lambda s: s.capture_deadline_hours, 4),
     names.ALLOW_EMPTY_REGISTRY_VAR: ("true", lambda s: s.allow_empty_registry, True),
+    names.CURRENCY_VAR: ("USD", lambda s: s.currency, "USD"),
     names.GCP_PROJECT_VAR: ("p1", lambda s: s.gcp_project, "p1"),
     names.RAW_SCHEMA_VAR: ("raw_x", lambda s: s.raw_dataset, "raw_x"),
     names.BQ_DATASET_VAR: ("marts_x", lambda s: s.dataset, "marts_x"),
