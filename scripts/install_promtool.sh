@@ -18,7 +18,13 @@ if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! (cd "$work" && apt-get download -qq "prometheus=$VERSION" >/dev/null 2>"$work/apt.err"); then
+download() { (cd "$work" && apt-get download -qq "prometheus=$VERSION" >/dev/null 2>"$work/apt.err"); }
+# A fresh machine may have no package lists yet: refresh them once when allowed (root or sudo).
+if ! download && { [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo -n true 2>/dev/null; }; }; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo "sudo -n")
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq || true
+fi
+if [ ! -e "$work"/prometheus_*.deb ] && ! download; then
   echo "install_promtool: apt-get download prometheus=$VERSION failed: $(tail -n 1 "$work/apt.err")" >&2
   echo "install_promtool: the package lists may be stale or miss bookworm; as root: apt-get update" >&2
   exit 1
