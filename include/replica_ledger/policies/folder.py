@@ -100,6 +100,7 @@ def write_local(root: Path, day: date, day_files: DayFiles) -> str:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         with os.fdopen(handle, "wb") as out:
             out.write(day_files.files[name])
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep the objects from whoever applies them
         os.replace(temporary, folder / name)
     return str(folder)
 
