@@ -35,7 +35,7 @@
 
 {#- The lookback window L (contract §5 "Late data"): a run for day D rebuilds the per-day
     facts of [D - L, D]. The var `lookback_days` (a hand run), else the environment variable
-    REPLICA_LEDGER_DBT_LOOKBACK_DAYS (the DAG: Settings.lookback_days, 0 for a backfill),
+    REPLICA_LEDGER_DBT_LOOKBACK_DAYS (the DAG: the days back to the run window's start, raw.record.run_window),
     else 0: the run's day only. Not a --vars value in the DAG, for the same partial-parse
     reason as the day. -#}
 {% macro ledger_lookback_days(for_config=false) -%}

@@ -16,7 +16,7 @@ from replica_ledger.steps.billing import (
     is_month_end,
 )
 from replica_ledger.steps.build import build_day, rebuild, run_summary
-from replica_ledger.steps.load import archive_store, load_day, run_lookback_days
+from replica_ledger.steps.load import archive_store, load_day, window_days_back
 from replica_ledger.steps.snapshot import take_snapshot
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "is_month_end",
     "load_day",
     "rebuild",
-    "run_lookback_days",
     "run_summary",
     "take_snapshot",
+    "window_days_back",
 ]

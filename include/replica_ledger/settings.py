@@ -111,7 +111,8 @@ TOOLING_VARIABLES = ("REPLICA_LEDGER_AIRFLOW_IMAGE", "REPLICA_LEDGER_SKIP_NETWOR
 # not --vars: dbt re-parses the whole project whenever --vars change, i.e. on every new day.
 RUN_WINDOW_ENV = {
     "snapshot_date": "REPLICA_LEDGER_DBT_SNAPSHOT_DATE",
-    # Days before snapshot_date the per-day facts rebuild too (Settings.lookback_days).
+    # Days before snapshot_date the per-day facts rebuild too: D - the run window's start
+    # (raw.record.run_window), at most Settings.lookback_days.
     "lookback_days": "REPLICA_LEDGER_DBT_LOOKBACK_DAYS",
 }
 PREFIX = "REPLICA_LEDGER_"
@@ -253,8 +254,9 @@ class Settings:
     # are filled in (None = no link).
     ped_url_template: str | None = None
     live_snapshot_tolerance_days: int = 1
-    # Each run for day D reloads and rebuilds [D - lookback_days, D] (contract §5 "Late
-    # data"); a backfill run uses 0 (pipeline.run_lookback_days).
+    # How far back a run for day D heals (contract §5 "Late data"): every run, backfill or
+    # not, rebuilds [max(D - lookback_days, E), D], E the earliest day whose inputs changed
+    # (raw.record.run_window).
     lookback_days: int = 7
     # The platform route hears of day D when its run has not captured it this many hours
     # before D's capture window [D+1, D+2) UTC closes (airflow/deadline.py); 0 = off. On by

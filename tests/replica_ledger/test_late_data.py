@@ -8,7 +8,8 @@ max 6: an hpa_max_over_limit breach on every snapshot day until PED approves 6.
 * a late PED row whose changed_at is 3 days back re-judges those days;
 * a cluster missing 33 days that shows the same breach again is the same episode, and a
   full rebuild (`make rebuild`) gives the same rows as the daily runs;
-* a backfill run loads and rebuilds only its own day.
+* a backfill run heals like any run: [max(D - L, E), D], E the earliest changed day;
+* alert_log exists from the first build.
 """
 
 from __future__ import annotations
@@ -205,28 +206,60 @@ def test_an_episode_bridges_a_33_day_gap_and_a_rebuild_equals_the_daily_runs(led
     assert raw_after == raw_before
 
 
-def test_a_backfill_run_loads_and_rebuilds_only_its_own_day(ledger):
+def test_a_backfill_run_heals_like_any_run(ledger):
+    """One rule for every run: a backfill run for D rebuilds [max(D - L, E), D], E the earliest
+    day whose inputs changed, and its load record says what and why."""
     for back in (2, 1, 0):
         write_snapshot(ledger.archive, D - timedelta(days=back))
-    run(D - timedelta(days=2))
-    run(D - timedelta(days=1))  # manual: builds D-3..D-1
-    before = {table: rows_by_day(ledger.duckdb, table) for table in (*FACTS, "raw.k8s_deployments")}
-    raw_loads = query(ledger.duckdb, "select * from raw.day_loads order by snapshot_date")
+    run(D - timedelta(days=2), backfill=True)
+    run(D - timedelta(days=1), backfill=True)  # nothing changed: D-1 only
+    loads = query(ledger.duckdb, "select * from raw.day_loads order by snapshot_date")
+    assert [json.loads(row["run_window"])["start"] for row in loads] == [
+        str(D - timedelta(days=2)),
+        str(D - timedelta(days=1)),
+    ]
+    assert breach_days(ledger.duckdb) == [D - timedelta(days=2), D - timedelta(days=1)]
 
-    # Late news for D-2, both kinds: its file rewritten, and a PED row raising the max on D-3.
+    # Late news, both kinds: D-2's file rewritten, a PED row raising the max from D-1, and
+    # one from D-3, before the window [D - 2, D] (reported, not healed).
     path = write_snapshot(ledger.archive, D - timedelta(days=2))
     path.write_text(path.read_text() + "\n")
     with ledger.changes.open("a") as log:
-        log.write(ped_row("ped-2", 6, datetime.combine(D - timedelta(days=3), time(), tzinfo=UTC)))
+        log.write(ped_row("ped-2", 6, datetime.combine(D - timedelta(days=1), time(), tzinfo=UTC)))
+        log.write(ped_row("ped-0", 4, datetime.combine(D - timedelta(days=3), time(), tzinfo=UTC)))
     load, build = run(D, backfill=True)
 
-    assert (load["lookback_days"], load["reloaded_days"]) == (0, {})
-    assert build["rebuilt_from"] == D.isoformat()
-    loads = query(ledger.duckdb, "select * from raw.day_loads order by snapshot_date")
-    assert loads[:-1] == raw_loads and loads[-1]["snapshot_date"] == D  # only D's load record is new
-    for table, days in before.items():
-        assert rows_by_day(ledger.duckdb, table) | {D: None} == days | {D: None}, table  # D-2, D-1 untouched
-    assert breach_days(ledger.duckdb) == [D - timedelta(days=2), D - timedelta(days=1)]  # D judged at max 6
+    assert load["reloaded_days"] == {(D - timedelta(days=2)).isoformat(): {CLUSTER: "loaded"}}
+    assert build["rebuilt_from"] == (D - timedelta(days=2)).isoformat()
+    window = json.loads(
+        query(ledger.duckdb, "select run_window from raw.day_loads where snapshot_date = ?", [D])[0]["run_window"]
+    )
+    assert window == load["run_window"]
+    before_window = D - timedelta(days=2)
+    assert window["changed"] == {
+        str(D - timedelta(days=2)): [
+            f"file dt={D - timedelta(days=2)}/{CLUSTER}.json changed",
+            f"PED change ped-2 (arrival 2) changed_at {D - timedelta(days=1)}",
+            f"PED change ped-0 (arrival 3) changed_at {D - timedelta(days=3)}",
+        ],
+    }
+    assert window["not_healed"] == [
+        f"PED change ped-0 (arrival 3) changed_at {D - timedelta(days=3)}: days before {before_window}"
+    ]
+    # Every day of the window judged again at max 6 (D-2's snapshot is captured at D-1 00:00).
+    assert breach_days(ledger.duckdb) == []
+
+    # Nothing changed since: the next backfill day rebuilds its own day only.
+    write_snapshot(ledger.archive, D + timedelta(days=1))
+    load, build = run(D + timedelta(days=1), backfill=True)
+    assert (load["reloaded_days"], build["rebuilt_from"]) == ({}, (D + timedelta(days=1)).isoformat())
+    assert load["run_window"]["changed"] == {}
+
+
+def test_the_alert_log_exists_from_the_first_build_empty(ledger):
+    write_snapshot(ledger.archive, D)
+    run(D, backfill=True)
+    assert query(ledger.duckdb, "select count(*) as n from main.alert_log") == [{"n": 0}]
 
 
 def test_rerunning_a_day_leaves_every_table_as_it_was(ledger):

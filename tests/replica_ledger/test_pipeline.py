@@ -161,11 +161,6 @@ def test_the_window_reloads_only_days_whose_files_changed(settings):
     assert list(pipeline.load_day(settings, later)["reloaded_days"]) == [DAY.isoformat()]
 
 
-def test_a_backfill_run_has_no_lookback(settings):
-    assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=False) == 5
-    assert pipeline.run_lookback_days(replace(settings, lookback_days=5), is_backfill=True) == 0
-
-
 def test_a_hole_in_the_history_is_filled_but_a_run_never_reaches_before_the_first_day(settings):
     write_snapshot(settings.archive_dir, "gke-eu", api_items())
     pipeline.load_day(settings, DAY)  # the first day the warehouse loads

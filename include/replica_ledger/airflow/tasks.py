@@ -41,15 +41,15 @@ def load(context: dict[str, Any]) -> dict:
         from replica_ledger.airflow.preflight import require_passed
 
         require_passed(context)
-    lookback = pipeline.run_lookback_days(settings, is_backfill=run.is_backfill)
-    return pipeline.load_day(settings, run.snapshot_day, lookback_days=lookback)
+    # One rule for every run, backfill or not: the load decides the run window (steps.load).
+    return pipeline.load_day(settings, run.snapshot_day)
 
 
 def build(context: dict[str, Any]) -> dict:
-    """The run's window: a backfill rebuilds only its own day (pipeline.run_lookback_days)."""
+    """The run's window as its load recorded it, [max(D - L, E), D] (pipeline.window_days_back)."""
     run, settings = RunInfo.from_context(context), load_settings()
-    lookback = pipeline.run_lookback_days(settings, is_backfill=run.is_backfill)
-    return pipeline.build_day(settings, run.snapshot_day, lookback_days=lookback)
+    days_back = pipeline.window_days_back(settings, run.snapshot_day)
+    return pipeline.build_day(settings, run.snapshot_day, lookback_days=days_back)
 
 
 def choose_billing_branch(context: dict[str, Any], close_task: str, skip_task: str) -> str:

@@ -105,6 +105,12 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "snapshot_date": "DATE",
         "fingerprint": "VARCHAR",
         "source_files": "VARCHAR",
+        # Each input's version (JSON), so a later run can say which file changed.
+        "input_versions": "VARCHAR",
+        # The PED change log's highest arrival_seq the loading run knew of.
+        "ped_seen": "BIGINT",
+        # The run window of the run for this day and why (JSON; raw.record.RunWindow).
+        "run_window": "VARCHAR",
     },
     "ped_limit_changes": {
         "arrival_seq": "BIGINT",

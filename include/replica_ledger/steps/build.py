@@ -13,14 +13,21 @@ log = logging.getLogger(__name__)
 
 
 def build_day(settings: Settings, day: date, *, lookback_days: int | None = None) -> dict:
-    """dbt build of everything but the billing models, for the run's window [day - L, day]:
-    the per-day facts rebuild every day of it, from the raw tables and limits known now."""
+    """dbt build of everything but the billing models, for the window [day - lookback_days,
+    day] (the DAG passes its run window, steps.load.window_days_back; default the whole
+    lookback window): the per-day facts rebuild every day of it, from the raw tables and
+    limits known now. The alert_log exists from here on, empty until the first post, so a
+    check or a dashboard reading it never meets a missing table."""
     from replica_ledger.dbt_runner import build_window
+    from replica_ledger.warehouse import open_warehouse
 
     days_back = lookback(settings, lookback_days)
     daily_tests = [] if settings.dbt_daily_tests else ["--exclude-resource-type", "test"]
     build_window(settings, day, days_back, "--exclude", BILLING_MODELS, *daily_tests)
-    return {**run_summary(settings, day), "rebuilt_from": (day - timedelta(days=days_back)).isoformat()}
+    open_warehouse(settings).alert_log()  # creates the table when missing (both warehouses)
+    rebuilt_from = day - timedelta(days=days_back)
+    log.info("build %s: rebuilt %s..%s", day, rebuilt_from, day)
+    return {**run_summary(settings, day), "rebuilt_from": rebuilt_from.isoformat()}
 
 
 def rebuild(settings: Settings) -> dict:
@@ -41,6 +48,7 @@ def rebuild(settings: Settings) -> dict:
     keep = [STATEMENTS_LEDGER] if has_ledger else [BILLING_MODELS]
     command = ["build", "--full-refresh", "--exclude", *keep, "--exclude-resource-type", "unit_test"]
     run_dbt(settings, [*command, "--vars", build_vars(settings)], window=None)
+    warehouse.alert_log()  # kept when it exists; created empty when it does not (contract §2)
     days = queries.snapshot_days(warehouse)
     summary = {
         "rebuilt_days": days["days"],

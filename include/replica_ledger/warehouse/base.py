@@ -28,9 +28,15 @@ class MissingTable(LookupError):
 class RawLoad(Protocol):
     """One load of the raw tables (`Warehouse.loading`)."""
 
-    def load_records(self, first: date, last: date) -> tuple[dict[date, str], date | None]:
-        """day -> fingerprint of its last load for the days first..last that have one, and
-        the first day ever loaded (None before the first load)."""
+    def load_history(self, first: date, last: date, day: date) -> Any:
+        """A `raw.record.LoadHistory`: the load records of the days first..last, the first
+        day ever loaded (None before the first load), and the PED rows the last load of
+        another day than `day` knew of."""
+        ...
+
+    def ped_arrivals(self, since: int | None) -> tuple[list, int | None]:
+        """The PED change log's rows after arrival_seq `since` (`raw.record.PedArrival`; none
+        when `since` is None), and its highest arrival_seq."""
         ...
 
     def replacing_day(self, day: date) -> AbstractContextManager[Any]:
@@ -55,6 +61,10 @@ class Warehouse(Protocol):
 
     def loading(self) -> AbstractContextManager[RawLoad]:
         """A load of the raw tables, ended by the block (DuckDB also reloads the PED change log)."""
+        ...
+
+    def load_record(self, day: date) -> Any:
+        """`day`'s load record (`raw.record.Recorded`), None when the day was never loaded."""
         ...
 
     def alert_log(self) -> Any:

@@ -43,6 +43,7 @@ from replica_ledger.alerts.raise_log import (
     claim_rows,
 )
 from replica_ledger.raw.ndjson import NdjsonDayFiles
+from replica_ledger.raw.record import LoadHistory, PedArrival, Recorded
 from replica_ledger.raw.schema import DAY_TABLES, RAW_TABLES
 from replica_ledger.settings import DEFAULT_BQ_LOCATION, AuditTable, Settings
 from replica_ledger.warehouse.base import MissingTable
@@ -150,30 +151,98 @@ def replacing_day(raw: RawDataset, day: date, bq_client) -> Iterator:
         )
 
 
-def load_records(raw: RawDataset, first: date, last: date, bq_client) -> tuple[dict[date, str], date | None]:
-    """day -> fingerprint of its last load (raw.record) for the days first..last, and the
-    first day ever loaded: one query; nothing before the first load (no table yet)."""
-    from google.api_core.exceptions import NotFound
+def load_history(raw: RawDataset, first: date, last: date, day: date, bq_client) -> LoadHistory:
+    """The load records (raw.record) of the days first..last, the first day ever loaded and
+    the PED rows the last load of another day than `day` knew of: one query; nothing before
+    the first load (no table yet). A table written before the record kept its inputs' versions
+    lacks those columns until the next load adds them (ALLOW_FIELD_ADDITION): read as null."""
+    from google.api_core.exceptions import BadRequest, NotFound
+
+    try:
+        rows = _history_rows(raw, first, last, day, bq_client, newer_columns=True)
+    except NotFound:
+        return LoadHistory(records={})
+    except BadRequest as error:
+        if "Unrecognized name" not in str(error):
+            raise
+        rows = _history_rows(raw, first, last, day, bq_client, newer_columns=False)
+    records = {row["snapshot_date"]: Recorded.of_row(row) for row in rows if row["kind"] == "record"}
+    (history,) = [row for row in rows if row["kind"] == "history"] or [{"snapshot_date": None, "ped_seen": None}]
+    return LoadHistory(records=records, first_loaded=history["snapshot_date"], ped_seen=history["ped_seen"])
+
+
+def _history_rows(raw: RawDataset, first: date, last: date, day: date, bq_client, *, newer_columns: bool) -> list:
     from google.cloud import bigquery
 
     table = f"`{raw.project}.{raw.dataset}.day_loads`"
+    null_text, null_int = "CAST(NULL AS STRING)", "CAST(NULL AS INT64)"
+    versions, ped_seen, window = (
+        ("input_versions", "ped_seen", "run_window") if newer_columns else (null_text, null_int, null_text)
+    )
+    seen_elsewhere = f"max(IF(snapshot_date <> @day, {ped_seen}, NULL))"
     sql = (
-        f"SELECT snapshot_date, fingerprint FROM {table} WHERE snapshot_date BETWEEN @first AND @last "
-        f"UNION ALL SELECT min(snapshot_date), CAST(NULL AS STRING) FROM {table}"
+        f"SELECT 'record' AS kind, snapshot_date, fingerprint, {versions} AS input_versions, "
+        f"{ped_seen} AS ped_seen, {window} AS run_window "
+        f"FROM {table} WHERE snapshot_date BETWEEN @first AND @last "
+        f"UNION ALL SELECT 'history', min(snapshot_date), {null_text}, {null_text}, {seen_elsewhere}, {null_text} "
+        f"FROM {table} WHERE snapshot_date >= DATE '1970-01-01'"
     )
     config = bigquery.QueryJobConfig(
         query_parameters=[
             bigquery.ScalarQueryParameter("first", "DATE", first),
             bigquery.ScalarQueryParameter("last", "DATE", last),
+            bigquery.ScalarQueryParameter("day", "DATE", day),
         ]
     )
+    return [dict(row.items()) for row in bq_client.query(sql, job_config=config, location=raw.location).result()]
+
+
+def load_record(raw: RawDataset, day: date, bq_client) -> Recorded | None:
+    """`day`'s load record, None when the day was never loaded."""
+    from google.api_core.exceptions import NotFound
+    from google.cloud import bigquery
+
+    sql = f"SELECT * FROM `{raw.project}.{raw.dataset}.day_loads` WHERE snapshot_date = @day"
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("day", "DATE", day)])
     try:
-        rows = list(bq_client.query(sql, job_config=config, location=raw.location).result())
+        rows = [dict(row.items()) for row in bq_client.query(sql, job_config=config, location=raw.location).result()]
     except NotFound:
-        return {}, None
-    records = {row["snapshot_date"]: row["fingerprint"] for row in rows if row["fingerprint"] is not None}
-    first_loaded = min((row["snapshot_date"] for row in rows if row["fingerprint"] is None), default=None)
-    return records, first_loaded
+        return None
+    return Recorded.of_row(rows[0]) if rows else None
+
+
+def ped_table(settings: Settings) -> str:
+    """The PED change log table dbt reads (the source of staging/ped): project.dataset.table."""
+    project = settings.ped_project or settings.require_gcp_project("the PED change log")
+    return f"{project}.{settings.ped_dataset or settings.raw_dataset}.{settings.ped_table_name}"
+
+
+def ped_arrivals(table: str, since: int | None, bq_client, location: str) -> tuple[list[PedArrival], int | None]:
+    """The PED table's rows after arrival_seq `since` (none when nothing was seen before),
+    and its highest arrival_seq: one query."""
+    from google.api_core.exceptions import NotFound
+    from google.cloud import bigquery
+
+    sql = (
+        "SELECT arrival_seq, change_id, DATE(changed_at) AS changed_on, "
+        f"max(arrival_seq) OVER () AS seen FROM `{table}` "
+        "WHERE arrival_seq > @since OR arrival_seq = (SELECT max(arrival_seq) FROM `" + table + "`)"
+    )
+    since_value = -1 if since is None else since
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("since", "INT64", since_value)])
+    try:
+        rows = [dict(row.items()) for row in bq_client.query(sql, job_config=config, location=location).result()]
+    except NotFound:
+        return [], None
+    seen = max((row["arrival_seq"] for row in rows if row["arrival_seq"] is not None), default=None)
+    if since is None:
+        return [], seen
+    arrivals = [
+        PedArrival(row["arrival_seq"], row["change_id"], row["changed_on"])
+        for row in rows
+        if row["arrival_seq"] is not None and row["arrival_seq"] > since
+    ]
+    return arrivals, seen
 
 
 # --------------------------------------------------------------------------- queries
@@ -229,12 +298,17 @@ def query_rows(bq_client, dataset: str, sql: str, params: Sequence[Any] | None =
 class _BigQueryLoad:
     """A `base.RawLoad`: one WRITE_TRUNCATE load job per table and day partition."""
 
-    def __init__(self, raw: RawDataset, bq_client) -> None:
-        self._raw, self._client = raw, bq_client
+    def __init__(self, raw: RawDataset, bq_client, ped: str | None = None) -> None:
+        self._raw, self._client, self._ped = raw, bq_client, ped
         self.summary = {"destination": f"{raw.project}.{raw.dataset}"}
 
-    def load_records(self, first: date, last: date) -> tuple[dict[date, str], date | None]:
-        return load_records(self._raw, first, last, self._client)
+    def load_history(self, first: date, last: date, day: date) -> LoadHistory:
+        return load_history(self._raw, first, last, day, self._client)
+
+    def ped_arrivals(self, since: int | None) -> tuple[list[PedArrival], int | None]:
+        if self._ped is None:
+            return [], None
+        return ped_arrivals(self._ped, since, self._client, self._raw.location)
 
     def replacing_day(self, day: date):
         return replacing_day(self._raw, day, self._client)
@@ -267,7 +341,7 @@ class BigQueryWarehouse:
     @contextmanager
     def loading(self) -> Iterator[_BigQueryLoad]:
         raw = RawDataset.of(self.settings)
-        yield _BigQueryLoad(raw, client(self.settings))
+        yield _BigQueryLoad(raw, client(self.settings), ped_table(self.settings))
 
     def alert_log(self) -> BigQueryAlertLog:
         return BigQueryAlertLog(self._client or client(self.settings, "the BigQuery alert_log"), self.settings.dataset)
@@ -275,6 +349,9 @@ class BigQueryWarehouse:
     def raise_log(self) -> BigQueryRaiseLog:
         bq_client = self._client or client(self.settings, "the BigQuery limit_raise_log")
         return BigQueryRaiseLog(bq_client, self.settings.dataset)
+
+    def load_record(self, day: date) -> Recorded | None:
+        return load_record(RawDataset.of(self.settings), day, self.client)
 
     def dbt_environment(self) -> dict[str, str]:
         settings = self.settings

@@ -40,6 +40,7 @@ from replica_ledger.alerts.raise_log import (
     claim_rows,
 )
 from replica_ledger.raw.ndjson import NdjsonDayFiles, ndjson_line
+from replica_ledger.raw.record import LoadHistory, PedArrival, Recorded, parse_changed_on
 from replica_ledger.raw.schema import DAY_TABLES, NDJSON_TIMESTAMP_FORMAT, RAW_TABLES
 from replica_ledger.warehouse.base import MissingTable
 
@@ -152,15 +153,41 @@ def replacing_day(con, day: date):
                 insert_ndjson(con, table, files.path(table))
 
 
-def load_records(con, first: date, last: date) -> tuple[dict[date, str], date | None]:
-    """day -> fingerprint of its last load (raw.record) for the days first..last that have
-    one, and the first day ever loaded (None before the first load)."""
-    rows = con.execute(
-        f"SELECT snapshot_date, fingerprint FROM {RAW_SCHEMA}.day_loads WHERE snapshot_date BETWEEN ? AND ?",
-        [first, last],
-    ).fetchall()
-    (first_loaded,) = con.execute(f"SELECT min(snapshot_date) FROM {RAW_SCHEMA}.day_loads").fetchone()
-    return dict(rows), first_loaded
+def load_history(con, first: date, last: date, day: date) -> LoadHistory:
+    """The load records (raw.record) of the days first..last, the first day ever loaded, and
+    the PED rows the last load of another day than `day` knew of."""
+    rows = _rows(
+        con.execute(
+            f"SELECT * FROM {RAW_SCHEMA}.day_loads WHERE snapshot_date BETWEEN ? AND ?",
+            [first, last],
+        )
+    )
+    first_loaded, ped_seen = con.execute(
+        f"SELECT min(snapshot_date), max(ped_seen) FILTER (WHERE snapshot_date <> ?) FROM {RAW_SCHEMA}.day_loads",
+        [day],
+    ).fetchone()
+    records = {row["snapshot_date"]: Recorded.of_row(row) for row in rows}
+    return LoadHistory(records=records, first_loaded=first_loaded, ped_seen=ped_seen)
+
+
+def load_record(con, day: date) -> Recorded | None:
+    """`day`'s load record, None when the day was never loaded."""
+    rows = _rows(con.execute(f"SELECT * FROM {RAW_SCHEMA}.day_loads WHERE snapshot_date = ?", [day]))
+    return Recorded.of_row(rows[0]) if rows else None
+
+
+def ped_arrivals(change_rows: list[dict], since: int | None) -> tuple[list[PedArrival], int | None]:
+    """The change log's rows after arrival_seq `since` (none when nothing was seen before:
+    the first build reads them all), and its highest arrival_seq."""
+    seen = max((row["arrival_seq"] for row in change_rows), default=None)
+    if since is None:
+        return [], seen
+    arrivals = [
+        PedArrival(row["arrival_seq"], row.get("change_id"), parse_changed_on(row.get("changed_at")))
+        for row in change_rows
+        if row["arrival_seq"] > since
+    ]
+    return arrivals, seen
 
 
 class ChangeLogShrank(RuntimeError):
@@ -234,12 +261,16 @@ def _is_missing_table(error: Exception) -> bool:
 class _DuckDBLoad:
     """A `base.RawLoad` on one open connection."""
 
-    def __init__(self, con) -> None:
+    def __init__(self, con, change_rows: list[dict] | None = None) -> None:
         self._con = con
+        self._change_rows = change_rows or []
         self.summary: dict = {}
 
-    def load_records(self, first: date, last: date) -> tuple[dict[date, str], date | None]:
-        return load_records(self._con, first, last)
+    def load_history(self, first: date, last: date, day: date) -> LoadHistory:
+        return load_history(self._con, first, last, day)
+
+    def ped_arrivals(self, since: int | None) -> tuple[list[PedArrival], int | None]:
+        return ped_arrivals(self._change_rows, since)
 
     def replacing_day(self, day: date):
         return replacing_day(self._con, day)
@@ -300,7 +331,7 @@ class DuckDBWarehouse:
             ensure_raw_schema(con)
             check_change_log(con, change_rows, source)
             changelog.check_registry(change_rows, source, allow_empty=self.settings.allow_empty_registry)
-            load = _DuckDBLoad(con)
+            load = _DuckDBLoad(con, change_rows)
             yield load
             changes = replace_change_log(con, change_rows, source)
         load.summary = {
@@ -313,6 +344,15 @@ class DuckDBWarehouse:
 
     def raise_log(self) -> DuckDBRaiseLog:
         return DuckDBRaiseLog(self.path)
+
+    def load_record(self, day: date) -> Recorded | None:
+        with connect(self.path) as con:
+            try:
+                return load_record(con, day)
+            except Exception as error:
+                if _is_missing_table(error):
+                    return None
+                raise
 
     def dbt_environment(self) -> dict[str, str]:
         # The DuckDB target keeps its own raw schema name (`raw`); the file is the settings'.
