@@ -26,6 +26,12 @@ Where the time goes:
 Targets: backfill <= 2 x (days x (per-day dbt time + tasks per day x per-task floor)); and
 on Airflow 3 a 30-day backfill within AIRFLOW3_30_DAYS_TARGET_S (a shorter run is
 extrapolated: start-up + 30 x its per-day time).
+
+With --late-file, the same backfill with one late file: one cluster's file of a day
+LATE_FILE_DAYS_BACK before the middle of the range is held back, and copied in once the
+middle day's run has started. The next run loads it and rebuilds from its day
+(raw.record.run_window), the runs after it only their own day; the row says which run healed
+it and how many days it rebuilt.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ FLOOR_TASK = "billing.route_billing"
 DBT_COMMAND = re.compile(r"Command `cli ([a-z ]+)` (?:succeeded|failed) at \S+ after ([0-9.]+) seconds")
 STEP = re.compile(r"^== (.+) \(\+(\d+)s\)$", re.MULTILINE)
 AIRFLOW3_30_DAYS_TARGET_S = 400
+# The late file's day: this many days before the day whose run is under way when it lands.
+LATE_FILE_DAYS_BACK = 3
 
 
 def free_port() -> int:
@@ -175,12 +183,14 @@ def summarize(
     }
 
 
-def run_backfill(airflow: int, days: int, apis: int, keep: Path | None = None, attempts: int = 2) -> dict:
+def run_backfill(
+    airflow: int, days: int, apis: int, keep: Path | None = None, attempts: int = 2, late_file: bool = False
+) -> dict:
     """The backfill in a fresh folder; a failed attempt is retried from scratch and reported."""
     failures = []
     for _ in range(attempts):
         with tempfile.TemporaryDirectory(prefix=f"bench-backfill-af{airflow}-", dir=OUT_DIR) as tmp:
-            result, error = attempt_backfill(airflow, days, apis, keep or Path(tmp))
+            result, error = attempt_backfill(airflow, days, apis, keep or Path(tmp), late_file)
         if result is not None:
             return {**result, "failed_attempts": failures}
         failures.append(error)
@@ -188,28 +198,91 @@ def run_backfill(airflow: int, days: int, apis: int, keep: Path | None = None, a
     raise SystemExit(f"backfill failed {attempts} times:\n" + "\n---\n".join(failures))
 
 
-def attempt_backfill(airflow: int, days: int, apis: int, local: Path) -> tuple[dict | None, str]:
+def hold_back_a_file(archive: Path, middle: date) -> tuple[Path, bytes]:
+    """Remove one cluster's snapshot of the day LATE_FILE_DAYS_BACK before `middle`; its bytes."""
+    folder = archive / f"dt={middle - timedelta(days=LATE_FILE_DAYS_BACK)}"
+    path = sorted(p for p in folder.iterdir() if not p.name.endswith(".meta.json"))[0]
+    content = path.read_bytes()
+    path.unlink()
+    return path, content
+
+
+def started_days(airflow_db: Path) -> list[str]:
+    """The snapshot days (YYYY-MM-DD) of the runs the backfill has started so far."""
+    column = "logical_date" if "logical_date" in _dag_run_columns(airflow_db) else "execution_date"
+    try:
+        with sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True, timeout=1) as con:
+            rows = con.execute(f"select {column} from dag_run where start_date is not null").fetchall()
+    except sqlite3.Error:
+        return []
+    return [str(day)[:10] for (day,) in rows]
+
+
+def _dag_run_columns(airflow_db: Path) -> set[str]:
+    try:
+        with sqlite3.connect(f"file:{airflow_db}?mode=ro", uri=True, timeout=1) as con:
+            return {row[1] for row in con.execute("pragma table_info(dag_run)")}
+    except sqlite3.Error:
+        return set()
+
+
+def healed_by(warehouse: Path, late_day: date) -> dict:
+    """Which run loaded the late file again, and the days each run rebuilt (its run window)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("select snapshot_date, run_window from raw.day_loads order by 1").fetchall()
+    windows = {day.isoformat(): json.loads(window) for day, window in rows if window}
+    healer = [day for day, window in windows.items() if late_day.isoformat() in window["reloaded"]]
+    rebuilt = {day: (date.fromisoformat(day) - date.fromisoformat(w["start"])).days + 1 for day, w in windows.items()}
+    return {
+        "late_day": late_day.isoformat(),
+        "healed_by": healer,
+        "days_rebuilt_by_healer": [rebuilt[day] for day in healer],
+        "days_rebuilt": sum(rebuilt.values()),
+    }
+
+
+def attempt_backfill(
+    airflow: int, days: int, apis: int, local: Path, late_file: bool = False
+) -> tuple[dict | None, str]:
     first = LAST_DAY - timedelta(days=days - 1)
+    middle = first + timedelta(days=days // 2)
     fleet = local / "fleet"
     generate(FleetSpec(apis=apis, days=days, start=first), fleet)
+    held = hold_back_a_file(fleet / "archive", middle) if late_file else None
     env = environment(local, fleet, airflow)
     command = ["make", "--no-print-directory", "backfill", f"FROM={first}", f"TO={LAST_DAY}", f"AIRFLOW={airflow}"]
-    print(f"  {' '.join(command)} ({apis} APIs)", file=sys.stderr)
+    print(f"  {' '.join(command)} ({apis} APIs{', one late file' if late_file else ''})", file=sys.stderr)
     started, started_at = time.perf_counter(), datetime.now(UTC)
     with (local / "backfill.log").open("w") as log:
-        done = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        airflow_db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+        while held is not None and process.poll() is None:
+            if middle.isoformat() in started_days(airflow_db):
+                held[0].write_bytes(held[1])  # the late file lands while the middle day runs
+                print(f"  late file {held[0].name} of {held[0].parent.name} copied in", file=sys.stderr)
+                held = None
+            time.sleep(0.5)
+        returncode = process.wait()
     wall_s = time.perf_counter() - started
-    if done.returncode != 0:
+    if returncode != 0:
         # Keep the cause (e.g. SQLite "database is locked" in `airflow backfill create`).
         log_text = (local / "backfill.log").read_text(errors="replace")
         cause = [line for line in log_text.splitlines() if "Error" in line or "error" in line][-3:]
-        return None, f"exit {done.returncode} after {wall_s:.0f} s: " + " | ".join(cause)
+        return None, f"exit {returncode} after {wall_s:.0f} s: " + " | ".join(cause)
     tasks = task_instances(Path(env["AIRFLOW_HOME"]) / "airflow.db")
     result = summarize(wall_s, started_at, days, tasks, dbt_commands(local / "dbt_logs"))
     result["steps"] = backfill_steps((local / "backfill.log").read_text(errors="replace"))
+    if late_file:
+        result["late_file"] = healed_by(local / "warehouse.duckdb", middle - timedelta(days=LATE_FILE_DAYS_BACK))
     if airflow == 3:
         result["target_30d_s"] = AIRFLOW3_30_DAYS_TARGET_S
     return {"airflow": airflow, "apis": apis, "from": first.isoformat(), "to": LAST_DAY.isoformat(), **result}, ""
+
+
+def report_name(airflow: int, days: int, late_file: bool = False) -> str:
+    return f"bench_backfill_af{airflow}_{days}d{'_late_file' if late_file else ''}.json"
 
 
 def headline(result: dict) -> str:
@@ -228,11 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--apis", type=int, default=500)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (debugging)")
+    parser.add_argument("--late-file", action="store_true", help="one file lands late, in the middle of the range")
     args = parser.parse_args(argv)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    results = [run_backfill(airflow, args.days, args.apis, args.keep) for airflow in args.airflow or (2, 3)]
+    results = [
+        run_backfill(airflow, args.days, args.apis, args.keep, late_file=args.late_file)
+        for airflow in args.airflow or (2, 3)
+    ]
     for result in results:
-        name = f"bench_backfill_af{result['airflow']}_{result['days']}d.json"
+        name = report_name(result["airflow"], result["days"], args.late_file)
         (OUT_DIR / name).write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({key: value for key, value in result.items() if key != "task_seconds"}))
         print(headline(result))

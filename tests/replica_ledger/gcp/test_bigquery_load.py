@@ -8,6 +8,7 @@ Skipped when the emulator's venv (.venv/bq, `make .venv/bq/.installed`) is not i
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 
@@ -15,8 +16,10 @@ import pytest
 
 from replica_ledger import pipeline
 from replica_ledger.settings import load_settings
+from replica_ledger.warehouse import open_warehouse
 from tests.replica_ledger.gcp.rendering import BUCKET, GCP_ENV, PROJECT, REPO_ROOT
 from tooling.emulators import bigquery as bigquery_emulator
+from tooling.ped_table import load_ped_change_log
 
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "archive"
 DAYS = (date(2026, 10, 1), date(2026, 10, 2))
@@ -83,3 +86,28 @@ def test_a_rerun_after_a_file_went_away_leaves_a_gap_not_old_rows(production):
     ).result()
     assert [row["cluster"] for row in clusters] == ["gke-demo-eu"]
     assert day_counts(client, "k8s_deployments")[DAYS[1]] == other_day
+
+
+def test_a_ped_row_arrived_since_the_last_load_starts_the_run_window_on_bigquery(production):
+    """The run window's rule on BigQuery: the PED table's rows after the arrival_seq the last
+    load saw, from the day before their changed_at day; the run's load record keeps it."""
+    settings, _, client = production
+    table, _ = load_ped_change_log(client, REPO_ROOT / "demo" / "ped_limit_changes.jsonl", RAW_DATASET)
+    pipeline.load_day(settings, DAYS[0])
+    pipeline.load_day(settings, DAYS[1])
+    client.query(
+        f"insert into `{table}` (change_id, namespace, deployment, team, min_replicas, max_replicas, cpu, "
+        "memory_gb, changed_at, changed_by, action, reason, arrival_seq) values ('ped-late', 'payments', "
+        "'payments-api', 'payments', 2, 5, 2, 4, timestamp '2026-10-02 08:00:00+00', 'ped-pipeline', 'upsert', "
+        "'late', 999999999)"
+    ).result()
+
+    again = pipeline.load_day(settings, DAYS[1])
+
+    assert again["run_window"]["start"] == DAYS[0].isoformat()
+    assert again["run_window"]["changed"] == {
+        DAYS[0].isoformat(): ["PED change ped-late (arrival 999999999) changed_at 2026-10-02"]
+    }
+    assert json.loads(open_warehouse(settings).load_record(DAYS[1]).run_window) == again["run_window"]
+    assert pipeline.window_days_back(settings, DAYS[1]) == 1
+    assert pipeline.load_day(settings, DAYS[1])["run_window"]["changed"] == again["run_window"]["changed"]
