@@ -60,7 +60,8 @@ FLOOR_TASK = "billing.route_billing"
 DBT_COMMAND = re.compile(r"Command `cli ([a-z ]+)` (?:succeeded|failed) at \S+ after ([0-9.]+) seconds")
 STEP = re.compile(r"^== (.+) \(\+(\d+)s\)$", re.MULTILINE)
 AIRFLOW3_30_DAYS_TARGET_S = 400
-# The late file's day: this many days before the day whose run is under way when it lands.
+# The late file's day: this many days (at most half the range) before the day whose run is
+# under way when it lands.
 LATE_FILE_DAYS_BACK = 3
 
 
@@ -198,9 +199,9 @@ def run_backfill(
     raise SystemExit(f"backfill failed {attempts} times:\n" + "\n---\n".join(failures))
 
 
-def hold_back_a_file(archive: Path, middle: date) -> tuple[Path, bytes]:
-    """Remove one cluster's snapshot of the day LATE_FILE_DAYS_BACK before `middle`; its bytes."""
-    folder = archive / f"dt={middle - timedelta(days=LATE_FILE_DAYS_BACK)}"
+def hold_back_a_file(archive: Path, day: date) -> tuple[Path, bytes]:
+    """Remove one cluster's snapshot of `day`; its bytes."""
+    folder = archive / f"dt={day}"
     path = sorted(p for p in folder.iterdir() if not p.name.endswith(".meta.json"))[0]
     content = path.read_bytes()
     path.unlink()
@@ -248,9 +249,10 @@ def attempt_backfill(
 ) -> tuple[dict | None, str]:
     first = LAST_DAY - timedelta(days=days - 1)
     middle = first + timedelta(days=days // 2)
+    late_day = middle - timedelta(days=min(LATE_FILE_DAYS_BACK, days // 2))
     fleet = local / "fleet"
     generate(FleetSpec(apis=apis, days=days, start=first), fleet)
-    held = hold_back_a_file(fleet / "archive", middle) if late_file else None
+    held = hold_back_a_file(fleet / "archive", late_day) if late_file else None
     env = environment(local, fleet, airflow)
     command = ["make", "--no-print-directory", "backfill", f"FROM={first}", f"TO={LAST_DAY}", f"AIRFLOW={airflow}"]
     print(f"  {' '.join(command)} ({apis} APIs{', one late file' if late_file else ''})", file=sys.stderr)
@@ -275,7 +277,7 @@ def attempt_backfill(
     result = summarize(wall_s, started_at, days, tasks, dbt_commands(local / "dbt_logs"))
     result["steps"] = backfill_steps((local / "backfill.log").read_text(errors="replace"))
     if late_file:
-        result["late_file"] = healed_by(local / "warehouse.duckdb", middle - timedelta(days=LATE_FILE_DAYS_BACK))
+        result["late_file"] = healed_by(local / "warehouse.duckdb", late_day)
     if airflow == 3:
         result["target_30d_s"] = AIRFLOW3_30_DAYS_TARGET_S
     return {"airflow": airflow, "apis": apis, "from": first.isoformat(), "to": LAST_DAY.isoformat(), **result}, ""
