@@ -67,7 +67,12 @@ pytestmark = pytest.mark.timeout(1800)
 def story(tmp_path_factory) -> SimpleNamespace:
     local = tmp_path_factory.mktemp("heals")
     archive, changes, late_row = copy_inputs(local)
-    inputs = {"REPLICA_LEDGER_ARCHIVE_DIR": str(archive), "REPLICA_LEDGER_PED_CHANGES": str(changes)}
+    inputs = {
+        "REPLICA_LEDGER_ARCHIVE_DIR": str(archive),
+        "REPLICA_LEDGER_PED_CHANGES": str(changes),
+        # Both clusters expected from the first day: the late one is a gap until its file lands.
+        "REPLICA_LEDGER_CLUSTERS": "gke-demo-eu,gke-demo-us",
+    }
     env = local_env(
         local,
         **inputs,
