@@ -42,3 +42,17 @@
     {{ rates_alias }}.effective_from <= {{ day_expr }}
     and ({{ rates_alias }}.effective_to is null or {{ day_expr }} < {{ rates_alias }}.effective_to)
 {%- endmacro %}
+
+
+{#- What bypassing PED would add to the bill (contract §3 "Exposure"): the charge at the
+    observed max with the billed version's cpu and memory, less the bill, never below 0;
+    0 when the API was never observed or the line bills no version. The monthly bill
+    (mart_monthly_billing) and the team statements (mart_team_statement_lines) call it. -#}
+{% macro ledger_exposure_amount(cpu, memory_gb, observed_max_replicas, amount, rates_alias='rates') -%}
+    {{ ledger_money(
+        'case when ' ~ observed_max_replicas ~ ' is not null and ' ~ cpu ~ ' is not null'
+        ~ ' and ' ~ ledger_monthly_charge(cpu, memory_gb, observed_max_replicas, rates_alias) ~ ' > ' ~ amount
+        ~ ' then ' ~ ledger_monthly_charge(cpu, memory_gb, observed_max_replicas, rates_alias) ~ ' - ' ~ amount
+        ~ ' else 0 end'
+    ) }}
+{%- endmacro %}

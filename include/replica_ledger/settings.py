@@ -71,6 +71,10 @@ POLICY_ACTIONS_VAR = "REPLICA_LEDGER_POLICY_ACTIONS"
 POLICY_APPLY_VAR = "REPLICA_LEDGER_POLICY_APPLY"
 POLICY_APPLY_IMAGE_VAR = "REPLICA_LEDGER_POLICY_APPLY_IMAGE"
 POLICY_APPLY_SERVICE_ACCOUNT_VAR = "REPLICA_LEDGER_POLICY_APPLY_SERVICE_ACCOUNT"
+# Where the teams' monthly statements are written (a folder, or gs://BUCKET/PREFIX), and the
+# URL base people open them under (linked from the statement's Slack message).
+STATEMENTS_DIR_VAR = "REPLICA_LEDGER_STATEMENTS_DIR"
+STATEMENTS_URL_VAR = "REPLICA_LEDGER_STATEMENTS_URL"
 # BigQuery (the dbt target `bigquery`, or the tests' `bigquery_emulator`)
 GCP_PROJECT_VAR = "REPLICA_LEDGER_GCP_PROJECT"
 RAW_SCHEMA_VAR = "REPLICA_LEDGER_RAW_SCHEMA"
@@ -274,6 +278,9 @@ class Settings:
     policy_apply: bool = False
     policy_apply_image: str = "gcr.io/google.com/cloudsdktool/google-cloud-cli:stable"
     policy_apply_service_account: str = "replica-ledger-policy-apply"
+    # A local folder, or gs://BUCKET/PREFIX (production's, by default the bucket's statements/).
+    statements_dir: str = str(REPO_ROOT / ".local" / "statements")
+    statements_url: str | None = None
     kubeconfig: str | None = None
     # The DAG's task defaults (read at parse time: cheap, env only).
     # Every task that opens the DuckDB file takes the one slot of this pool: DuckDB allows a
@@ -403,6 +410,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         policy_apply=env.boolean(POLICY_APPLY_VAR, defaults.policy_apply),
         policy_apply_image=env.text(POLICY_APPLY_IMAGE_VAR, defaults.policy_apply_image),
         policy_apply_service_account=env.text(POLICY_APPLY_SERVICE_ACCOUNT_VAR, defaults.policy_apply_service_account),
+        statements_dir=env.text(STATEMENTS_DIR_VAR) or str(local_dir / "statements"),
+        statements_url=_http_url(env, STATEMENTS_URL_VAR),
         kubeconfig=env.optional(KUBECONFIG_VAR),
         warehouse_pool=env.text(WAREHOUSE_POOL_VAR, defaults.warehouse_pool),
         slack_conn_id=env.text(SLACK_CONN_ID_VAR, defaults.slack_conn_id),
@@ -527,6 +536,25 @@ def _policy_actions(env: _Env, default: tuple[str, ...]) -> tuple[str, ...]:
     return actions
 
 
+def _http_url(env: _Env, name: str) -> str | None:
+    """An optional http(s) URL base (its trailing `/` dropped)."""
+    url = env.optional(name)
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise env.error(f"{name}={url!r} is not an http(s) URL")
+    return url.rstrip("/") if url else None
+
+
+def _statements_dir(env: _Env, bucket: str) -> str:
+    """Production's statements go to GCS: gs://BUCKET/PREFIX, by default the bucket's
+    `statements/`. A local path there would be a worker's disk that no team reads."""
+    raw = env.text(STATEMENTS_DIR_VAR)
+    if not raw:
+        return f"gs://{bucket}/statements"
+    if not raw.startswith("gs://") or not raw.removeprefix("gs://").strip("/"):
+        raise env.error(f"{STATEMENTS_DIR_VAR}={raw!r}: with {ENV_VAR}=gcp statements go to gs://BUCKET/PREFIX")
+    return raw.rstrip("/")
+
+
 def _deploy_grace_hours(env: _Env, default: int) -> int:
     return env.integer(DEPLOY_GRACE_HOURS_VAR, default, 0, 24 * 31, "hours; 0 turns the grace off")
 
@@ -600,7 +628,7 @@ def _with_gcp(settings: Settings, env: _Env) -> Settings:
         raise GcpSettingsError(
             f"{POLICY_DIR_VAR}={policy_dir!r}: {ENV_VAR}=gcp writes the policy folders to gs://BUCKET/PREFIX"
         )
-    return replace(settings, gcp=gcp, policy_dir=policy_dir)
+    return replace(settings, gcp=gcp, policy_dir=policy_dir, statements_dir=_statements_dir(env, gcp.bucket))
 
 
 # --------------------------------------------------------------------------- names and commands

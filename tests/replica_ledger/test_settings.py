@@ -50,6 +50,8 @@ CASES = {
     names.DBT_DOCS_DIR_VAR: ("/srv/docs", lambda s: s.dbt_docs_dir, Path("/srv/docs")),
     names.DOCS_URL_VAR: ("https://docs.example", lambda s: s.docs_url, "https://docs.example"),
     names.DOCS_GCS_URL_VAR: ("gs://b/docs", lambda s: s.docs_gcs_url, "gs://b/docs"),
+    names.STATEMENTS_DIR_VAR: ("gs://bills/statements/", lambda s: s.statements_dir, "gs://bills/statements"),
+    names.STATEMENTS_URL_VAR: ("https://bills.example/", lambda s: s.statements_url, "https://bills.example"),
     names.CLUSTERS_VAR: ("a, b,", lambda s: s.clusters, ("a", "b")),
     names.EXCLUDED_NAMESPACES_VAR: ("kube-system", lambda s: s.excluded_namespaces, ("kube-system",)),
     names.ALERT_MAX_AGE_DAYS_VAR: ("5", lambda s: s.alert_max_age_days, 5),
@@ -294,6 +296,18 @@ def test_settings_fields_are_all_loaded():
     defaults = Settings()
     unchanged = [f.name for f in fields(Settings) if getattr(loaded, f.name) == getattr(defaults, f.name)]
     assert unchanged == []
+
+
+def test_statements_go_to_a_local_folder_locally_and_to_gcs_in_production():
+    assert load_settings({names.LOCAL_DIR_VAR: "/srv/ledger"}).statements_dir == "/srv/ledger/statements"
+    assert load_settings({names.STATEMENTS_DIR_VAR: "/srv/bills"}).statements_dir == "/srv/bills"
+    # Production: the bucket's statements/ unless named, and never a worker's disk.
+    bucket = GCP_ENV[names.GCS_BUCKET_VAR].removeprefix("gs://").strip("/")
+    assert load_settings(GCP_ENV).statements_dir == f"gs://{bucket}/statements"
+    with pytest.raises(GcpSettingsError, match=names.STATEMENTS_DIR_VAR):
+        load_settings({**GCP_ENV, names.STATEMENTS_DIR_VAR: "/srv/bills"})
+    with pytest.raises(SettingsError, match=names.STATEMENTS_URL_VAR):
+        load_settings({names.STATEMENTS_URL_VAR: "javascript:alert(1)"})
 
 
 # --------------------------------------------------------------------------- the audit source

@@ -77,12 +77,9 @@ current_lines as (
         statements.amount,
         coalesce(lines.prorated_amount, cast(0 as {{ ledger_type_money() }})) as prorated_amount,
         observed.observed_max_replicas,
-        case
-            when observed.observed_max_replicas is not null and statements.cpu is not null
-                then {{ ledger_monthly_charge(
-                    'statements.cpu', 'statements.memory_gb', 'observed.observed_max_replicas', 'rates'
-                ) }} - statements.amount
-        end as exposure_difference,
+        {{ ledger_exposure_amount(
+            'statements.cpu', 'statements.memory_gb', 'observed.observed_max_replicas', 'statements.amount', 'rates'
+        ) }} as unapproved_exposure_amount,
         statements.statement_version,
         statements.closed_at,
         statements.restatement_reason,
@@ -114,9 +111,7 @@ select
     amount,
     prorated_amount,
     observed_max_replicas,
-    {{ ledger_money(
-        'case when exposure_difference > 0 then exposure_difference else 0 end'
-    ) }} as unapproved_exposure_amount,
+    unapproved_exposure_amount,
     statement_version,
     closed_at,
     restatement_reason,

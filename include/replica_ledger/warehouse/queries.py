@@ -225,3 +225,78 @@ def limit_namespaces(warehouse: Warehouse) -> list[str]:
 def policy_clusters(warehouse: Warehouse) -> list[str]:
     """The clusters a snapshot is expected from (configured or seen): one ClusterRules each."""
     return [row["cluster"] for row in warehouse.query("select distinct cluster from int_snapshot_expectations")]
+
+
+# --------------------------------------------------------------------------- team statements
+# Read by replica_ledger.statements, which renders them; every number comes from the marts.
+
+
+def team_statement_versions(warehouse: Warehouse, month: date | None = None) -> list[dict]:
+    """Every version of every team's statement (mart_team_statements), or `month`'s;
+    `MissingTable` before the first close."""
+    return warehouse.query(
+        "select billing_month, team, team_version, version_at, is_restatement, api_count, total_amount,"
+        " total_exposure_amount, previous_version_total, previous_month_total, changed_lines, breach_episodes"
+        f" from mart_team_statements {'where billing_month = ?' if month else ''}"
+        " order by billing_month, team, team_version",
+        [month] if month else [],
+    )
+
+
+def team_statement_lines(warehouse: Warehouse, month: date) -> list[dict]:
+    """The lines of every team version of `month` (mart_team_statement_lines)."""
+    return warehouse.query(
+        "select team, team_version, namespace, deployment, change_kind, statement_version, billed_max_replicas,"
+        " cpu, memory_gb, amount, previous_amount, prorated_amount, observed_max_replicas,"
+        " unapproved_exposure_amount, restatement_reason, billed_change_id, base_fee, vcpu_rate, memory_rate,"
+        " replica_divisor, breach_episodes"
+        " from mart_team_statement_lines where billing_month = ?"
+        " order by team, team_version, namespace, deployment",
+        [month],
+    )
+
+
+def statement_api_days(warehouse: Warehouse, month: date) -> list[dict]:
+    """The chart rows of `month`'s billed APIs (mart_statement_api_days)."""
+    return warehouse.query(
+        "select namespace, deployment, snapshot_date, desired_replicas, hpa_max_replicas, peak_replicas,"
+        " approved_max_replicas, is_breach_day from mart_statement_api_days where billing_month = ?"
+        " order by namespace, deployment, snapshot_date",
+        [month],
+    )
+
+
+def statement_limit_versions(warehouse: Warehouse, month_start: date, month_end: date) -> list[dict]:
+    """The approved versions (dim_replica_limits) in force at some moment of [start, end)."""
+    return warehouse.query(
+        "select namespace, deployment, change_id, max_replicas, min_replicas, cpu, memory_gb, valid_from,"
+        " valid_to, changed_by from dim_replica_limits"
+        " where valid_from < cast(? as timestamp) and (valid_to is null or valid_to > cast(? as timestamp))"
+        " order by namespace, deployment, valid_from",
+        [month_end, month_start],
+    )
+
+
+def statement_episodes(warehouse: Warehouse, month_start: date, month_end: date) -> list[dict]:
+    """The breach episodes seen in [start, end) (fct_breach_episodes), each with who crossed
+    the limit from its first alert row (fct_breach_alerts; the date bound is the partition
+    filter BigQuery requires), the columns audit.attribution.who_row reads."""
+    return warehouse.query(
+        "select episodes.cluster, episodes.namespace, episodes.deployment, episodes.breach_type,"
+        " episodes.started_on as episode_started_on, episodes.last_seen_on, episodes.ended_on,"
+        " episodes.breach_days, episodes.max_observed_value,"
+        " alerts.crossed_by, alerts.crossed_with, alerts.crossed_at, alerts.crossed_field,"
+        " alerts.crossed_from_value, alerts.crossed_to_value,"
+        " coalesce(alerts.approved_max_replicas, episodes.last_approved_max_replicas) as approved_max_replicas,"
+        " alerts.ped_approved_at, alerts.ped_approved_max_replicas"
+        " from fct_breach_episodes as episodes"
+        " left join fct_breach_alerts as alerts"
+        " on alerts.snapshot_date >= cast('1970-01-01' as date)"
+        " and alerts.snapshot_date = episodes.started_on and alerts.episode_started_on = episodes.started_on"
+        " and alerts.cluster = episodes.cluster and alerts.namespace = episodes.namespace"
+        " and alerts.deployment = episodes.deployment and alerts.breach_type = episodes.breach_type"
+        " where episodes.started_on < ? and episodes.last_seen_on >= ?"
+        " order by episodes.namespace, episodes.deployment, episodes.started_on, episodes.breach_type,"
+        " episodes.cluster",
+        [month_end, month_start],
+    )
