@@ -45,13 +45,19 @@ def ledger(tmp_path, monkeypatch):
         "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
         "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
         "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
+        "REPLICA_LEDGER_STATEMENTS_DIR": tmp_path / "statements",
         "REPLICA_LEDGER_CLUSTERS": "gke-eu",
         "REPLICA_LEDGER_DBT_TARGET": "duckdb",
     }.items():
         monkeypatch.setenv(name, str(value))
     for day in (OCT30, NOV2, NOV3):
         write_day(archive_dir, day)
-    return SimpleNamespace(changes=changes, warehouse=tmp_path / "warehouse.duckdb")
+    return SimpleNamespace(
+        changes=changes,
+        warehouse=tmp_path / "warehouse.duckdb",
+        statements=tmp_path / "statements",
+        outbox=tmp_path / "outbox",
+    )
 
 
 def context(day: date) -> dict:
@@ -121,6 +127,16 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
         ("ledger-api", Decimal("236.53"), 2, Decimal("0.00"), 1, "DECIMAL(18,2)"),
     ]
 
+    # The payments team's statement, version 1, and one message on its route.
+    v1 = ledger.statements / "2026-10" / "payments" / "v1"
+    assert notice["statements"]["written"] == ["2026-10/payments/v1"]
+    assert sorted(path.name for path in v1.iterdir()) == ["statement.csv", "statement.html", "statement.json"]
+    assert "180 + (19 x 2 vCPU + 19 x 4 GB) x 4 / 4 = 294.00 EUR" in (v1 / "statement.html").read_text()
+    v1_bytes = {path.name: path.read_bytes() for path in v1.iterdir()}
+    (message,) = sorted(ledger.outbox.glob("statement__*.json"))
+    assert message.name == "statement__2026-10__payments__v1__slack_payments_webhook_payments-alerts.json"
+    assert "530.53 EUR" in message.read_text()
+
     # Re-running the same day restates nothing and changes no line.
     branch, notice = run_day(NOV2)
     assert (branch, notice["months_closed"], notice["months_restated"], notice["lines_written"]) == (
@@ -130,6 +146,12 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
         0,
     )
     assert statements(ledger.warehouse) == closed
+    # ... writes no statement, leaves version 1's files as they were, and posts nothing.
+    assert (notice["statements"]["written"], notice["statements"]["already_written"]) == ([], ["2026-10/payments/v1"])
+    assert {path.name: path.read_bytes() for path in v1.iterdir()} == v1_bytes
+    assert notice["statements"]["announced"] == [
+        "2026-10/payments/v1 slack_payments_webhook#payments-alerts: already_announced"
+    ]
 
     # A late PED row raises checkout-api to max 6 from Oct 11: version 2 names it.
     with ledger.changes.open("a") as log:
@@ -145,6 +167,16 @@ def test_missed_month_end_late_ped_row_and_reruns(ledger):
     assert version_2[:4] == ("checkout-api", 2, 6, Decimal("351.00"))
     assert version_2[5] is None and "ped-late" in version_2[6]
     assert ledger_api == closed[1]  # unchanged line: never restated
+    # The team's statement version 2 says why and what changed; version 1 stays as written.
+    assert notice["statements"]["written"] == ["2026-10/payments/v2"]
+    assert {path.name: path.read_bytes() for path in v1.iterdir()} == v1_bytes
+    v2 = json.loads((ledger.statements / "2026-10" / "payments" / "v2" / "statement.json").read_text())
+    assert (v2["team_version"], v2["total_amount"], v2["previous_version_total"]) == (2, "587.53", "530.53")
+    (restated,) = [line for line in v2["lines"] if line["change_kind"] == "restated"]
+    assert restated["deployment"] == "checkout-api" and "ped-late" in restated["restatement_reason"]
+    assert restated["formula"] == "180 + (19 x 2 vCPU + 19 x 4 GB) x 6 / 4 = 351.00 EUR"
+    restatement = ledger.outbox / "statement__2026-10__payments__v2__slack_payments_webhook_payments-alerts.txt"
+    assert "restated" in restatement.read_text() and "ped-late" in restatement.read_text()
     assert query(
         ledger.warehouse,
         "select deployment, amount, statement_version, unapproved_exposure_amount from mart_monthly_billing"

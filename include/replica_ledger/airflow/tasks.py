@@ -69,13 +69,31 @@ def choose_billing_branch(context: dict[str, Any], close_task: str, skip_task: s
 def close_billing_month(context: dict[str, Any]) -> dict:
     """Close every closable month not closed yet and restate changed lines; the return value
     (XCom) lists the months closed and restated by this run."""
-    summary = pipeline.build_billing(load_settings(), RunInfo.from_context(context).snapshot_day)
+    run, settings = RunInfo.from_context(context), load_settings()
+    summary = pipeline.build_billing(settings, run.snapshot_day)
     log.info(
         "billing notice: months closed %s, months restated %s",
         ", ".join(summary["months_closed"]) or "none",
         ", ".join(summary["months_restated"]) or "none",
     )
+    summary["statements"] = publish_statements(run, settings, summary)
     return summary
+
+
+def publish_statements(run: RunInfo, settings: Settings, billing: dict) -> dict:
+    """The teams' statements of the months the close touched: written (a backfill too), then
+    announced once per version and route (never by a backfill: statements.notify)."""
+    from replica_ledger.airflow.slack import SLACK
+    from replica_ledger.statements import months_due, publish
+
+    return publish(
+        settings,
+        months_due(settings, billing),
+        run_id=run.run_id,
+        is_backfill=run.is_backfill,
+        transport=SLACK,
+        routes_csv=_routes_csv(settings),
+    )
 
 
 def docs_due(context: dict[str, Any]) -> bool:

@@ -75,6 +75,10 @@ class Warehouse(Protocol):
         """The `alerts.raise_log.RaiseLog` of this warehouse (the PED raise notices' record)."""
         ...
 
+    def statement_log(self) -> Any:
+        """The `statements.ledger.StatementLog` of this warehouse (next to alert_log)."""
+        ...
+
     def dbt_environment(self) -> dict[str, str]:
         """The environment variables profiles.yml and the sources read for this warehouse."""
         ...

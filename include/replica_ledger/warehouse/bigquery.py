@@ -353,6 +353,11 @@ class BigQueryWarehouse:
     def load_record(self, day: date) -> Recorded | None:
         return load_record(RawDataset.of(self.settings), day, self.client)
 
+    def statement_log(self) -> BigQueryStatementLog:
+        return BigQueryStatementLog(
+            self._client or client(self.settings, "the BigQuery statement_log"), self.settings.dataset
+        )
+
     def dbt_environment(self) -> dict[str, str]:
         settings = self.settings
         env = {
@@ -661,3 +666,86 @@ class BigQueryRaiseLog:
 
     def records(self) -> list[RaiseLogRecord]:
         return self._select("TRUE", {})
+
+
+# --------------------------------------------------------------------------- statement_log
+
+STATEMENT_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS `{table}` (
+    billing_month DATE NOT NULL,
+    team          STRING NOT NULL,
+    team_version  INT64 NOT NULL,
+    route         STRING NOT NULL,
+    status        STRING NOT NULL,
+    sent_at       TIMESTAMP,
+    message_hash  STRING,
+    run_id        STRING NOT NULL,
+    claim_token   STRING NOT NULL,
+    claimed_at    TIMESTAMP NOT NULL
+)
+CLUSTER BY route, team
+OPTIONS (description = 'One row per team statement version announced per Slack route; written by the close only')
+"""
+
+
+class BigQueryStatementLog(BigQueryAlertLog):
+    """`statements.ledger.StatementLog` in BigQuery (``<dataset>.statement_log``). The claim is
+    alert_log's: a MERGE that only inserts, then a read-back that wins only when our row is
+    the only one (a tie is given up, and deleted by the loser: see BigQueryAlertLog)."""
+
+    def __init__(self, client: Any, dataset: str, project: str | None = None) -> None:
+        project = project or client.project
+        table = f"{project}.{dataset}.statement_log"
+        if not _BQ_IDENTIFIER.match(table):
+            raise ValueError(f"not a BigQuery table id: {table!r}")
+        self._client = client
+        self.table = table
+        self._run(STATEMENT_LOG_DDL.format(table=table), {})
+
+    def claim(self, *, route, month, team, version, run_id, message_hash, status) -> str | None:
+        from replica_ledger.statements import ledger
+
+        ledger.check_status(status, ("failed", "withheld"))
+        token = ledger.new_token()
+        key = "route = @route AND billing_month = @month AND team = @team AND team_version = @version"
+        params = {"route": route, "month": month, "team": team, "version": str(version)}
+        self._run(
+            f"""
+            MERGE `{self.table}` AS t
+            USING (SELECT 1) AS s
+            ON t.route = @route AND t.billing_month = @month AND t.team = @team
+                AND t.team_version = CAST(@version AS INT64)
+            WHEN NOT MATCHED THEN INSERT (billing_month, team, team_version, route, status, sent_at, message_hash,
+                run_id, claim_token, claimed_at)
+            VALUES (@month, @team, CAST(@version AS INT64), @route, @status, NULL, @message_hash, @run_id, @token,
+                CURRENT_TIMESTAMP())
+            """,
+            {**params, "status": status, "message_hash": message_hash, "run_id": run_id, "token": token},
+        )
+        rows = self._run(
+            f"SELECT claim_token FROM `{self.table}` WHERE {key.replace('@version', 'CAST(@version AS INT64)')}",
+            params,
+        )
+        tokens = [row["claim_token"] for row in rows]
+        if tokens == [token]:
+            return token
+        if token in tokens:
+            self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
+        return None
+
+    def confirm(self, token: str, *, status: str) -> None:
+        from replica_ledger.statements import ledger
+
+        ledger.check_status(status, ledger.CONFIRMED_STATUSES)
+        self._run(
+            f"UPDATE `{self.table}` SET status = @status, sent_at = @sent_at WHERE claim_token = @token",
+            {"status": status, "sent_at": ledger.utcnow(), "token": token},
+        )
+
+    def records(self) -> list:
+        from replica_ledger.statements import ledger
+
+        rows = self._run(
+            f"SELECT {ledger.COLUMN_LIST} FROM `{self.table}` ORDER BY billing_month, team, team_version, route", {}
+        )
+        return [ledger.StatementLogRecord(**{name: naive_utc(row[name]) for name in ledger.COLUMNS}) for row in rows]

@@ -354,6 +354,9 @@ class DuckDBWarehouse:
                     return None
                 raise
 
+    def statement_log(self) -> DuckDBStatementLog:
+        return DuckDBStatementLog(self.path)
+
     def dbt_environment(self) -> dict[str, str]:
         # The DuckDB target keeps its own raw schema name (`raw`); the file is the settings'.
         return {}
@@ -589,3 +592,73 @@ class DuckDBRaiseLog(_DuckDBLedger):
     def records(self) -> list[RaiseLogRecord]:
         with self._connect() as con:
             return self._select_raises(con, "true", [])
+
+
+# --------------------------------------------------------------------------- statement_log
+
+STATEMENT_LOG_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {DUCKDB_SCHEMA};
+CREATE TABLE IF NOT EXISTS {DUCKDB_SCHEMA}.statement_log (
+    billing_month DATE NOT NULL,
+    team          VARCHAR NOT NULL,
+    team_version  BIGINT NOT NULL,
+    route         VARCHAR NOT NULL,
+    status        VARCHAR NOT NULL CHECK (status IN ('failed', 'sent', 'outbox', 'withheld')),
+    sent_at       TIMESTAMP,
+    message_hash  VARCHAR,
+    run_id        VARCHAR NOT NULL,
+    claim_token   VARCHAR NOT NULL,
+    claimed_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (route, billing_month, team, team_version)
+);
+"""
+
+
+class DuckDBStatementLog:
+    """`statements.ledger.StatementLog` in DuckDB (``main.statement_log``, created if missing):
+    the claim is an ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, as alert_log's."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        with connect(self._path) as con:
+            con.execute(STATEMENT_LOG_DDL)
+
+    def claim(self, *, route, month, team, version, run_id, message_hash, status) -> str | None:
+        from replica_ledger.statements import ledger
+
+        ledger.check_status(status, ("failed", "withheld"))
+        token = ledger.new_token()
+        with connect(self._path) as con:
+            con.execute(
+                f"INSERT INTO {DUCKDB_SCHEMA}.statement_log ({ledger.COLUMN_LIST})"
+                " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [month, team, version, route, status, message_hash, run_id, token, ledger.utcnow()],
+            )
+            (ours,) = con.execute(
+                f"SELECT count(*) FROM {DUCKDB_SCHEMA}.statement_log WHERE claim_token = ?", [token]
+            ).fetchone()
+        return token if ours else None
+
+    def confirm(self, token: str, *, status: str) -> None:
+        from replica_ledger.statements import ledger
+
+        ledger.check_status(status, ledger.CONFIRMED_STATUSES)
+        with connect(self._path) as con:
+            con.execute(
+                f"UPDATE {DUCKDB_SCHEMA}.statement_log SET status = ?, sent_at = ? WHERE claim_token = ?",
+                [status, ledger.utcnow(), token],
+            )
+
+    def release(self, token: str) -> None:
+        with connect(self._path) as con:
+            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.statement_log WHERE claim_token = ?", [token])
+
+    def records(self) -> list:
+        from replica_ledger.statements import ledger
+
+        with connect(self._path) as con:
+            rows = con.execute(
+                f"SELECT {ledger.COLUMN_LIST} FROM {DUCKDB_SCHEMA}.statement_log"
+                " ORDER BY billing_month, team, team_version, route"
+            ).fetchall()
+        return [ledger.StatementLogRecord(*row) for row in rows]

@@ -300,3 +300,12 @@ def statement_episodes(warehouse: Warehouse, month_start: date, month_end: date)
         " episodes.cluster",
         [month_end, month_start],
     )
+
+
+def statement_months_written_since(warehouse: Warehouse, since) -> list[date]:
+    """The months with a team statement version written at or after `since` (UTC)."""
+    rows = warehouse.query(
+        "select distinct billing_month from mart_team_statements where version_at >= ? order by billing_month",
+        [since],
+    )
+    return [row["billing_month"] for row in rows]
