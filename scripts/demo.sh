@@ -22,6 +22,7 @@ export REPLICA_LEDGER_AUDIT_LOG=${REPLICA_LEDGER_AUDIT_LOG:-$REPO_ROOT/demo/audi
 LOCAL_DIR=${REPLICA_LEDGER_LOCAL_DIR:-$REPO_ROOT/.local}
 DUCKDB=${REPLICA_LEDGER_DUCKDB:-$LOCAL_DIR/warehouse.duckdb}
 OUTBOX=${REPLICA_LEDGER_SLACK_OUTBOX:-$LOCAL_DIR/outbox}
+STATEMENTS=${REPLICA_LEDGER_STATEMENTS_DIR:-$LOCAL_DIR/statements}
 LOG="$LOCAL_DIR/demo-airflow$AIRFLOW_MAJOR.log"
 mkdir -p "$LOCAL_DIR"
 
@@ -40,6 +41,7 @@ cat <<MSG
 Where things are:
   DuckDB warehouse : $DUCKDB   (try: $VENV/bin/python -c "import duckdb; print(duckdb.connect('$DUCKDB').sql('from mart_monthly_billing'))")
   Slack outbox     : $OUTBOX   ($(ls "$OUTBOX" 2>/dev/null | grep -c '\.txt$' || true) message(s); read the .txt files)
+  Statements       : $STATEMENTS/${FROM:0:7}   (one folder per team: <team>/v<N>/statement.html, .csv, .json)
   dbt docs         : ${REPLICA_LEDGER_DBT_DOCS_DIR:-$LOCAL_DIR/dbt_docs}/index.html
   Policies         : ${REPLICA_LEDGER_POLICY_DIR:-$LOCAL_DIR/policies}/dt=$TO/   (admission policies, ConfigMaps, ClusterRules)
   Airflow log      : $LOG

@@ -84,19 +84,21 @@ class _Figure:
             for side in ("top", "right"):
                 axes.spines[side].set_visible(False)
             self.approved = axes.step([], [], where="post", color=COLOURS["approved"], linewidth=1.6)[0]
-            self.hpa_max = axes.plot([], [], color=COLOURS["hpa_max"], linewidth=1.2)[0]
-            self.peak = axes.plot([], [], color=COLOURS["peak"], linewidth=1.0, linestyle=":")[0]
-            self.desired = axes.plot([], [], color=COLOURS["desired"], linewidth=1.2)[0]
+            # Small markers: a day between two missing days is a point, not a line.
+            dot = {"marker": "o", "markersize": 1.8}
+            self.hpa_max = axes.plot([], [], color=COLOURS["hpa_max"], linewidth=1.2, **dot)[0]
+            self.peak = axes.plot([], [], color=COLOURS["peak"], linewidth=1.0, linestyle=":", **dot)[0]
+            self.desired = axes.plot([], [], color=COLOURS["desired"], linewidth=1.2, **dot)[0]
             self.breach = axes.plot(
                 [], [], color=COLOURS["breach"], linestyle="none", marker="x", markersize=6, markeredgewidth=1.5
             )[0]
             axes.xaxis.set_minor_locator(NullLocator())
             axes.yaxis.set_minor_locator(NullLocator())
         self.figure, self.axes, self._fixed = figure, axes, FixedLocator
+        self._frames: dict[tuple[int, int], str] = {}
         self.lock = threading.Lock()
 
     def svg(self, data: ChartData) -> str:
-        import matplotlib
 
         start = data.month_start
         xs = [_x_of_day(day, start) for day in data.days]
@@ -118,16 +120,52 @@ class _Figure:
         breach_y = [max((v for v in by_day.get(day, ()) if v is not None), default=0) for day in data.breach_days]
         self.breach.set_data(breach_x, breach_y)
         values = [v for v in (*data.desired, *data.hpa_max, *data.peak, *step_y) if v is not None and v == v]
-        top = max([8, *values]) + 1
-        self.axes.set_xlim(0.5, data.days_in_month + 0.5)
+        top = int(max([8, *values])) + 1
+        frame = self._frame(data.days_in_month, top)
+        # The lines alone: axes, ticks and labels come from the frame drawn once for this
+        # month length and height (they are most of a figure's drawing time).
+        self.axes.set_axis_off()
+        self.figure.patch.set_visible(False)
+        try:
+            lines = self._draw()
+        finally:
+            self.axes.set_axis_on()
+            self.figure.patch.set_visible(True)
+        return frame.replace("</svg>", _inner(lines) + "</svg>")
+
+    def _frame(self, days_in_month: int, top: int) -> str:
+        key = (days_in_month, top)
+        if key not in self._frames:
+            self.axes.set_xlim(0.5, days_in_month + 0.5)
+            self.axes.set_ylim(0, top)
+            self.axes.xaxis.set_major_locator(self._fixed([1, 5, 10, 15, 20, 25, days_in_month]))
+            step = 2 if top <= 12 else max(2, top // 6)
+            self.axes.yaxis.set_major_locator(self._fixed(list(range(0, top + 1, step))))
+            artists = (self.desired, self.hpa_max, self.peak, self.approved, self.breach)
+            for artist in artists:
+                artist.set_visible(False)
+            try:
+                self._frames[key] = self._draw()
+            finally:
+                for artist in artists:
+                    artist.set_visible(True)
+        self.axes.set_xlim(0.5, days_in_month + 0.5)
         self.axes.set_ylim(0, top)
-        self.axes.xaxis.set_major_locator(self._fixed([1, 5, 10, 15, 20, 25, data.days_in_month]))
-        step = 2 if top <= 12 else max(2, top // 6)
-        self.axes.yaxis.set_major_locator(self._fixed(list(range(0, int(top) + 1, int(step)))))
+        return self._frames[key]
+
+    def _draw(self) -> str:
+        import matplotlib
+
         buffer = io.StringIO()
         with matplotlib.rc_context(self.rc):
             self.figure.savefig(buffer, format="svg", metadata=_NO_METADATA)
         return buffer.getvalue()
+
+
+def _inner(svg: str) -> str:
+    """What an SVG document holds between its <svg ...> and </svg>."""
+    start = svg.index(">", svg.index("<svg")) + 1
+    return svg[start : svg.rindex("</svg>")]
 
 
 _figure: _Figure | None = None

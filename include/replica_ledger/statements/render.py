@@ -276,7 +276,7 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-si
        max-width: 190mm; margin: 0 auto; }
 h1 { font-size: 15pt; margin: 0 0 2mm; } h2 { font-size: 12pt; margin: 6mm 0 2mm; }
 h3 { font-size: 11pt; margin: 5mm 0 1mm; }
-table { border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; }
+table { border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; font-size: 9pt; }
 th, td { border-bottom: 1px solid #ddd; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 .restated { background: #fff4e5; border-left: 3px solid #ff7f0e; padding: 2mm 3mm; margin: 3mm 0; }
