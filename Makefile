@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report policies bench clean deploy-composer
+.PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report policies bench clean deploy-composer examples
 
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
@@ -24,6 +24,7 @@ help:
 	@echo "make report                    print breaches, gaps and bills from the local warehouse"
 	@echo "make policies                  write the admission policies, ConfigMaps and alert rules of the current limits"
 	@echo "make docs                      generate the dbt docs into .local/dbt_docs"
+	@echo "make examples                  regenerate docs/examples (demo statement, its screenshot, the Slack messages)"
 	@echo "make bench [BACKFILL_DAYS=30]  benchmarks: one table of figures vs targets (docs/benchmarks.md)"
 	@echo "make test-fast                 the edit-test loop: unit tests, dbt unit tests, Python/SQL parity tables"
 
@@ -93,6 +94,16 @@ backfill: venv
 
 rebuild: venv
 	AIRFLOW=$(AIRFLOW) bash scripts/rebuild.sh
+
+# docs/examples: the demo month's payments statement (HTML, CSV, JSON, a Chromium screenshot)
+# and every Slack message of its outbox, from a fresh demo run under .local/examples-demo.
+# tests/dags/test_demo_month.py fails when they drift from what the demo writes.
+examples: venv
+	rm -rf .local/examples-demo
+	REPLICA_LEDGER_LOCAL_DIR=$(CURDIR)/.local/examples-demo AIRFLOW_HOME=$(CURDIR)/.local/examples-demo/airflow \
+		AIRFLOW=$(AIRFLOW) bash scripts/demo.sh >/dev/null
+	bash scripts/install_chromium.sh
+	.venv/af$(AIRFLOW)/bin/python -m tooling.examples .local/examples-demo docs/examples
 
 report: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.report
