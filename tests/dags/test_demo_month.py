@@ -178,8 +178,8 @@ def test_bad_change_rows_are_quarantined_with_a_reason(demo_month):
 
 
 def test_outbox_holds_one_readable_message_per_new_episode_day(demo_month):
-    payloads = sorted(demo_month.outbox.glob("*.json"))
-    texts = sorted(demo_month.outbox.glob("*.txt"))
+    payloads = sorted(path for path in demo_month.outbox.glob("*.json") if not path.name.startswith("statement__"))
+    texts = sorted(path for path in demo_month.outbox.glob("*.txt") if not path.name.startswith("statement__"))
     alerts = [path for path in payloads if not path.name.endswith("__limit-raises.json")]
     assert len(payloads) == len(texts) == 6 and len(alerts) == 5, [path.name for path in payloads]
     # The platform's notice of PED's one raise (payments-api, 3 -> 6 on October 11), priced by dbt.
@@ -237,3 +237,120 @@ def test_full_dbt_build_with_unit_tests_passes_on_the_month(demo_month, tmp_path
     )
     assert result.returncode == 0, result.stdout[-6000:]
     assert "ERROR=0" in result.stdout and "WARN=0" in result.stdout
+
+
+# --------------------------------------------------------------------------- statements
+
+TEAMS = ("catalog", "inventory", "legacy", "orders", "payments", "search")
+
+
+def test_october_statements_of_every_team_and_one_message_each(demo_month):
+    """The close writes each team's statement, version 1, in contract §7's layout, and one
+    message per team on its route, recorded once in statement_log."""
+    october = demo_month.local / "statements" / "2026-10"
+    assert sorted(path.name for path in october.iterdir()) == list(TEAMS)
+    for team in TEAMS:
+        assert sorted(path.name for path in (october / team / "v1").iterdir()) == [
+            "statement.csv",
+            "statement.html",
+            "statement.json",
+        ]
+    payments = json.loads((october / "payments" / "v1" / "statement.json").read_text())
+    (line,) = payments["lines"]
+    assert (line["deployment"], line["amount"], line["currency"]) == ("payments-api", "351.00", "EUR")
+    assert line["formula"] == "180 + (19 x 2 vCPU + 19 x 4 GB) x 6 / 4 = 351.00 EUR"
+    (api,) = payments["apis"]
+    assert [step[1] for step in api["chart"]["approved_max_steps"]] == [3, 6]
+    assert api["chart"]["approved_max_steps"][1][0] == "2026-10-11 09:30 UTC"
+    day_10 = api["chart"]["days"].index("2026-10-10")
+    assert api["chart"]["hpa_max_replicas"][day_10] == 6 and api["chart"]["breach_days"] == ["2026-10-10"]
+    messages = sorted(demo_month.outbox.glob("statement__2026-10__*.json"))
+    assert [path.name.split("__")[2] for path in messages] == list(TEAMS)
+    log = rows(demo_month, "select team, team_version, route, status from statement_log order by team")
+    assert [(row["team"], row["team_version"], row["status"]) for row in log] == [(t, 1, "outbox") for t in TEAMS]
+
+
+def test_docs_examples_are_what_the_demo_writes(demo_month):
+    """docs/examples (make examples) against this run of the demo month: the statement and
+    every Slack message, run ids and hosts aside. The PNG is only refreshed by the target."""
+    from tooling.examples import EXAMPLES, collect
+
+    expected = {
+        path.relative_to(EXAMPLES).as_posix(): path.read_bytes()
+        for path in EXAMPLES.rglob("*")
+        if path.is_file() and path.suffix != ".png"
+    }
+    assert (EXAMPLES / "statement" / "statement.png").stat().st_size > 10_000
+    actual = collect(demo_month.local)
+    assert sorted(actual) == sorted(expected), "docs/examples lists other files than the demo writes: make examples"
+    drifted = [name for name in sorted(actual) if actual[name] != expected[name]]
+    assert not drifted, f"docs/examples drifted from the demo (run make examples): {drifted}"
+
+
+def test_the_statement_in_chromium(demo_month):
+    """Chromium opens the payments statement from disk: the amounts are the mart's, one
+    figure per API with its title and alt text, and the approved max steps up on Oct 11."""
+    import subprocess as sp
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        sp.run(["bash", str(REPO_ROOT / "scripts" / "install_chromium.sh")], check=True)
+    html = demo_month.local / "statements" / "2026-10" / "payments" / "v1" / "statement.html"
+    mart = rows(
+        demo_month,
+        "select namespace || '/' || deployment as api, amount from mart_monthly_billing"
+        " where billing_month = ? and team = 'payments'",
+        [OCTOBER],
+    )
+    artifacts = REPO_ROOT / ".local" / "test-results"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1200})
+            page.goto(html.resolve().as_uri())
+            assert page.title() == "Replica statement: payments, October 2026, version 1"
+            amounts = page.eval_on_selector_all(
+                "span.amount", "spans => spans.map(s => [s.dataset.api, s.textContent])"
+            )
+            assert sorted(amounts) == sorted([row["api"], f"{row['amount']:.2f} EUR"] for row in mart)
+            total = page.eval_on_selector("strong.total", "s => s.dataset.amount")
+            assert total == f"{sum(row['amount'] for row in mart):.2f}"
+            charts = page.eval_on_selector_all(
+                "figure svg[role=img]",
+                """svgs => svgs.map(svg => ({
+                    label: svg.getAttribute('aria-label'),
+                    title: svg.querySelector('title') && svg.querySelector('title').textContent,
+                    box: svg.getBoundingClientRect().width,
+                }))""",
+            )
+            assert len(charts) == len(mart)
+            for chart in charts:
+                assert chart["title"] and chart["label"].startswith(chart["title"]) and chart["box"] > 300
+            # The approved max (the green step line): one vertical step, between the ticks of
+            # day 10 and day 15, about a quarter of the way (Oct 11 09:30).
+            step = page.evaluate(
+                """() => {
+                    const svg = document.querySelector('figure svg');
+                    const tick = t => [...svg.querySelectorAll('text')].find(e => e.textContent.trim() === t)
+                        .getBoundingClientRect().x;
+                    const path = [...svg.querySelectorAll('path')]
+                        .find(p => (p.getAttribute('style') || '').includes('#2ca02c'));
+                    const points = path.getAttribute('d').match(/[-0-9.]+ [-0-9.]+/g)
+                        .map(p => p.split(' ').map(Number));
+                    const steps = points.slice(1).filter((p, i) => p[0] === points[i][0] && p[1] !== points[i][1]);
+                    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+                    const left = svg.getBoundingClientRect().x;
+                    return {steps: steps.map(p => left + p[0] * scale), ten: tick('10'), fifteen: tick('15')};
+                }"""
+            )
+            (x,) = step["steps"]
+            assert 0.1 < (x - step["ten"]) / (step["fifteen"] - step["ten"]) < 0.45
+            page.screenshot(path=str(artifacts / "statement_payments_2026-10_v1.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (artifacts / "statement_payments_2026-10_v1.png").stat().st_size > 10_000
