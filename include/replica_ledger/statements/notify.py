@@ -84,10 +84,12 @@ def render_message(statement: TeamStatement, route: Route, currency: str, url: s
     month = month_name(statement.month)
     team = escape_mrkdwn(statement.team)
     total = money_text(header["total_amount"], currency)
-    if header["is_restatement"]:
-        title = f"{month} statement restated: {one_line(statement.team)} (version {statement.version})"
-    else:
-        title = f"{month} statement: {one_line(statement.team)}"
+    # The header is plain text and holds no text from the data: the team is named below.
+    title = (
+        f"{month} statement restated (version {statement.version})"
+        if header["is_restatement"]
+        else f"{month} statement"
+    )
     previous = header["previous_month_total"]
     if previous is None:
         against = "no statement the month before"
@@ -95,6 +97,7 @@ def render_message(statement: TeamStatement, route: Route, currency: str, url: s
         against = f"{_signed(Decimal(header['total_amount']) - Decimal(previous), currency)} against the month before"
         against += f" ({money_text(previous, currency)})"
     summary = (
+        f"*Team:* {team}\n"
         f"*Total:* {total} for {header['api_count']} API(s), {against}\n"
         f"*Breach episodes in the month:* {header['breach_episodes']}\n"
         f"*Statement:* {link(url, f'{month}, {statement.team}, version {statement.version}')}"
@@ -109,11 +112,11 @@ def render_message(statement: TeamStatement, route: Route, currency: str, url: s
             after = "-" if line["amount"] is None else money_text(line["amount"], currency)
             why = f": {escape_mrkdwn(line['restatement_reason'])}" if line["restatement_reason"] else ""
             api = escape_mrkdwn(f"{line['namespace']}/{line['deployment']}")
-            lines.append(f"• {api} ({CHANGE_WORDS[line['change_kind']]}): {before} -> {after}{why}")
+            lines.append(f"• {api} ({CHANGE_WORDS[line['change_kind']]}): {before} → {after}{why}")
         if len(changed) > MAX_CHANGED_LINES:
             lines.append(f"… and {len(changed) - MAX_CHANGED_LINES} more line(s): see the statement")
         was = money_text(header["previous_version_total"], currency)
-        heading = f"*What changed since version {statement.version - 1}* ({was} -> {total}):"
+        heading = f"*What changed since version {statement.version - 1}* ({was} → {total}):"
         blocks.append(section_block("\n".join([heading, *lines])))
         fallback = f"{escape_mrkdwn(month)} statement of {team} restated (version {statement.version}): {total}"
     blocks.append(context_block([f"Amounts in {escape_mrkdwn(currency)}; the bill of each API is on the statement."]))
