@@ -37,6 +37,7 @@ FAST_SKIP := tests/dags tests/plugins tests/replica_ledger/airflow tests/dbt/tes
   tests/replica_ledger/audit/test_audit_dbt.py tests/replica_ledger/audit/test_audit_demo.py \
   tests/replica_ledger/audit/test_audit_load_bigquery.py tests/replica_ledger/audit/test_audit_sink_bigquery.py \
   tests/replica_ledger/alerts/test_alerts_end_to_end.py tests/replica_ledger/alerts/test_alert_log_bigquery.py \
+  tests/replica_ledger/statements/test_statement_log.py \
   tests/replica_ledger/gcp/test_bigquery_load.py tests/replica_ledger/gcp/test_gcp_snapshot_source.py \
   tests/replica_ledger/ped/test_ped_firestore.py tests/replica_ledger/collector/test_collector_cli.py \
   tests/replica_ledger/collector/test_collector_packaging.py tests/test_composer_requirements.py \

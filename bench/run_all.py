@@ -27,7 +27,19 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "bench" / "out"
-PARTS = ("fleet", "collector", "load", "dbt", "audit", "policies", "parse", "backfill", "bigquery", "demo")
+PARTS = (
+    "fleet",
+    "collector",
+    "load",
+    "dbt",
+    "audit",
+    "policies",
+    "parse",
+    "backfill",
+    "bigquery",
+    "statements",
+    "demo",
+)
 DEMO_TARGET_RATIO = 0.5
 FLEET_APIS, FLEET_DAYS, FLEET_RUNS = 2000, 30, 3
 
@@ -166,6 +178,26 @@ def dbt_rows() -> list[Row]:
             )
         )
     return rows
+
+
+def statements_rows() -> list[Row]:
+    """Every team's statement of a month for 2,000 APIs (bench/bench_statements.py)."""
+    run([python("af3"), "-m", "bench.bench_statements"], timeout=1800)
+    report = read("bench_statements.json")
+    wall, peak = report["wall_s"], report["peak_rss_mb"]
+    runs = report["runs"]
+    load = ", ".join(f"{value:.1f}" for value in report["load_average"])
+    return [
+        Row(
+            "statements",
+            f"statements of a month, {report['apis']:,} APIs ({runs[0]['written']} teams; HTML, CSV, JSON)",
+            f"{wall:.2f} s, {peak:.0f} MB",
+            f"<= {report['target_s']:g} s, <= {report['target_mb']:g} MB",
+            "met" if wall <= report["target_s"] and peak <= report["target_mb"] else "MISSED",
+            f"median of {len(runs)}; fresh process each, peak RSS of the writing process;"
+            f" {runs[0]['bytes'] / 1e6:.0f} MB written; load average {load}",
+        )
+    ]
 
 
 def audit_rows() -> list[Row]:
@@ -416,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "parse": parse_rows,
         "backfill": lambda: backfill_rows(args.backfill_days),
         "bigquery": bigquery_rows,  # after dbt: it reads the year's table sizes
+        "statements": statements_rows,
         "demo": demo_rows,
     }
     rows: list[Row] = []
