@@ -14,6 +14,7 @@ The story (contract §5), on a small archive of one cluster with two APIs:
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
@@ -146,3 +147,22 @@ def test_the_late_ped_row_restates_october_and_clears_the_false_breaches(story):
     # Every day of the Nov 3 run's lookback window (Oct 27..Nov 3) is re-judged against the
     # approved max 6: the HPA at 6 is no breach on any of them.
     assert story.restated.hpa_breach_days == []
+
+
+def test_the_restatement_is_version_2_of_the_teams_statement_with_its_reason(story):
+    """The close wrote the payments team's version 1 and told its route; the late PED row's
+    restatement wrote version 2, saying why and what changed, and told the route again."""
+    october = story.local / "statements" / "2026-10" / "payments"
+    assert sorted(path.name for path in october.iterdir()) == ["v1", "v2"]
+    version_2 = json.loads((october / "v2" / "statement.json").read_text())
+    assert (version_2["is_restatement"], version_2["total_amount"], version_2["previous_version_total"]) == (
+        True,
+        "587.53",
+        "530.53",
+    )
+    (restated,) = [line for line in version_2["lines"] if line["change_kind"] == "restated"]
+    assert "ped-late" in restated["restatement_reason"] and restated["previous_amount"] == "294.00"
+    messages = sorted(path.name for path in (story.local / "outbox").glob("statement__*.txt"))
+    assert [name.split("__")[3] for name in messages] == ["v1", "v2"]
+    text = (story.local / "outbox" / messages[1]).read_text()
+    assert "restated (version 2)" in text and "ped-late" in text and "294.00 EUR → 351.00 EUR" in text
