@@ -75,6 +75,8 @@ MARTS = (
 ALERT_LOG = "alert_log"
 # And which PED raise the platform route was told about (alerts/raise_log.py).
 RAISE_LOG = "limit_raise_log"
+# And which team statement version each route was told about (statements/ledger.py).
+STATEMENT_LOG = "statement_log"
 # The fake cluster's size for the live capture: small, it only shows the path works.
 LIVE_DEPLOYMENTS, LIVE_HPAS = 40, 30
 
@@ -344,7 +346,7 @@ def export_marts(client, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     missing = []
-    for name in (*MARTS, ALERT_LOG, RAISE_LOG):
+    for name in (*MARTS, ALERT_LOG, RAISE_LOG, STATEMENT_LOG):
         try:
             table = client.get_table(f"{DATASET}.{name}")
         except NotFound:

@@ -147,8 +147,15 @@ def test_alert_log_announces_the_episodes_of_the_daily_runs_once_each(demo_gcp, 
     assert {row["status"] for row in weekly} == {"sent"}
 
 
+def is_statement(path: Path) -> bool:
+    """A team statement's message (statements.notify): its header names the month's statement."""
+    header = json.loads(path.read_text())["blocks"][0]["text"]["text"]
+    return " statement" in header
+
+
 def test_slack_received_block_kit_messages(demo_gcp):
-    bodies = sorted(demo_gcp.slack.glob("*.json"))
+    everything_received = sorted(demo_gcp.slack.glob("*.json"))
+    bodies = [path for path in everything_received if not is_statement(path)]
     # One post per run and route with something to announce, and one per run that told the
     # platform route of a PED raise (limit_raise_log; not exported when no run opened it).
     runs_and_routes = {(row["snapshot_date"], row["route"]) for row in bigquery_rows(demo_gcp, ALERT_LOG)}
@@ -157,13 +164,17 @@ def test_slack_received_block_kit_messages(demo_gcp):
         {(row["snapshot_date"], row["route"]) for row in json.loads(raises.read_text())} if raises.exists() else set()
     )
     assert len(bodies) == len(runs_and_routes) + len(raise_runs) > 0
+    # One post per team statement version and route, recorded in BigQuery's statement_log.
+    statements = [path for path in everything_received if is_statement(path)]
+    log = bigquery_rows(demo_gcp, "statement_log") if (demo_gcp.marts / "statement_log.json").exists() else []
+    assert len(statements) == len([row for row in log if row["status"] == "sent"])
     for path in bodies:
         payload = json.loads(path.read_text())
         assert payload["blocks"] and len(payload["blocks"]) <= 50
     everything = "\n".join(path.read_text() for path in bodies)
     for deployment in ("payments-api", "orders-api", "shadow-api", "catalog-api"):
         assert deployment in everything
-    assert f"{len(bodies)} message(s) received" in demo_gcp.output
+    assert f"{len(everything_received)} message(s) received" in demo_gcp.output
 
 
 def test_the_live_capture_and_the_firestore_sync_ran(demo_gcp):
