@@ -11,7 +11,10 @@
 -- loaded under the day, the controllers' included), the approved max in force at the
 -- capture, and the breach types the day shows. A day without a snapshot has no row.
 with billed as (
-    select distinct billing_month, namespace, deployment
+    select distinct
+        billing_month,
+        namespace,
+        deployment
     from {{ ref('fct_billing_statements') }}
 ),
 

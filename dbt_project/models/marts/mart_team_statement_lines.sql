@@ -23,7 +23,12 @@ rates as (
 ),
 
 observed as (
-    select billing_month, namespace, deployment, observed_max_replicas, prorated_amount
+    select
+        billing_month,
+        namespace,
+        deployment,
+        observed_max_replicas,
+        prorated_amount
     from {{ ref('mart_monthly_billing') }}
 ),
 
@@ -43,11 +48,22 @@ episodes as (
 ),
 
 moments as (
-    select distinct billing_month, team, version_at
+    select distinct
+        billing_month,
+        team,
+        version_at
     from (
-        select billing_month, team, closed_at as version_at from statements
+        select
+            billing_month,
+            team,
+            closed_at as version_at
+        from statements
         union all
-        select billing_month, team, superseded_at as version_at from statements
+        select
+            billing_month,
+            team,
+            superseded_at as version_at
+        from statements
         where superseded_at is not null
     ) as changes
     where team is not null
