@@ -24,7 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "docs" / "examples"
 STATEMENT = Path("2026-10") / "payments" / "v1"
 SCREENSHOT = "statement/statement.png"
-_RUN_ID = re.compile(r"run: (\S+)  snapshot date:")
+# An alert's text names its run in its head line; a notice without that line, in its footer.
+_RUN_ID = re.compile(r"run: (\S+)  snapshot date:|^run (\S+) \(", re.MULTILINE)
 # The run's log page: its host, port and path differ between machines and Airflow versions.
 _RUN_URL = re.compile(r"https?://[^\s|<>()\"]*RUN_ID[^\s|<>()\"]*")
 
@@ -54,7 +55,7 @@ def collect(local_dir: Path, statements_dir: Path | None = None) -> dict[str, by
         stem = text_path.stem
         found = _RUN_ID.search(text)
         if found:
-            run_id = found.group(1)
+            run_id = found.group(1) or found.group(2)
             replacements.update({run_id: "RUN_ID", safe_filename(run_id): "RUN_ID"})
             for encoded in (run_id.replace(":", "%3A").replace("+", "%2B"), run_id.replace("+", "%2B")):
                 replacements[encoded] = "RUN_ID"
