@@ -162,6 +162,7 @@ def docs_dir(tmp_path_factory) -> Path:
         "exposure.replica_ledger.slack_breach_alert",
         "exposure.replica_ledger.monthly_billing_statement",
         "exposure.replica_ledger.operator_report",
+        "exposure.replica_ledger.slack_limit_raise_notice",
     }
     return docs
 
