@@ -27,6 +27,7 @@ AIRFLOW_FOLDERS = ("tests/dags/", "tests/plugins/", "tests/replica_ledger/airflo
 SECOND_RUN = (
     "tests/replica_ledger/test_late_data.py",
     "tests/replica_ledger/alerts/test_alerts_end_to_end.py",
+    "tests/replica_ledger/test_billing_close.py",
 )
 
 
