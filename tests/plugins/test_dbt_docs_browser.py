@@ -55,7 +55,7 @@ EXPECTED_UPSTREAM = {
     "model.replica_ledger.int_deployments__with_limits",
 }
 SERVER_START_TIMEOUT_S = 240
-UI_TIMEOUT_MS = 60_000
+UI_TIMEOUT_MS = 180_000  # the docs page under a full suite on 2 cores
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -274,8 +274,8 @@ def test_lineage_graph_of_fct_replica_breaches_in_airflow_ui(chromium: Path, air
     assert set(lineage) >= expected, f"missing from the lineage graph: {sorted(expected - set(lineage))}"
     # The Slack alert reads fct_breach_alerts (downstream of the episodes): drawn with its label.
     assert lineage["exposure.replica_ledger.slack_breach_alert"] == "Slack breach alert"
-    # The selection is +fct_replica_breaches+: the billing branch is not drawn.
+    # The selection is +fct_replica_breaches+: the bill's own branch is not drawn (the team
+    # statement, which lists the month's breach episodes, is downstream of them).
     assert "model.replica_ledger.mart_monthly_billing" not in lineage
-    assert "exposure.replica_ledger.monthly_billing_statement" not in lineage
     assert panel_shot.stat().st_size > 10_000
     assert screenshot.stat().st_size > 10_000
