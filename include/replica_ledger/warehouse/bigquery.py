@@ -653,16 +653,9 @@ class BigQueryRaiseLog:
         found = self._select("route = @route AND change_id IN UNNEST(@ids)", {"route": route, "ids": ids})
         return {rec.change_id: rec for rec in found}
 
-    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
-        check_confirm_status(status)
-        self._run(
-            f"UPDATE `{self.table}` SET status = @status, sent_at = @sent_at, message_hash = @message_hash "
-            "WHERE claim_token = @token",
-            {"status": status, "sent_at": sent_at or utcnow(), "message_hash": message_hash, "token": token},
-        )
-
-    def release(self, token: str) -> None:
-        self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
+    # alert_log's last two steps of a claim, on this table.
+    confirm = BigQueryAlertLog.confirm
+    release = BigQueryAlertLog.release
 
     def records(self) -> list[RaiseLogRecord]:
         return self._select("TRUE", {})

@@ -421,6 +421,22 @@ class _DuckDBLedger:
             finally:
                 con.close()
 
+    # The claim's last two steps, the same for every announcement ledger of this shape.
+    _TABLE = ""
+
+    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
+        check_confirm_status(status)
+        with self._connect() as con:
+            con.execute(
+                f"UPDATE {DUCKDB_SCHEMA}.{self._TABLE} SET status = ?, sent_at = ?, message_hash = ?"
+                " WHERE claim_token = ?",
+                [status, sent_at or utcnow(), message_hash, token],
+            )
+
+    def release(self, token: str) -> None:
+        with self._connect() as con:
+            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{self._TABLE} WHERE claim_token = ?", [token])
+
 
 class DuckDBAlertLog(_DuckDBLedger):
     """:class:`AlertLog` in DuckDB (``main.alert_log``, created if missing).
@@ -430,6 +446,7 @@ class DuckDBAlertLog(_DuckDBLedger):
     """
 
     _DDL = DUCKDB_DDL
+    _TABLE = TABLE
 
     def _select(self, con, where: str, params: list) -> list[AlertLogRecord]:
         rows = con.execute(
@@ -483,18 +500,6 @@ class DuckDBAlertLog(_DuckDBLedger):
         with self._connect() as con:
             return self._find(con, route, list(episodes))
 
-    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
-        check_confirm_status(status)
-        with self._connect() as con:
-            con.execute(
-                f"UPDATE {DUCKDB_SCHEMA}.{TABLE} SET status = ?, sent_at = ?, message_hash = ? WHERE claim_token = ?",
-                [status, sent_at or utcnow(), message_hash, token],
-            )
-
-    def release(self, token: str) -> None:
-        with self._connect() as con:
-            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{TABLE} WHERE claim_token = ?", [token])
-
     def records(self, route: str | None = None) -> list[AlertLogRecord]:
         with self._connect() as con:
             if route is None:
@@ -529,6 +534,7 @@ class DuckDBRaiseLog(_DuckDBLedger):
     key, in one transaction, retried when a concurrent one committed first)."""
 
     _DDL = RAISE_DDL
+    _TABLE = RAISE_TABLE
 
     def _select_raises(self, con, where: str, params: list) -> list[RaiseLogRecord]:
         rows = con.execute(
@@ -575,19 +581,6 @@ class DuckDBRaiseLog(_DuckDBLedger):
     def find(self, route: str, change_ids) -> dict[str, RaiseLogRecord]:
         with self._connect() as con:
             return self._find_raises(con, route, list(change_ids))
-
-    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
-        check_confirm_status(status)
-        with self._connect() as con:
-            con.execute(
-                f"UPDATE {DUCKDB_SCHEMA}.{RAISE_TABLE} SET status = ?, sent_at = ?, message_hash = ?"
-                " WHERE claim_token = ?",
-                [status, sent_at or utcnow(), message_hash, token],
-            )
-
-    def release(self, token: str) -> None:
-        with self._connect() as con:
-            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{RAISE_TABLE} WHERE claim_token = ?", [token])
 
     def records(self) -> list[RaiseLogRecord]:
         with self._connect() as con:
