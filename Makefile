@@ -17,6 +17,7 @@ export PYTHONDONTWRITEBYTECODE :=
 help:
 	@echo "make demo                      run the pipeline over the demo month (Airflow $(AIRFLOW)) and print the results"
 	@echo "make demo-gcp [EVERY=7]        the same month on the production wiring (BigQuery, GCS, Firestore, Slack) on local emulators"
+	@echo "  [DEPLOYED=1]                 ... run from the Composer deploy plan's bundle instead of the checkout"
 	@echo "make test                      lint + tests on Airflow 2.11 and 3.x"
 	@echo "make deploy-rehearsal          the Composer deploy's bundle runs two days on the emulators (AIRFLOW=2|3)"
 	@echo "make backfill FROM=.. TO=..    real Airflow backfill over snapshot days FROM..TO (AIRFLOW=2|3)"
@@ -81,7 +82,7 @@ demo: venv
 # REPLICA_LEDGER_ENV=gcp on 127.0.0.1: BigQuery emulator, fake-gcs-server, Firestore emulator,
 # fake Kubernetes API and a Slack webhook receiver, all stopped at the end (tooling/demo_gcp.py).
 demo-gcp: check-prereqs-demo-gcp venv .venv/bq/.installed
-	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh $(if $(EVERY),--every $(EVERY))
+	AIRFLOW=$(AIRFLOW) bash scripts/demo_gcp.sh $(if $(EVERY),--every $(EVERY)) $(if $(DEPLOYED),--deployed)
 
 test: check-prereqs-test venvs .venv/bq/.installed
 	bash scripts/test.sh
@@ -117,8 +118,9 @@ docs: venv
 	.venv/af$(AIRFLOW)/bin/python -m replica_ledger.docs
 
 # Benchmarks (docs/benchmarks.md), on 2 cores; the demo part runs make demo here and at its base
-# commit, one after the other (bench/bench_demo.py). The backfill part runs BACKFILL_DAYS
-# days on each Airflow (default 5, extrapolated to 30; BACKFILL_DAYS=30 for the real thing).
+# commit, one after the other (bench/bench_demo.py). The backfill part runs 30 days on
+# Airflow 3 (its target's own figure) and BACKFILL_DAYS days on Airflow 2.11 (default 5,
+# extrapolated to 30; BACKFILL_DAYS=30 for the real thing).
 BACKFILL_DAYS ?= 5
 bench: venvs
 	.venv/af3/bin/python -m bench.run_all --backfill-days $(BACKFILL_DAYS)

@@ -124,10 +124,24 @@ def backfill_steps(log_text: str) -> list[tuple[str, int]]:
 
 
 def thirty_days_s(result: dict) -> float:
-    """The run's wall time, or for a shorter run its start-up + 30 x its per-day time."""
+    """The run's wall time, or for a shorter run what 30 days of it take: start-up, 29 days
+    at its per-day time before the month end, and its month-end run once.
+
+    The range ends on a month end, whose run also closes the month and writes the docs; a
+    30-day backfill has that run once, not once per five days.
+    """
     if result["days"] == 30:
         return result["wall_s"]
-    return result["startup_s"] + 30 * result["per_day_after_startup_s"]
+    return result["startup_s"] + 29 * result["per_day_before_month_end_s"] + result["month_end_s"]
+
+
+def run_starts(tasks: list[dict]) -> list[datetime]:
+    """When each run's first task started, in order."""
+    firsts: dict[str, datetime] = {}
+    for task in tasks:
+        if task["start"] and (task["run_id"] not in firsts or task["start"] < firsts[task["run_id"]]):
+            firsts[task["run_id"]] = task["start"]
+    return sorted(firsts.values())
 
 
 def task_gaps(tasks: list[dict]) -> list[float]:
@@ -163,6 +177,13 @@ def summarize(
     floor_s = floor_task + (statistics.median(gaps) if gaps else 0.0)
     tasks_per_day = len(ran) / days
     per_day_dbt = statistics.median(builds[:days]) if builds else 0.0
+    # From the first run's start to the month-end run's start: the days before the month end.
+    starts = run_starts(ran)
+    before_month_end = len(starts) - 1
+    per_day_before_month_end = (
+        (starts[-1] - starts[0]).total_seconds() / before_month_end if before_month_end else wall_s - startup_s
+    )
+    month_end_s = wall_s - startup_s - before_month_end * per_day_before_month_end
     target_s = 2 * days * (per_day_dbt + tasks_per_day * floor_s)
     return {
         "days": days,
@@ -172,6 +193,8 @@ def summarize(
         "airflow_overhead_s": wall_s - dbt_s,
         "startup_s": startup_s,
         "per_day_after_startup_s": (wall_s - startup_s) / days,
+        "per_day_before_month_end_s": per_day_before_month_end,
+        "month_end_s": month_end_s,
         "task_seconds": {task: round(sum(times), 2) for task, times in sorted(by_task.items())},
         "tasks_run": len(ran),
         "tasks_per_day": tasks_per_day,

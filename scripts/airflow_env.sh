@@ -41,7 +41,9 @@ if [ "$AIRFLOW_MAJOR" = 3 ]; then
   export AIRFLOW__API_AUTH__JWT_SECRET
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
 else
-  export AIRFLOW__CORE__EXECUTOR=SequentialExecutor
+  # SequentialExecutor, the one SQLite allows, but for scripts/backfill.sh's own through
+  # AIRFLOW2_EXECUTOR (tooling/airflow2_executor.py: each task in the backfill's process).
+  export AIRFLOW__CORE__EXECUTOR=${AIRFLOW2_EXECUTOR:-SequentialExecutor}
   export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5
 fi
 # dbt docs in the Airflow UI (Browse > dbt Docs): Cosmos's view on 2.11, plugins/replica_ledger_dbt_docs.py

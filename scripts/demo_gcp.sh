@@ -9,7 +9,11 @@ export AIRFLOW_HOME=${AIRFLOW_HOME:-$LOCAL_DIR/airflow${AIRFLOW:-${AIRFLOW_MAJOR
 source "$REPO_ROOT/scripts/airflow_env.sh" "${AIRFLOW:-${AIRFLOW_MAJOR:-3}}"
 cd "$REPO_ROOT"
 echo "== replica-ledger demo-gcp on Airflow $(airflow version 2>/dev/null | tail -1): BigQuery, GCS, Firestore, Kubernetes and Slack on 127.0.0.1"
-bash scripts/airflow_init.sh "$AIRFLOW_MAJOR"
+# --deployed runs the bundle on a metadata DB of its own, set up from the deploy plan.
+case " $* " in
+  *" --deployed "*) ;;
+  *) bash scripts/airflow_init.sh "$AIRFLOW_MAJOR" ;;
+esac
 # The driver starts every emulator and stops them on its way out (exit, error, Ctrl-C or
 # SIGTERM/SIGHUP); exec keeps one process to signal.
 exec python -m tooling.demo_gcp "$@"

@@ -18,7 +18,7 @@ pip's own resolver decides, as Composer's PyPI update does:
 
 with a Python 3.11 pip (.venv/boot, made by the Makefile, or python3.11 on PATH): Composer 3
 runs Python 3.11. It needs PyPI: the test is skipped, saying so, only when PyPI cannot be
-reached. Takes ~3 minutes per image.
+reached. Both images resolve at the same time.
 """
 
 from __future__ import annotations
@@ -79,38 +79,37 @@ def test_requirements_do_not_pin_what_composer_pins():
             assert re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][0-9A-Za-z.+-]*", line.strip()), line
 
 
-@pytest.mark.parametrize("image", sorted(COMPOSER_IMAGES))
-def test_requirements_resolve_with_composer_pinned_set(tmp_path: Path, image: str):
+def _pip_dry_run(python: str, image: str, folder: Path) -> subprocess.Popen:
+    """pip's resolution of requirements.txt with `image`'s pins, started (its report in folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = [f"{name}=={version}" for name, version in COMPOSER_IMAGES[image].items()]
+    command = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--disable-pip-version-check"]
+    command += ["--quiet", "--report", str(folder / "report.json"), "-r", str(REQUIREMENTS), *pins]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder)
+
+
+@pytest.fixture(scope="module")
+def resolutions(tmp_path_factory) -> dict[str, tuple[int, str, Path]]:
+    """image -> (pip's exit code, its output, its report): both images resolved at the same
+    time, as most of each resolution is waiting for PyPI."""
     if os.environ.get("REPLICA_LEDGER_SKIP_NETWORK_TESTS") == "1":
         pytest.skip("REPLICA_LEDGER_SKIP_NETWORK_TESTS=1")
-    report = tmp_path / "report.json"
-    pins = [f"{name}=={version}" for name, version in COMPOSER_IMAGES[image].items()]
-    done = subprocess.run(
-        [
-            _pip_python(),
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--report",
-            str(report),
-            "-r",
-            str(REQUIREMENTS),
-            *pins,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=1100,
-    )
-    output = done.stdout + done.stderr
-    if done.returncode != 0 and _UNREACHABLE.search(output):
+    python, root = _pip_python(), tmp_path_factory.mktemp("composer_requirements")
+    started = {image: _pip_dry_run(python, image, root / image) for image in COMPOSER_IMAGES}
+    done = {}
+    for image, process in started.items():
+        output, _ = process.communicate(timeout=1100)
+        done[image] = (process.returncode, output, root / image / "report.json")
+    return done
+
+
+@pytest.mark.parametrize("image", sorted(COMPOSER_IMAGES))
+def test_requirements_resolve_with_composer_pinned_set(resolutions, image: str):
+    returncode, output, report = resolutions[image]
+    if returncode != 0 and _UNREACHABLE.search(output):
         pytest.skip(f"PyPI is unreachable: {_UNREACHABLE.search(output).group(0)}")
     errors = "\n".join(line for line in output.splitlines() if not line.startswith("WARNING: Location"))
-    assert done.returncode == 0, f"pip could not resolve requirements.txt with {image}'s pins:\n{errors[-5000:]}"
+    assert returncode == 0, f"pip could not resolve requirements.txt with {image}'s pins:\n{errors[-5000:]}"
 
     resolved = {
         _normalize(item["metadata"]["name"]): item["metadata"]["version"]

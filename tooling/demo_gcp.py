@@ -321,6 +321,26 @@ def run_days(env: Mapping[str, str], first: date, last: date, log_path: Path, ev
         raise RuntimeError(f"the DAG runs failed (exit {code}); see {log_path}")
 
 
+def deployed_environment(services: Services, work: Path, demo_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the deploy plan's bundle, deployed and checked (tooling/deploy_rehearsal.py).
+
+    The plan is built from `demo_env`'s settings; its bucket is synced into work/deployed/gcs
+    (Composer's /home/airflow/gcs) and its Airflow objects go into a fresh metadata DB in
+    work/deployed/airflow. Exits naming everything the deployed environment lacks.
+    """
+    from tooling import deploy_rehearsal as rehearsal
+
+    folder = work / "deployed"
+    plan = rehearsal.rehearsal_plan(demo_env)
+    env = rehearsal.bundle_environment(plan, services, folder, os.environ)
+    try:
+        rehearsal.migrate(env)
+        rehearsal.prepare_and_check(plan, services.gcs, folder / "gcs", env, services.slack.base_url())
+    except rehearsal.RehearsalFailed as exc:
+        raise SystemExit(f"[demo-gcp] FAILED: {exc}") from exc
+    return env
+
+
 def print_report(env: Mapping[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "replica_ledger.report"], cwd=REPO_ROOT, env=dict(env), check=False, timeout=300
@@ -377,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run the DAG every N days (and on the last day), as after an outage: each run's "
         "lookback window loads the days it missed; N <= REPLICA_LEDGER_LOOKBACK_DAYS + 1",
     )
+    parser.add_argument(
+        "--deployed",
+        action="store_true",
+        help="run the days from the Composer deploy plan's bundle, synced through the bucket and "
+        "checked first (make deploy-rehearsal's), instead of from the checkout",
+    )
     args = parser.parse_args(argv)
     # Before anything starts (scripts/run_days.py would refuse it only after the emulators).
     error = cadence_error(args.every, load_settings().lookback_days)
@@ -398,7 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         upload_demo_archive(services)
         load_ped_table(client, DEMO_PED_LOG)
         seed_and_sync_firestore(services, ped_rows(DEMO_PED_LOG))
-        run_days(env, args.first, args.last, work / f"run_days-airflow{env.get('AIRFLOW_MAJOR', '')}.log", args.every)
+        run_env = deployed_environment(services, work, env) if args.deployed else env
+        log_name = f"run_days-{'deployed-' if args.deployed else ''}airflow{env.get('AIRFLOW_MAJOR', '')}.log"
+        run_days(run_env, args.first, args.last, work / log_name, args.every)
         print_report(env)
         export_marts(client, work / "marts")
         received = services.slack.received_files()

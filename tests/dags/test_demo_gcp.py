@@ -1,14 +1,20 @@
-"""`make demo-gcp EVERY=7` (scripts/demo_gcp.sh --every 7): the production wiring over the
-demo month on local emulators, compared with `make demo`'s DuckDB month (the session
-fixture `demo_month`, one run a day).
+"""`make demo-gcp EVERY=7 DEPLOYED=1` (scripts/demo_gcp.sh --every 7 --deployed): the
+production wiring over the demo month on local emulators, run from the Composer deploy
+plan's bundle, compared with `make demo`'s DuckDB month (the session fixture `demo_month`,
+one run a day, from the checkout).
 
 The script itself runs, as a user types it, in a throw-away home: BigQuery emulator,
 fake-gcs-server, Firestore emulator, the fake Kubernetes API and the Slack receiver are
-started and stopped by it. The DAG runs on Oct 1, 8, 15, 22, 29 and 31, as if Composer
+started and stopped by it. The deploy plan's bucket is synced through fake-gcs-server into
+a /home/airflow/gcs layout and checked (tooling/deploy_rehearsal.py); the DAG then runs
+from that bucket, never from the checkout, on Oct 1, 8, 15, 22, 29 and 31, as if Composer
 had been down in between: each run loads the days it missed through its lookback window
 (7 days) and rebuilds their facts. It exports the marts and the alert log from BigQuery as
 JSON before stopping the emulator; the marts must equal the DuckDB marts of the daily runs
-row for row, and the alert log must name the same episodes (each announced once).
+row for row, and the alert log must name the same episodes (each announced once). So one
+month proves both that the deployed bundle is the product and that a run every seven days
+equals a run every day (tests/tooling/test_deploy_rehearsal.py runs `make deploy-rehearsal`
+itself on Airflow 2.11).
 
 So one demo month runs per session (the DuckDB one, daily), and the BigQuery month adds
 six runs: about 150 s on a quiet machine against 340 s for 31 daily runs (a BigQuery day is
@@ -62,7 +68,7 @@ def demo_gcp(tmp_path_factory) -> Iterator[SimpleNamespace]:
     local = tmp_path_factory.mktemp("demo_gcp")
     env = local_env(local)
     try:
-        run_script("bash scripts/demo_gcp.sh --every 7", env, timeout=3600, log=local / "demo_gcp.log")
+        run_script("bash scripts/demo_gcp.sh --every 7 --deployed", env, timeout=3600, log=local / "demo_gcp.log")
         yield SimpleNamespace(
             local=local,
             output=(local / "demo_gcp.log").read_text(),
@@ -131,8 +137,16 @@ def test_every_run_took_the_archive_only_branch_and_succeeded(demo_gcp):
     assert ran == [(day, "success") for day in RUN_DAYS]
 
 
+def test_the_runs_came_from_the_deployed_bucket_after_its_check(demo_gcp):
+    assert "the deployed environment has every file, setting, connection and pool it needs" in demo_gcp.output
+    deployed = demo_gcp.local / "demo-gcp" / "deployed"
+    log = next((demo_gcp.local / "demo-gcp").glob("run_days-deployed-airflow*.log")).read_text()
+    assert f"Filling up the DagBag from {deployed / 'gcs' / 'dags'}" in log
+    assert (deployed / "gcs" / "dags" / "replica_ledger" / "__init__.py").is_file()
+
+
 def test_each_run_loaded_the_days_it_missed(demo_gcp):
-    log = next((demo_gcp.local / "demo-gcp").glob("run_days-airflow*.log")).read_text()
+    log = next((demo_gcp.local / "demo-gcp").glob("run_days-*airflow*.log")).read_text()
     # The load's window lines (steps/load.py): "window D: DAY reloaded and rebuilt: never loaded, ..."
     missed = set(re.findall(r"window [0-9-]+: ([0-9-]+) reloaded and rebuilt: never loaded", log))
     october = {f"2026-10-{day:02d}" for day in range(1, 32)}
