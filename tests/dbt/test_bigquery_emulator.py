@@ -314,3 +314,56 @@ def test_server_refuses_another_emulator_version():
     )
     assert result.returncode != 0
     assert "local-bigquery 0.3.2 is installed but the patches" in result.stderr
+
+
+# The emulator's own lookups against the patched ones (bigquery_server.cache_catalog_lookups),
+# on one DuckLake catalog changed step by step: a table with NOT NULL columns, rows in it, a
+# view, a table dropped, rows deleted. Runs in the emulator's venv.
+CATALOG_PARITY = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import bigquery_server as server
+from local_bigquery.settings import settings
+settings.data_dir = Path(sys.argv[2])
+server.use_bundled_extensions()
+from local_bigquery.catalog import tables
+from local_bigquery.engine import database
+own_objects, own_columns = database.objects, tables.columns
+server.cache_catalog_lookups()
+P, D = settings.default_project_id, "parity"
+steps = [
+    f'CREATE SCHEMA "{P}".{D}',
+    f'CREATE TABLE "{P}".{D}.kept (day DATE NOT NULL, name VARCHAR NOT NULL, note VARCHAR)',
+    f'CREATE TABLE "{P}".{D}.dropped (x INTEGER)',
+    f'''INSERT INTO "{P}".{D}.kept VALUES ('2026-10-01', 'a', NULL), ('2026-10-02', 'b', 'n')''',
+    f'CREATE VIEW "{P}".{D}.a_view AS SELECT name FROM "{P}".{D}.kept',
+    f'DROP TABLE "{P}".{D}.dropped',
+    f'''DELETE FROM "{P}".{D}.kept WHERE day = '2026-10-01' ''',
+]
+checked = 0
+for step in steps:
+    database.execute(step)
+    for table_id in (None, "kept", "dropped", "a_view", "missing"):
+        assert database.objects(P, D, table_id) == own_objects(P, D, table_id), (step, table_id)
+        checked += 1
+    if any(row[0] == "kept" for row in own_objects(P, D, "kept")):
+        assert tables.columns(P, D, "kept") == own_columns(P, D, "kept"), step
+        checked += 1
+print("checked", checked)
+"""
+
+
+def test_catalog_lookups_answer_as_the_emulator_does(tmp_path):
+    from tooling.emulators import bigquery
+
+    if not bigquery.is_installed():
+        pytest.skip(f"the BigQuery emulator venv {bigquery.VENV} is not installed: make .venv/bq/.installed")
+    result = subprocess.run(
+        [str(bigquery.venv_python()), "-c", CATALOG_PARITY, str(bigquery.SERVER.parent), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "checked 41" in result.stdout

@@ -30,8 +30,11 @@ installed version refuses to start (update the lock file and re-check each patch
    unchanged. Every API call looks its tables up (DuckDB's duckdb_tables() and
    duckdb_columns() list the whole DuckLake catalog each time), and a dbt build makes
    thousands of such calls; any change to a DuckLake table or view (DDL or data) commits a
-   new DuckLake snapshot, so the newest snapshot id is the cache's key. The job results'
-   schema lives outside DuckLake and is never cached.
+   new DuckLake snapshot, so the newest snapshot id is the cache's key. As nearly every job
+   commits one, most lookups miss; a miss reads the DuckLake catalog's own tables (the
+   objects, the NOT NULL columns) instead of listing every catalog DuckDB has attached,
+   which cost several times more. The job results' schema lives outside DuckLake and is
+   never cached.
 """
 
 from __future__ import annotations
@@ -279,9 +282,33 @@ def expire_old_results() -> None:
 CATALOG_CACHE_SIZE = 4096
 
 
+# What duckdb_tables()/duckdb_views() and duckdb_columns() say of one DuckLake schema, read
+# from the DuckLake catalog's own tables: the live objects are those without an end snapshot.
+DUCKLAKE_OBJECTS = """
+SELECT t.table_name, 'TABLE', coalesce(stats.record_count, 0) FROM {m}.ducklake_table t
+JOIN {m}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+LEFT JOIN {m}.ducklake_table_stats stats ON stats.table_id = t.table_id
+WHERE t.end_snapshot IS NULL AND s.schema_name = $1 AND t.table_name = coalesce($2, t.table_name)
+UNION ALL
+SELECT v.view_name, 'VIEW', 0 FROM {m}.ducklake_view v
+JOIN {m}.ducklake_schema s ON s.schema_id = v.schema_id AND s.end_snapshot IS NULL
+WHERE v.end_snapshot IS NULL AND s.schema_name = $1 AND v.view_name = coalesce($2, v.view_name)
+ORDER BY 1
+"""
+DUCKLAKE_REQUIRED_COLUMNS = """
+SELECT c.column_name FROM {m}.ducklake_column c
+JOIN {m}.ducklake_table t ON t.table_id = c.table_id AND t.end_snapshot IS NULL
+JOIN {m}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+WHERE c.end_snapshot IS NULL AND c.parent_column IS NULL AND NOT c.nulls_allowed
+  AND s.schema_name = $1 AND t.table_name = $2
+"""
+
+
 def cache_catalog_lookups() -> None:
-    from local_bigquery.catalog import tabledata, tables
-    from local_bigquery.engine import database
+    import duckdb
+    from local_bigquery.catalog import names, tabledata, tables
+    from local_bigquery.engine import database, types
+    from local_bigquery.errors import not_found
 
     list_objects = database.objects
     read_columns = tables.columns
@@ -310,17 +337,41 @@ def cache_catalog_lookups() -> None:
             cache[(key, snapshot)] = value
         return value
 
+    def metadata(project: str) -> str:
+        return database.quote(f"__ducklake_metadata_{project}")
+
     @functools.wraps(list_objects)
     def objects(project_id, dataset_id, table_id=None):
         snapshot = newest_snapshot(project_id)
+        if snapshot is None:
+            return list_objects(project_id, dataset_id, table_id)
+        sql = DUCKLAKE_OBJECTS.format(m=metadata(project_id))
         key = ("objects", project_id, dataset_id, table_id)
-        return list(cached(key, snapshot, lambda: list_objects(project_id, dataset_id, table_id)))
+        return list(cached(key, snapshot, lambda: database.fetch(sql, [dataset_id, table_id])))
+
+    def columns_of(project_id, dataset_id, table_id) -> list:
+        """local_bigquery's tables.columns, its NOT NULL columns read from the DuckLake catalog."""
+        database_name, schema_name, table_name = tables.physical(project_id, dataset_id, table_id)
+        sql = DUCKLAKE_REQUIRED_COLUMNS.format(m=metadata(database_name))
+        required = {column for (column,) in database.fetch(sql, [schema_name, table_name])}
+        with database.cursor() as cur:
+            try:
+                relation = cur.sql(f"SELECT * FROM {tables.name(project_id, dataset_id, table_id)} LIMIT 0")
+            except duckdb.CatalogException:
+                raise not_found("Table", names.label(project_id, dataset_id, table_id)) from None
+            return [
+                types.field(column, kind, column in required)
+                for column, kind in zip(relation.columns, relation.types, strict=True)
+                if column != tables.INGESTION_TIME or dataset_id == tables.RESULTS
+            ]
 
     @functools.wraps(read_columns)
     def columns(project_id, dataset_id, table_id):
         snapshot = newest_snapshot(tables.physical(project_id, dataset_id, table_id)[0])
+        if snapshot is None:
+            return read_columns(project_id, dataset_id, table_id)
         key = ("columns", project_id, dataset_id, table_id)
-        return list(cached(key, snapshot, lambda: read_columns(project_id, dataset_id, table_id)))
+        return list(cached(key, snapshot, lambda: columns_of(project_id, dataset_id, table_id)))
 
     database.objects = objects
     tables.columns = columns
