@@ -145,6 +145,14 @@ def test_the_runs_came_from_the_deployed_bucket_after_its_check(demo_gcp):
     assert (deployed / "gcs" / "dags" / "replica_ledger" / "__init__.py").is_file()
 
 
+def test_the_month_close_ran_the_data_tests_on_bigquery(demo_gcp):
+    """The days build models only (REPLICA_LEDGER_DBT_DAILY_TESTS=false); the close tests every
+    model before it bills (steps/billing.build_billing): the data tests' one run on BigQuery."""
+    log = next((demo_gcp.local / "demo-gcp").glob("run_days-*airflow*.log")).read_text()
+    tested = [int(passed) for passed in re.findall(r"Done\. PASS=(\d+) WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=\1\b", log)]
+    assert tested and max(tested) >= 100, tested
+
+
 def test_each_run_loaded_the_days_it_missed(demo_gcp):
     log = next((demo_gcp.local / "demo-gcp").glob("run_days-*airflow*.log")).read_text()
     # The load's window lines (steps/load.py): "window D: DAY reloaded and rebuilt: never loaded, ..."
