@@ -28,6 +28,7 @@ SECOND_RUN = (
     "tests/replica_ledger/test_late_data.py",
     "tests/replica_ledger/alerts/test_alerts_end_to_end.py",
     "tests/replica_ledger/test_billing_close.py",
+    "tests/replica_ledger/audit/test_audit_load_bigquery.py",
 )
 
 
@@ -50,7 +51,13 @@ def pytest_configure(config: pytest.Config) -> None:
 # backfill to the other, and the light modules fill in behind them (scripts/test.sh keeps this
 # order with --no-loadscope-reorder).
 SHARED_DEMO_MONTH = ("tests/dags/test_demo_gcp.py", "tests/dags/test_demo_month.py")
-HEAVY_FIRST = (*SHARED_DEMO_MONTH, "tests/dags/test_backfill.py", "tests/tooling/test_deploy_rehearsal.py")
+HEAVY_FIRST = (
+    *SHARED_DEMO_MONTH,
+    "tests/dags/test_backfill.py",
+    "tests/dbt/test_bigquery_emulator.py",
+    "tests/dags/test_month_story.py",
+    "tests/tooling/test_deploy_rehearsal.py",
+)
 
 
 def _relative(item: pytest.Item) -> str:
