@@ -421,22 +421,25 @@ def _bq_param(name: str, value: Any):
     return bigquery.ScalarQueryParameter(name, kind, value)
 
 
-class BigQueryAlertLog:
-    """:class:`AlertLog` in BigQuery (``<project>.<dataset>.alert_log``, created if missing).
+class _BigQueryLedger:
+    """One announcement ledger table in BigQuery (``<project>.<dataset>.<_TABLE_NAME>``, made
+    from ``_DDL`` if missing): what alert_log, limit_raise_log and statement_log share.
 
     Needs only a ``google.cloud.bigquery.Client`` (injectable: production builds one from
     the environment, tests give one pointed at an emulator). Every statement is one query
     job with named parameters; see the module docstring for why the claim is safe.
     """
 
+    _TABLE_NAME = ""
+    _DDL = ""
+
     def __init__(self, client: Any, dataset: str, project: str | None = None) -> None:
-        project = project or client.project
-        table = f"{project}.{dataset}.{TABLE}"
+        table = f"{project or client.project}.{dataset}.{self._TABLE_NAME}"
         if not _BQ_IDENTIFIER.match(table):
             raise ValueError(f"not a BigQuery table id: {table!r}")
         self._client = client
         self.table = table
-        self._run(BIGQUERY_DDL.format(table=table), {})
+        self._run(self._DDL.format(table=table), {})
 
     def _run(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         from google.cloud import bigquery
@@ -444,6 +447,29 @@ class BigQueryAlertLog:
         config = bigquery.QueryJobConfig(query_parameters=[_bq_param(k, v) for k, v in params.items()])
         job = self._client.query(sql, job_config=config)
         return [dict(row.items()) for row in job.result()]
+
+    def release(self, token: str) -> None:
+        """Give up a claim: its rows go."""
+        self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
+
+
+class _MessageLedger(_BigQueryLedger):
+    """A ledger whose confirmation records the message sent (alert_log, limit_raise_log)."""
+
+    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
+        check_confirm_status(status)
+        self._run(
+            f"UPDATE `{self.table}` SET status = @status, sent_at = @sent_at, message_hash = @message_hash "
+            "WHERE claim_token = @token",
+            {"status": status, "sent_at": sent_at or utcnow(), "message_hash": message_hash, "token": token},
+        )
+
+
+class BigQueryAlertLog(_MessageLedger):
+    """:class:`AlertLog` in BigQuery (``<project>.<dataset>.alert_log``, created if missing)."""
+
+    _TABLE_NAME = TABLE
+    _DDL = BIGQUERY_DDL
 
     def _select(self, where: str, params: dict[str, Any]) -> list[AlertLogRecord]:
         rows = self._run(
@@ -530,17 +556,6 @@ class BigQueryAlertLog:
         found = self._select("route = @route AND episode_key IN UNNEST(@keys)", {"route": route, "keys": keys})
         return {rec.key: rec for rec in found}
 
-    def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
-        check_confirm_status(status)
-        self._run(
-            f"UPDATE `{self.table}` SET status = @status, sent_at = @sent_at, message_hash = @message_hash "
-            "WHERE claim_token = @token",
-            {"status": status, "sent_at": sent_at or utcnow(), "message_hash": message_hash, "token": token},
-        )
-
-    def release(self, token: str) -> None:
-        self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
-
     def records(self, route: str | None = None) -> list[AlertLogRecord]:
         if route is None:
             return self._select("TRUE", {})
@@ -568,21 +583,14 @@ OPTIONS (description = 'One row per PED raise of a limit announced per Slack rou
 """
 
 
-class BigQueryRaiseLog:
+class BigQueryRaiseLog(_MessageLedger):
     """:class:`alerts.raise_log.RaiseLog` in BigQuery (``<project>.<dataset>.limit_raise_log``,
     created if missing). The claim is alert_log's (``BigQueryAlertLog``; ``alerts/ledger.py``
     says why): a MERGE that only inserts, then a read-back that wins a change id only when
     its own row is the only one, and deletes its own row on a tie."""
 
-    def __init__(self, bq_client: Any, dataset: str, project: str | None = None) -> None:
-        table = f"{project or bq_client.project}.{dataset}.{RAISE_TABLE}"
-        if not _BQ_IDENTIFIER.match(table):
-            raise ValueError(f"not a BigQuery table id: {table!r}")
-        self._client = bq_client
-        self.table = table
-        self._run(RAISE_DDL.format(table=table), {})
-
-    _run = BigQueryAlertLog._run
+    _TABLE_NAME = RAISE_TABLE
+    _DDL = RAISE_DDL
 
     def _select(self, where: str, params: dict[str, Any]) -> list[RaiseLogRecord]:
         rows = self._run(
@@ -653,10 +661,6 @@ class BigQueryRaiseLog:
         found = self._select("route = @route AND change_id IN UNNEST(@ids)", {"route": route, "ids": ids})
         return {rec.change_id: rec for rec in found}
 
-    # alert_log's last two steps of a claim, on this table.
-    confirm = BigQueryAlertLog.confirm
-    release = BigQueryAlertLog.release
-
     def records(self) -> list[RaiseLogRecord]:
         return self._select("TRUE", {})
 
@@ -681,19 +685,13 @@ OPTIONS (description = 'One row per team statement version announced per Slack r
 """
 
 
-class BigQueryStatementLog(BigQueryAlertLog):
+class BigQueryStatementLog(_BigQueryLedger):
     """`statements.ledger.StatementLog` in BigQuery (``<dataset>.statement_log``). The claim is
     alert_log's: a MERGE that only inserts, then a read-back that wins only when our row is
     the only one (a tie is given up, and deleted by the loser: see BigQueryAlertLog)."""
 
-    def __init__(self, client: Any, dataset: str, project: str | None = None) -> None:
-        project = project or client.project
-        table = f"{project}.{dataset}.statement_log"
-        if not _BQ_IDENTIFIER.match(table):
-            raise ValueError(f"not a BigQuery table id: {table!r}")
-        self._client = client
-        self.table = table
-        self._run(STATEMENT_LOG_DDL.format(table=table), {})
+    _TABLE_NAME = "statement_log"
+    _DDL = STATEMENT_LOG_DDL
 
     def claim(self, *, route, month, team, version, run_id, message_hash, status) -> str | None:
         from replica_ledger.statements import ledger
@@ -723,7 +721,7 @@ class BigQueryStatementLog(BigQueryAlertLog):
         if tokens == [token]:
             return token
         if token in tokens:
-            self._run(f"DELETE FROM `{self.table}` WHERE claim_token = @token", {"token": token})
+            self.release(token)
         return None
 
     def confirm(self, token: str, *, status: str) -> None:

@@ -394,6 +394,7 @@ class _DuckDBLedger:
     per operation, so the file is not held locked between calls)."""
 
     _DDL = ""
+    _TABLE = ""
 
     def __init__(self, conn_or_path: Any) -> None:
         if isinstance(conn_or_path, str | Path):
@@ -421,8 +422,14 @@ class _DuckDBLedger:
             finally:
                 con.close()
 
-    # The claim's last two steps, the same for every announcement ledger of this shape.
-    _TABLE = ""
+    def release(self, token: str) -> None:
+        """Give up a claim: its rows go."""
+        with self._connect() as con:
+            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{self._TABLE} WHERE claim_token = ?", [token])
+
+
+class _MessageLedger(_DuckDBLedger):
+    """A ledger whose confirmation records the message sent (alert_log, limit_raise_log)."""
 
     def confirm(self, token: str, *, status: str, message_hash: str, sent_at: datetime | None = None) -> None:
         check_confirm_status(status)
@@ -433,12 +440,8 @@ class _DuckDBLedger:
                 [status, sent_at or utcnow(), message_hash, token],
             )
 
-    def release(self, token: str) -> None:
-        with self._connect() as con:
-            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.{self._TABLE} WHERE claim_token = ?", [token])
 
-
-class DuckDBAlertLog(_DuckDBLedger):
+class DuckDBAlertLog(_MessageLedger):
     """:class:`AlertLog` in DuckDB (``main.alert_log``, created if missing).
 
     Give it an open ``duckdb`` connection or a database path (``_DuckDBLedger``). A claim
@@ -528,7 +531,7 @@ CREATE TABLE IF NOT EXISTS {DUCKDB_SCHEMA}.{RAISE_TABLE} (
 """
 
 
-class DuckDBRaiseLog(_DuckDBLedger):
+class DuckDBRaiseLog(_MessageLedger):
     """:class:`alerts.raise_log.RaiseLog` in DuckDB (``main.limit_raise_log``, created if
     missing): the claim is alert_log's (``INSERT ... ON CONFLICT DO NOTHING`` on the primary
     key, in one transaction, retried when a concurrent one committed first)."""
@@ -607,21 +610,19 @@ CREATE TABLE IF NOT EXISTS {DUCKDB_SCHEMA}.statement_log (
 """
 
 
-class DuckDBStatementLog:
+class DuckDBStatementLog(_DuckDBLedger):
     """`statements.ledger.StatementLog` in DuckDB (``main.statement_log``, created if missing):
     the claim is an ``INSERT ... ON CONFLICT DO NOTHING`` on the natural key, as alert_log's."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = Path(path)
-        with connect(self._path) as con:
-            con.execute(STATEMENT_LOG_DDL)
+    _DDL = STATEMENT_LOG_DDL
+    _TABLE = "statement_log"
 
     def claim(self, *, route, month, team, version, run_id, message_hash, status) -> str | None:
         from replica_ledger.statements import ledger
 
         ledger.check_status(status, ("failed", "withheld"))
         token = ledger.new_token()
-        with connect(self._path) as con:
+        with self._connect() as con:
             con.execute(
                 f"INSERT INTO {DUCKDB_SCHEMA}.statement_log ({ledger.COLUMN_LIST})"
                 " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -636,20 +637,16 @@ class DuckDBStatementLog:
         from replica_ledger.statements import ledger
 
         ledger.check_status(status, ledger.CONFIRMED_STATUSES)
-        with connect(self._path) as con:
+        with self._connect() as con:
             con.execute(
                 f"UPDATE {DUCKDB_SCHEMA}.statement_log SET status = ?, sent_at = ? WHERE claim_token = ?",
                 [status, ledger.utcnow(), token],
             )
 
-    def release(self, token: str) -> None:
-        with connect(self._path) as con:
-            con.execute(f"DELETE FROM {DUCKDB_SCHEMA}.statement_log WHERE claim_token = ?", [token])
-
     def records(self) -> list:
         from replica_ledger.statements import ledger
 
-        with connect(self._path) as con:
+        with self._connect() as con:
             rows = con.execute(
                 f"SELECT {ledger.COLUMN_LIST} FROM {DUCKDB_SCHEMA}.statement_log"
                 " ORDER BY billing_month, team, team_version, route"
