@@ -330,12 +330,8 @@ def deployed_environment(services: Services, work: Path, demo_env: Mapping[str, 
     """
     from tooling import deploy_rehearsal as rehearsal
 
-    folder = work / "deployed"
-    plan = rehearsal.rehearsal_plan(demo_env)
-    env = rehearsal.bundle_environment(plan, services, folder, os.environ)
     try:
-        rehearsal.migrate(env)
-        rehearsal.prepare_and_check(plan, services.gcs, folder / "gcs", env, services.slack.base_url())
+        _, env = rehearsal.deploy(services, work / "deployed", demo_env, os.environ)
     except rehearsal.RehearsalFailed as exc:
         raise SystemExit(f"[demo-gcp] FAILED: {exc}") from exc
     return env

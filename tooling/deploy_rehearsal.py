@@ -445,21 +445,24 @@ def bundle_environment(plan: DeployPlan, services, work: Path, base: Mapping[str
     return airflow_home_env(deployed_environment(plan, work / "gcs", base, emulators), work / "airflow")
 
 
-def deployment(services, work: Path, base: Mapping[str, str]) -> tuple[DeployPlan, dict[str, str], dict[str, str]]:
-    """(the plan, the deployed bundle's environment, demo-gcp's environment) for `services`."""
-    demo_env = demo_gcp.gcp_environment(services, base)
+def deploy(services, work: Path, demo_env: Mapping[str, str], base: Mapping[str, str]) -> tuple[DeployPlan, dict]:
+    """The plan of `demo_env`'s settings deployed into work/gcs through the bucket, its Airflow
+    objects in a fresh metadata DB in work/airflow, and checked: (the plan, the bundle's
+    environment). Raises RehearsalFailed naming everything the deployed environment lacks."""
     plan = rehearsal_plan(demo_env)
-    return plan, bundle_environment(plan, services, work, base), demo_env
+    env = bundle_environment(plan, services, work, base)
+    say(f"Airflow metadata DB for the deployed bundle: {env['AIRFLOW_HOME']}")
+    migrate(env)
+    prepare_and_check(plan, services.gcs, work / "gcs", env, services.slack.base_url())
+    return plan, env
 
 
 def rehearse(work: Path, days: tuple[date, ...], compare: bool = True) -> list[str]:
     """The whole rehearsal in `work`; returns the differences from demo-gcp (empty: equal)."""
     with demo_gcp.running_services(work, work / "slack-received") as services:
         start_demo_inputs(services)
-        plan, env, demo_env = deployment(services, work, os.environ)
-        say(f"Airflow metadata DB for the deployed bundle: {env['AIRFLOW_HOME']}")
-        migrate(env)
-        prepare_and_check(plan, services.gcs, work / "gcs", env, services.slack.base_url())
+        demo_env = demo_gcp.gcp_environment(services, os.environ)
+        plan, env = deploy(services, work, demo_env, os.environ)
         if compare:
             say(f"demo-gcp (the checkout) for {', '.join(map(str, days))}")
             # The same metadata DB as the bundle's, so the same pool: the plan's (demo-gcp's own

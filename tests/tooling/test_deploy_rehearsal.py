@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.airflow_cli import AIRFLOW_MAJOR, REPO_ROOT, local_env, run_script
 from tooling import deploy_rehearsal as rehearsal
-from tooling.demo_gcp import ALERT_LOG, MARTS, running_services, stop_leftovers
+from tooling.demo_gcp import ALERT_LOG, MARTS, gcp_environment, running_services, stop_leftovers
 from tooling.emulators import bigquery
 
 pytestmark = [
@@ -105,7 +105,8 @@ def deployment(tmp_path_factory) -> Iterator[SimpleNamespace]:
     work = tmp_path_factory.mktemp("deploy_rehearsal_check")
     base = local_env(work)
     with running_services(work, work / "slack-received") as services:
-        plan, env, _ = rehearsal.deployment(services, work, base)
+        plan = rehearsal.rehearsal_plan(gcp_environment(services, base))
+        env = rehearsal.bundle_environment(plan, services, work, base)
         rehearsal.migrate(env)
         yield SimpleNamespace(
             services=services, plan=plan, base=base, airflow_home=Path(env["AIRFLOW_HOME"]), work=work
