@@ -192,7 +192,6 @@ def summarize(
         "dbt_commands": len(commands),
         "airflow_overhead_s": wall_s - dbt_s,
         "startup_s": startup_s,
-        "per_day_after_startup_s": (wall_s - startup_s) / days,
         "per_day_before_month_end_s": per_day_before_month_end,
         "month_end_s": month_end_s,
         "task_seconds": {task: round(sum(times), 2) for task, times in sorted(by_task.items())},
@@ -203,7 +202,6 @@ def summarize(
         "floor_task_s": floor_task,
         "median_gap_s": statistics.median(gaps) if gaps else None,
         "target_s": target_s,
-        "per_day_wall_s": wall_s / days,
     }
 
 
