@@ -47,9 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The slow end-to-end modules, heaviest first. The two modules that read the session's demo
 # month are one unit of work for xdist, so that month is built once per `make test`, not once
-# per worker. xdist hands each worker two units at the start: the demo months go to one, the
-# backfill to the other, and the light modules fill in behind them (scripts/test.sh keeps this
-# order with --no-loadscope-reorder).
+# per worker. xdist hands out the units in this order, each to the worker free first: the demo
+# months go to one, the backfill to the other, the next heaviest after them, and the light
+# modules fill in behind (scripts/test.sh keeps this order with --no-loadscope-reorder).
 SHARED_DEMO_MONTH = ("tests/dags/test_demo_gcp.py", "tests/dags/test_demo_month.py")
 HEAVY_FIRST = (
     *SHARED_DEMO_MONTH,
