@@ -56,6 +56,7 @@ EXPECTED_UPSTREAM = {
 }
 SERVER_START_TIMEOUT_S = 240
 UI_TIMEOUT_MS = 180_000  # the docs page under a full suite on 2 cores
+SEARCH_RETRY_MS = 15_000  # one try of the search, before it is typed again
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -224,6 +225,31 @@ def _wait_for_graph(frame, more_than: int) -> None:
     )
 
 
+def _search_and_open(frame, model: str) -> None:
+    """Type the model's name in the docs' search box and click its result.
+
+    The docs app computes search results when the query changes, from the project it
+    loads after the page is drawn: a query typed before the project is ready finds
+    nothing, and nothing recomputes it. So the query is typed again until the result
+    shows, as a person would, within the UI timeout.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    frame.wait_for_selector("input#search")
+    name = frame.locator("h4 span", has_text=re.compile(rf"^\s*{model}\s*$"))
+    result = frame.locator(".search-result").filter(has=name).first
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while True:
+        frame.fill("input#search", "")
+        frame.fill("input#search", model)
+        try:
+            result.click(timeout=SEARCH_RETRY_MS)
+            return
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                raise
+
+
 def test_lineage_graph_of_fct_replica_breaches_in_airflow_ui(chromium: Path, airflow_ui: str, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 
@@ -246,11 +272,8 @@ def test_lineage_graph_of_fct_replica_breaches_in_airflow_ui(chromium: Path, air
             iframe = page.wait_for_selector("iframe")
             frame = iframe.content_frame()
             assert frame is not None
-            frame.wait_for_selector("input#search")
             # As a person does: search for the model, open it, open its lineage graph.
-            frame.fill("input#search", MODEL)
-            name = frame.locator("h4 span", has_text=re.compile(rf"^\s*{MODEL}\s*$"))
-            frame.locator(".search-result").filter(has=name).first.click()
+            _search_and_open(frame, MODEL)
             frame.wait_for_function(f"() => window.location.hash.includes('model.replica_ledger.{MODEL}')")
             frame.get_by_title("View Lineage Graph").click()
             _wait_for_graph(frame, 3)
