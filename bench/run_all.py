@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import bench_backfill
+from bench import bench_backfill, machine_speed
 
 # How a shorter backfill becomes a 30-day figure (bench_backfill.thirty_days_s).
 EXTRAPOLATION = "start-up + 29 x per-day before the month end + the month-end run"
@@ -469,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"replica-ledger benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores ({usable} usable), "
         f"{platform.python_implementation()} {platform.python_version()}, load average {load}, "
+        f"machine speed {machine_speed.seconds():.2f} s (bench/machine_speed.py), "
         f"total {time.perf_counter() - started:.0f} s"
     )
     text = render(rows, header)

@@ -20,6 +20,9 @@ started=$(date +%s)
 
 bash scripts/install_chromium.sh
 bash scripts/install_promtool.sh
+# The same runs differ by a tenth and more from one hour to the next on a shared machine:
+# this figure, before and after, says how fast the machine was (bench/machine_speed.py).
+.venv/af3/bin/python -m bench.machine_speed
 # Lint runs beside the suites (its output is printed at the end, and it fails the run too).
 bash scripts/lint.sh .venv/af3 >"$RESULTS/lint.log" 2>&1 &
 lint_pid=$!
@@ -68,5 +71,6 @@ for version in $VERSIONS; do
   echo "======================== Airflow $version ========================"
   cat "$RESULTS/airflow$version.log"
 done
+.venv/af3/bin/python -m bench.machine_speed
 echo "== make test: $(($(date +%s) - started))s in all"
 exit $failed
