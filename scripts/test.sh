@@ -72,5 +72,9 @@ for version in $VERSIONS; do
   cat "$RESULTS/airflow$version.log"
 done
 .venv/af3/bin/python -m bench.machine_speed
+# The CPU the run's processes used (user, system), beside its wall time: a run slower for the
+# same CPU waited on a busier machine, one with more CPU did more work.
+times >"$RESULTS/times.txt"  # in this shell: a $(times) subshell has no children of its own
+echo "== CPU time of every process the run waited for (user, system): $(tail -1 "$RESULTS/times.txt")"
 echo "== make test: $(($(date +%s) - started))s in all"
 exit $failed
