@@ -211,7 +211,7 @@ def load_partition(client, table: str, day: date, rows: list[dict], disposition:
 
 
 def test_decorator_load_replaces_exactly_its_day(bigquery_emulator):
-    from google.api_core.exceptions import BadRequest
+    from google.api_core.exceptions import BadRequest, Conflict
 
     client = bigquery_emulator.client()
     dataset = client.create_dataset("decorator_load", exists_ok=True)
@@ -237,6 +237,13 @@ def test_decorator_load_replaces_exactly_its_day(bigquery_emulator):
     # A row of another day fails the job and changes nothing.
     with pytest.raises(BadRequest, match="different partitions"):
         load_partition(client, table, day, [{"snapshot_date": "2026-10-12", "cluster": "x", "replicas": 9}])
+    assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
+
+    # WRITE_EMPTY into a day that has rows fails and changes nothing.
+    with pytest.raises(Conflict, match="not empty"):
+        load_partition(
+            client, table, other_day, [{"snapshot_date": "2026-10-12", "cluster": "y", "replicas": 1}], "WRITE_EMPTY"
+        )
     assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
 
     # An empty file empties the day.

@@ -21,7 +21,9 @@ installed version refuses to start (update the lock file and re-check each patch
    insert_overwrite with dynamic partitions uses it).
 5. Load jobs into a partition decorator `table$YYYYMMDD` replace exactly that day partition
    (WRITE_TRUNCATE; an empty file empties it, WRITE_APPEND adds to it) and fail if a row
-   belongs to another day, as BigQuery does.
+   belongs to another day, as BigQuery does. The rows are read as local-bigquery's own load
+   reads them and written in one transaction (one DuckLake commit, not a staging table's
+   three): a month of raw days loads in half the time.
 6. Anonymous query results expire, as BigQuery's do (after 24 hours there). The emulator
    keeps every job's result table forever in one DuckDB schema, and each catalog lookup
    (several per API call) lists every table: a month of daily dbt runs (~1,300 jobs) made
@@ -48,7 +50,6 @@ import importlib.metadata
 import re
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 EMULATOR = "local-bigquery"
@@ -173,10 +174,11 @@ def set_variables_from_struct() -> None:
 
 
 def load_into_day_partition() -> None:
-    from local_bigquery.catalog import tables
+    from local_bigquery.catalog import datasets, names, tables
     from local_bigquery.errors import BigQueryError
     from local_bigquery.jobs import load, runner
-    from local_bigquery.models import Table
+    from local_bigquery.jobs.storage import literal, paths
+    from local_bigquery.models import JobStatistics3, Table
 
     run_load = load.run
 
@@ -195,31 +197,40 @@ def load_into_day_partition() -> None:
         match = PARTITION_DECORATOR.match(destination.tableId or "")
         if not match:
             return run_load(cur, config, upload)
-        project_id, dataset_id = destination.projectId, destination.datasetId
-        reference = (project_id, dataset_id, match["table"])
+        reference = (destination.projectId, destination.datasetId, match["table"])
         day = datetime.datetime.strptime(match["day"], "%Y%m%d").date()
         field = partition_field(config, reference)
-        staging_id = f"_partition_load_{uuid.uuid4().hex}"
-        staged = config.replace(
-            destinationTable={"projectId": project_id, "datasetId": dataset_id, "tableId": staging_id},
-            writeDisposition="WRITE_TRUNCATE",
-            createDisposition="CREATE_IF_NEEDED",
-            schemaUpdateOptions=None,
-            timePartitioning=None,
-            clustering=None,
+        datasets.get(*reference[:2])
+        uris = config.sourceUris or []
+        locations = {upload: None} if upload else {path: uri for uri in uris for path in paths(cur, uri)}
+        files = f"[{', '.join(map(literal, locations))}]"
+        fields = (config.schema_ and config.schema_.fields) or []
+        # load.run's own reading of the source: the same projection, casts and bad records.
+        with load._reading(locations):
+            reader = load._reader(cur, files, config, fields)
+            projection, bad = load._projection(config, fields, cur.sql(f"SELECT * FROM {reader} LIMIT 0").columns)
+            total, rejected = cur.sql(f"SELECT count(*), count(*) FILTER ({bad}) FROM {reader}").fetchone()
+        if rejected > (config.maxBadRecords or 0):
+            return run_load(cur, config, upload)  # fails with load.run's own message
+        rows = f"SELECT {projection} FROM {reader} WHERE NOT ({bad})"
+        with load._reading(locations):
+            _write_partition(cur, config, reference, rows, field, day)
+        count, size = cur.sql(f"SELECT count(*), coalesce(sum(size), 0) FROM read_blob({files})").fetchone()
+        output = tables.logical_bytes(total - rejected, len(tables.columns(*reference)))
+        return JobStatistics3(
+            inputFiles=str(count),
+            inputFileBytes=str(size),
+            outputRows=str(total - rejected),
+            outputBytes=str(output),
+            badRecords=str(rejected),
         )
-        statistics = run_load(cur, staged, upload)
-        try:
-            _move_into_partition(cur, config, reference, (project_id, dataset_id, staging_id), field, day)
-        finally:
-            tables.delete(project_id, dataset_id, staging_id)
-        return statistics
 
-    def _move_into_partition(cur, config, reference, staging, field, day):
-        source = tables.name(*staging)
+    def _write_partition(cur, config, reference, rows, field, day):
+        """The day's rows in place of the partition's, in one transaction: one DuckLake commit
+        (staging them in a table of their own first cost two more, its creation and its drop)."""
         quoted_field = '"' + field.replace('"', '""') + '"'
         (outside,) = cur.sql(
-            f"SELECT count(*) FROM {source} WHERE {quoted_field} IS DISTINCT FROM DATE '{day.isoformat()}'"
+            f"SELECT count(*) FROM ({rows}) WHERE {quoted_field} IS DISTINCT FROM DATE '{day.isoformat()}'"
         ).fetchone()
         if outside:
             raise BigQueryError(
@@ -234,11 +245,12 @@ def load_into_day_partition() -> None:
         if disposition == "WRITE_EMPTY" and occupied:
             raise BigQueryError("duplicate", f"Partition {day:%Y%m%d} of {'.'.join(reference)} is not empty")
         appended = config.replace(writeDisposition="WRITE_APPEND")
+        prefix = f"Provided Schema does not match Table {names.label(*reference)}. "
         cur.execute("BEGIN")
         try:
             if existed and disposition == "WRITE_TRUNCATE":
                 cur.execute(f"DELETE FROM {target} WHERE {in_partition}")
-            tables.write(cur, f"SELECT * FROM {source}", None, reference, appended, "WRITE_APPEND")
+            tables.write(cur, rows, None, reference, appended, "WRITE_APPEND", prefix)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
