@@ -201,18 +201,9 @@ def load_into_day_partition() -> None:
         day = datetime.datetime.strptime(match["day"], "%Y%m%d").date()
         field = partition_field(config, reference)
         datasets.get(*reference[:2])
-        uris = config.sourceUris or []
-        locations = {upload: None} if upload else {path: uri for uri in uris for path in paths(cur, uri)}
-        files = f"[{', '.join(map(literal, locations))}]"
-        fields = (config.schema_ and config.schema_.fields) or []
-        # load.run's own reading of the source: the same projection, casts and bad records.
-        with load._reading(locations):
-            reader = load._reader(cur, files, config, fields)
-            projection, bad = load._projection(config, fields, cur.sql(f"SELECT * FROM {reader} LIMIT 0").columns)
-            total, rejected = cur.sql(f"SELECT count(*), count(*) FILTER ({bad}) FROM {reader}").fetchone()
+        locations, files, rows, total, rejected = _read_source(cur, config, upload)
         if rejected > (config.maxBadRecords or 0):
-            return run_load(cur, config, upload)  # fails with load.run's own message
-        rows = f"SELECT {projection} FROM {reader} WHERE NOT ({bad})"
+            return run_load(cur, config, upload)  # fails with load.run's own message, writing nothing
         with load._reading(locations):
             _write_partition(cur, config, reference, rows, field, day)
         count, size = cur.sql(f"SELECT count(*), coalesce(sum(size), 0) FROM read_blob({files})").fetchone()
@@ -224,6 +215,20 @@ def load_into_day_partition() -> None:
             outputBytes=str(output),
             badRecords=str(rejected),
         )
+
+    def _read_source(cur, config, upload) -> tuple[dict, str, str, int, int]:
+        """load.run's own reading of the source (the same projection, casts and bad records):
+        the local files and their URIs, the files' list, the query of the good rows, the rows
+        read and the bad ones among them."""
+        uris = config.sourceUris or []
+        locations = {upload: None} if upload else {path: uri for uri in uris for path in paths(cur, uri)}
+        files = f"[{', '.join(map(literal, locations))}]"
+        fields = (config.schema_ and config.schema_.fields) or []
+        with load._reading(locations):
+            reader = load._reader(cur, files, config, fields)
+            projection, bad = load._projection(config, fields, cur.sql(f"SELECT * FROM {reader} LIMIT 0").columns)
+            total, rejected = cur.sql(f"SELECT count(*), count(*) FILTER ({bad}) FROM {reader}").fetchone()
+        return locations, files, f"SELECT {projection} FROM {reader} WHERE NOT ({bad})", total, rejected
 
     def _write_partition(cur, config, reference, rows, field, day):
         """The day's rows in place of the partition's, in one transaction: one DuckLake commit
