@@ -18,7 +18,7 @@ BATCHES = 250
 _WORD = re.compile(r"[a-z]+_[0-9]+")
 
 
-def workload(batches: int = BATCHES) -> int:
+def workload(batches: int) -> int:
     """Dicts, strings, a regex and JSON, in a fixed amount."""
     total = 0
     for batch in range(batches):

@@ -75,7 +75,7 @@ def run_dbt(target_env: dict[str, str], work: Path, *args: str) -> list[dict]:
     return json.loads((work / "target" / "run_results.json").read_text())["results"]
 
 
-def build_month(target_env: dict[str, str], work: Path) -> dict[str, list[dict]]:
+def build_days(target_env: dict[str, str], work: Path) -> dict[str, list[dict]]:
     """The same two commands on both warehouses: a full build (tables created, every unit
     test), then the incremental facts rebuilt over existing tables (BigQuery:
     insert_overwrite of the partitions the query yields). The data tests on BigQuery run in
@@ -113,7 +113,7 @@ def on_bigquery(bigquery_emulator, tmp_path_factory) -> SimpleNamespace:
     for day in DAYS:
         load_raw_day(bigquery_emulator, settings, day)
     load_ped_change_log(client, settings.ped_changes)
-    results = build_month(bigquery_emulator.dbt_env(), work)
+    results = build_days(bigquery_emulator.dbt_env(), work)
 
     def fetch(sql: str) -> list[dict]:
         return [dict(row.items()) for row in client.query_and_wait(sql)]
@@ -132,7 +132,7 @@ def on_duckdb(tmp_path_factory) -> SimpleNamespace:
     settings = Settings(duckdb_path=work / "warehouse.duckdb")
     for day in DAYS:
         pipeline.load_day(settings, day)
-    build_month({"REPLICA_LEDGER_DBT_TARGET": "duckdb", "REPLICA_LEDGER_DUCKDB": str(settings.duckdb_path)}, work)
+    build_days({"REPLICA_LEDGER_DBT_TARGET": "duckdb", "REPLICA_LEDGER_DUCKDB": str(settings.duckdb_path)}, work)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
 
         def fetch(sql: str) -> list[dict]:
@@ -160,7 +160,7 @@ def test_full_build_and_rebuild_pass_every_node(on_bigquery):
     assert len(on_bigquery.results["rebuild"]) >= 4  # the incremental facts and the bill
 
 
-def test_the_hand_raised_payments_hpa_is_one_approved_raise_priced_like_duckdb(on_bigquery):
+def test_the_hand_raised_payments_hpa_is_one_approved_raise_at_its_price(on_bigquery):
     (raise_,) = on_bigquery.marts["mart_limit_raises"]
     assert (raise_["deployment"], raise_["old_max_replicas"], raise_["new_max_replicas"]) == ("payments-api", 3, 6)
     assert (raise_["old_monthly_charge"], raise_["added_monthly_charge"]) == (265.5, 85.5)
@@ -244,6 +244,11 @@ def test_decorator_load_replaces_exactly_its_day(bigquery_emulator):
         load_partition(
             client, table, other_day, [{"snapshot_date": "2026-10-12", "cluster": "y", "replicas": 1}], "WRITE_EMPTY"
         )
+    assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
+
+    # A row that does not fit the schema is a bad record: the job fails and changes nothing.
+    with pytest.raises(BadRequest, match="too many errors"):
+        load_partition(client, table, day, [{"snapshot_date": "2026-10-11", "cluster": "z", "replicas": "many"}])
     assert content() == [(day, "c", 5), (day, "d", 6), (other_day, "a", 4)]
 
     # An empty file empties the day.
