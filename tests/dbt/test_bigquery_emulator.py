@@ -306,7 +306,9 @@ def test_server_refuses_another_emulator_version():
 
 # The emulator's own lookups against the patched ones (bigquery_server.cache_catalog_lookups),
 # on one DuckLake catalog changed step by step: a table with NOT NULL columns, rows in it, a
-# view, a table dropped, rows deleted. Runs in the emulator's venv.
+# view, a table dropped, rows deleted, a column added, filled, made NOT NULL and dropped, the
+# table replaced. Columns are cached per schema version: a stale entry fails a DDL step.
+# Runs in the emulator's venv.
 CATALOG_PARITY = r"""
 import sys
 from pathlib import Path
@@ -328,6 +330,11 @@ steps = [
     f'CREATE VIEW "{P}".{D}.a_view AS SELECT name FROM "{P}".{D}.kept',
     f'DROP TABLE "{P}".{D}.dropped',
     f'''DELETE FROM "{P}".{D}.kept WHERE day = '2026-10-01' ''',
+    f'ALTER TABLE "{P}".{D}.kept ADD COLUMN extra BIGINT',
+    f'''INSERT INTO "{P}".{D}.kept VALUES ('2026-10-03', 'c', 'n', 1)''',
+    f'ALTER TABLE "{P}".{D}.kept ALTER COLUMN note SET NOT NULL',
+    f'ALTER TABLE "{P}".{D}.kept DROP COLUMN extra',
+    f'CREATE OR REPLACE TABLE "{P}".{D}.kept AS SELECT name, day FROM "{P}".{D}.kept',
 ]
 checked = 0
 for step in steps:
@@ -354,4 +361,4 @@ def test_catalog_lookups_answer_as_the_emulator_does(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "checked 41" in result.stdout
+    assert "checked 71" in result.stdout

@@ -31,12 +31,16 @@ installed version refuses to start (update the lock file and re-check each patch
 7. Catalog lookups are answered from a cache while the project's DuckLake catalog is
    unchanged. Every API call looks its tables up (DuckDB's duckdb_tables() and
    duckdb_columns() list the whole DuckLake catalog each time), and a dbt build makes
-   thousands of such calls; any change to a DuckLake table or view (DDL or data) commits a
-   new DuckLake snapshot, so the newest snapshot id is the cache's key. As nearly every job
-   commits one, most lookups miss; a miss reads the DuckLake catalog's own tables (the
+   thousands of such calls. The objects (with their row counts) are keyed by the newest
+   DuckLake snapshot, which any change (DDL or data) commits; a table's columns by the
+   newest schema_version, which only DDL moves, so an insert or a MERGE into one table
+   leaves every table's columns cached. A miss reads the DuckLake catalog's own tables (the
    objects, the NOT NULL columns) instead of listing every catalog DuckDB has attached,
    which cost several times more. The job results' schema lives outside DuckLake and is
    never cached.
+8. DuckDB's Python client looks for pandas on every execute() with parameters, and where
+   pandas is not installed (this venv) each look searches sys.path again: the import
+   machinery was among the emulator's busiest frames. pandas is marked absent once instead.
 """
 
 from __future__ import annotations
@@ -332,12 +336,12 @@ def cache_catalog_lookups() -> None:
     cache: dict[tuple, object] = {}
     lock = threading.Lock()
 
-    def newest_snapshot(project: str) -> int | None:
-        """The DuckLake catalog's newest snapshot id (None: not a DuckLake project, never cached)."""
+    def newest(project: str, version: str) -> int | None:
+        """The DuckLake catalog's newest snapshot_id or schema_version (None: not a DuckLake
+        project, never cached)."""
         if project not in database._attached:
             return None
-        metadata = database.quote(f"__ducklake_metadata_{project}")
-        return database.fetch(f"SELECT max(snapshot_id) FROM {metadata}.ducklake_snapshot")[0][0]
+        return database.fetch(f"SELECT max({version}) FROM {metadata(project)}.ducklake_snapshot")[0][0]
 
     def cached(key: tuple, snapshot: int | None, compute):
         if snapshot is None:
@@ -359,7 +363,7 @@ def cache_catalog_lookups() -> None:
 
     @functools.wraps(list_objects)
     def objects(project_id, dataset_id, table_id=None):
-        snapshot = newest_snapshot(project_id)
+        snapshot = newest(project_id, "snapshot_id")
         if snapshot is None:
             return list_objects(project_id, dataset_id, table_id)
         sql = DUCKLAKE_OBJECTS.format(m=metadata(project_id))
@@ -384,15 +388,27 @@ def cache_catalog_lookups() -> None:
 
     @functools.wraps(read_columns)
     def columns(project_id, dataset_id, table_id):
-        snapshot = newest_snapshot(tables.physical(project_id, dataset_id, table_id)[0])
-        if snapshot is None:
+        version = newest(tables.physical(project_id, dataset_id, table_id)[0], "schema_version")
+        if version is None:
             return read_columns(project_id, dataset_id, table_id)
         key = ("columns", project_id, dataset_id, table_id)
-        return list(cached(key, snapshot, lambda: columns_of(project_id, dataset_id, table_id)))
+        return list(cached(key, version, lambda: columns_of(project_id, dataset_id, table_id)))
 
     database.objects = objects
     tables.columns = columns
     tabledata.columns = columns  # imported by name there
+
+
+# --------------------------------------------------------------------------- 8. pandas probe
+
+
+def skip_the_pandas_probe() -> None:
+    """DuckDB's client looks for pandas on every execute() with parameters; where it is not
+    installed (as here), each look searches sys.path again. Marking it absent answers at once."""
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:
+        sys.modules["pandas"] = None
 
 
 # --------------------------------------------------------------------------- serve
@@ -400,6 +416,7 @@ def cache_catalog_lookups() -> None:
 
 def apply_patches() -> None:
     check_version()
+    skip_the_pandas_probe()
     use_bundled_extensions()
     report_ctas_destination()
     check_partition_filter_like_bigquery()
