@@ -6,6 +6,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 AIRFLOW ?= 3
 UV_VERSION := 0.13.8
+# The pip of .venv/boot, which resolves requirements.txt against Composer's pinned sets
+# (tests/test_composer_requirements.py): Python 3.11's bundled pip resolves the same set
+# several times slower (docs/benchmarks.md).
+PIP_VERSION := 26.3
 BOOT := .venv/boot
 UV := $(BOOT)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
@@ -50,7 +54,7 @@ test-fast: venv
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
-	$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BOOT)/bin/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION) uv==$(UV_VERSION)
 
 # One environment per Airflow major version, each from its own lock file.
 .venv/af%/.installed: requirements/airflow%.lock.txt pyproject.toml | $(UV)

@@ -16,8 +16,8 @@ pip's own resolver decides, as Composer's PyPI update does:
     pip install --dry-run --ignore-installed --report - -r requirements.txt \
         apache-airflow==2.11.1 apache-airflow-providers-google==22.2.2
 
-with a Python 3.11 pip (.venv/boot, made by the Makefile, or python3.11 on PATH): Composer 3
-runs Python 3.11. It needs PyPI: the test is skipped, saying so, only when PyPI cannot be
+with a Python 3.11 pip (.venv/boot, made by the Makefile with the pip it pins, or python3.11
+on PATH): Composer 3 runs Python 3.11. It needs PyPI: the test is skipped, saying so, only when PyPI cannot be
 reached. Both images resolve at the same time.
 """
 
