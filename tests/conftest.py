@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -94,6 +95,40 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return SHARED_DEMO_MONTH[0] if scope in SHARED_DEMO_MONTH else scope
 
     return DemoMonthTogether(config, log)
+
+
+# ----------------------------------------------------------------------------- a warehouse per worker
+
+
+@pytest.fixture
+def worker_warehouse() -> Iterator[Path]:
+    """An empty DuckDB warehouse at one path for every test of this pytest process.
+
+    dbt hashes the DuckDB path into its partial-parse check: a warehouse at a new path
+    parses the whole project again on its first dbt call, where the same path reads the
+    saved parse. Tests that build on DuckDB in-process, one after the other, share the path
+    (each starts with an empty folder); a test that needs two warehouses still uses tmp_path.
+    """
+    folder = Path(os.environ["DBT_TARGET_PATH"]).parent / "warehouse"
+    _close_dbt_duckdb()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    yield folder / "warehouse.duckdb"
+    _close_dbt_duckdb()
+
+
+def _close_dbt_duckdb() -> None:
+    """Close the DuckDB that dbt-duckdb keeps open in this process between dbt calls.
+
+    It is kept while the profile is unchanged: with the path unchanged, the next test's
+    dbt would go on reading and writing the previous test's (deleted) file.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager.close_all_connections()
 
 
 # ----------------------------------------------------------------------------- GCS and Firestore emulators

@@ -33,7 +33,7 @@ CLOSE, SKIP = "billing.close_month", "billing.nothing_to_close"
 
 
 @pytest.fixture
-def ledger(tmp_path, monkeypatch):
+def ledger(tmp_path, worker_warehouse, monkeypatch):
     archive_dir, changes = tmp_path / "archive", tmp_path / "ped.jsonl"
     changes.write_text(
         change("ped-1", "checkout-api", max_replicas=4, cpu=2, memory_gb=4, changed_at="2026-09-01T00:00:00Z")
@@ -43,7 +43,7 @@ def ledger(tmp_path, monkeypatch):
         "REPLICA_LEDGER_ARCHIVE_DIR": archive_dir,
         "REPLICA_LEDGER_PED_CHANGES": changes,
         "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
-        "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
+        "REPLICA_LEDGER_DUCKDB": worker_warehouse,
         "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
         "REPLICA_LEDGER_STATEMENTS_DIR": tmp_path / "statements",
         "REPLICA_LEDGER_CLUSTERS": "gke-eu",
@@ -54,7 +54,7 @@ def ledger(tmp_path, monkeypatch):
         write_day(archive_dir, day)
     return SimpleNamespace(
         changes=changes,
-        warehouse=tmp_path / "warehouse.duckdb",
+        warehouse=worker_warehouse,
         statements=tmp_path / "statements",
         outbox=tmp_path / "outbox",
     )

@@ -62,14 +62,14 @@ def write_snapshot(archive: Path, day: date) -> Path:
 
 
 @pytest.fixture
-def ledger(tmp_path, monkeypatch):
+def ledger(tmp_path, worker_warehouse, monkeypatch):
     archive, changes = tmp_path / "archive", tmp_path / "ped.jsonl"
     changes.write_text(ped_row("ped-1", 4, datetime(2026, 8, 1, tzinfo=UTC)))
     for name, value in {
         "REPLICA_LEDGER_ARCHIVE_DIR": archive,
         "REPLICA_LEDGER_PED_CHANGES": changes,
         "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
-        "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
+        "REPLICA_LEDGER_DUCKDB": worker_warehouse,
         "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
         "REPLICA_LEDGER_CLUSTERS": CLUSTER,
         "REPLICA_LEDGER_DBT_TARGET": "duckdb",
@@ -77,7 +77,7 @@ def ledger(tmp_path, monkeypatch):
         "REPLICA_LEDGER_LOOKBACK_DAYS": "2",
     }.items():
         monkeypatch.setenv(name, str(value))
-    return SimpleNamespace(archive=archive, changes=changes, duckdb=tmp_path / "warehouse.duckdb")
+    return SimpleNamespace(archive=archive, changes=changes, duckdb=worker_warehouse)
 
 
 def run(day: date, *, backfill: bool = False) -> tuple[dict, dict]:

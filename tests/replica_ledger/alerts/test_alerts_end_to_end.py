@@ -60,7 +60,7 @@ def days(clock):
 
 
 @pytest.fixture
-def fleet(tmp_path, monkeypatch, slack, days):
+def fleet(tmp_path, worker_warehouse, monkeypatch, slack, days):
     day1, day2, day3, day4 = days
     archive_dir = tmp_path / "archive"
     changes = tmp_path / "ped.jsonl"
@@ -85,7 +85,7 @@ def fleet(tmp_path, monkeypatch, slack, days):
         "REPLICA_LEDGER_ARCHIVE_DIR": archive_dir,
         "REPLICA_LEDGER_PED_CHANGES": changes,
         "REPLICA_LEDGER_LOCAL_DIR": tmp_path,
-        "REPLICA_LEDGER_DUCKDB": tmp_path / "warehouse.duckdb",
+        "REPLICA_LEDGER_DUCKDB": worker_warehouse,
         "REPLICA_LEDGER_SLACK_OUTBOX": tmp_path / "outbox",
         "REPLICA_LEDGER_CLUSTERS": "gke-eu,gke-us",
         "REPLICA_LEDGER_ALERT_MAX_AGE_DAYS": "4",
@@ -100,7 +100,7 @@ def fleet(tmp_path, monkeypatch, slack, days):
     for day in (day3, day4):
         write_day(archive_dir, day, "gke-eu", replicas=3, hpa_max=6)
         write_day(archive_dir, day, "gke-us", replicas=5, hpa_max=4)
-    return SimpleNamespace(archive=archive_dir, warehouse=tmp_path / "warehouse.duckdb", slack=slack)
+    return SimpleNamespace(archive=archive_dir, warehouse=worker_warehouse, slack=slack)
 
 
 def build(day: date) -> None:
