@@ -26,7 +26,6 @@ AIRFLOW_FOLDERS = ("tests/dags/", "tests/plugins/", "tests/replica_ledger/airflo
 # not in the first's): that run has only the Airflow tests and would finish minutes earlier,
 # so these balance the two (scripts/test.sh).
 SECOND_RUN = (
-    "tests/replica_ledger/test_late_data.py",
     "tests/replica_ledger/alerts/test_alerts_end_to_end.py",
     "tests/replica_ledger/test_billing_close.py",
     "tests/replica_ledger/audit/test_audit_load_bigquery.py",
