@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -362,3 +363,45 @@ def test_catalog_lookups_answer_as_the_emulator_does(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "checked 71" in result.stdout
+
+
+# Patch 8 (bigquery_server.skip_the_pandas_probe): DuckDB's client searched sys.path for
+# pandas on each execute() with parameters; after the patch it searches nothing and answers
+# the same. Runs in the emulator's venv, which has no pandas.
+PANDAS_PROBE = r"""
+import sys
+import importlib.machinery as machinery
+sys.path.insert(0, sys.argv[1])
+import bigquery_server as server
+import duckdb
+searched = []
+find_spec = machinery.PathFinder.find_spec
+def counting(name, path=None, target=None):
+    searched.append(name)
+    return find_spec(name, path, target)
+machinery.PathFinder.find_spec = counting
+con = duckdb.connect()
+before = con.execute("SELECT ?::INTEGER", [1]).fetchall()
+print("searched before", searched.count("pandas"))
+server.skip_the_pandas_probe()
+searched.clear()
+after = con.execute("SELECT ?::INTEGER", [1]).fetchall()
+print("searched after", searched.count("pandas"), before == after == [(1,)])
+"""
+
+
+def test_duckdb_stops_searching_for_pandas_and_answers_the_same():
+    from tooling.emulators import bigquery
+
+    if not bigquery.is_installed():
+        pytest.skip(f"the BigQuery emulator venv {bigquery.VENV} is not installed: make .venv/bq/.installed")
+    result = subprocess.run(
+        [str(bigquery.venv_python()), "-c", PANDAS_PROBE, str(bigquery.SERVER.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    searched_before = int(re.search(r"searched before (\d+)", result.stdout).group(1))
+    assert searched_before > 0, result.stdout  # the probe this patch exists for
+    assert "searched after 0 True" in result.stdout

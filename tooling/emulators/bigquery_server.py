@@ -343,19 +343,19 @@ def cache_catalog_lookups() -> None:
             return None
         return database.fetch(f"SELECT max({version}) FROM {metadata(project)}.ducklake_snapshot")[0][0]
 
-    def cached(key: tuple, snapshot: int | None, compute):
-        if snapshot is None:
+    def cached(key: tuple, version: int | None, compute):
+        if version is None:
             return compute()
         with lock:
-            if (key, snapshot) in cache:
-                return cache[(key, snapshot)]
-        # Computed after the snapshot was read: at least that new. A commit in between files the
+            if (key, version) in cache:
+                return cache[(key, version)]
+        # Computed after the version was read: at least that new. A commit in between files the
         # newer answer under the older key, which no later lookup asks for again.
         value = compute()
         with lock:
             if len(cache) >= CATALOG_CACHE_SIZE:
                 cache.clear()
-            cache[(key, snapshot)] = value
+            cache[(key, version)] = value
         return value
 
     def metadata(project: str) -> str:
