@@ -14,6 +14,10 @@ BOOT := .venv/boot
 UV := $(BOOT)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# The venvs are installed with their bytecode: `make test` runs with PYTHONDONTWRITEBYTECODE=1
+# (as this machine sets it), so without it every Airflow, dbt and emulator process of the
+# suite compiled the modules it imports again (docs/benchmarks.md).
+export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: help venv venvs demo demo-gcp test lint backfill rebuild docs report policies bench clean deploy-composer examples
