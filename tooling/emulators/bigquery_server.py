@@ -23,7 +23,7 @@ installed version refuses to start (update the lock file and re-check each patch
    (WRITE_TRUNCATE; an empty file empties it, WRITE_APPEND adds to it) and fail if a row
    belongs to another day, as BigQuery does. The rows are read as local-bigquery's own load
    reads them and written in one transaction (one DuckLake commit, not a staging table's
-   three): a month of raw days loads in half the time.
+   three; the gain is in docs/benchmarks.md).
 6. Anonymous query results expire, as BigQuery's do (after 24 hours there). The emulator
    keeps every job's result table forever in one DuckDB schema, and each catalog lookup
    (several per API call) lists every table: a month of daily dbt runs (~1,300 jobs) made
